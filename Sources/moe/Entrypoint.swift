@@ -1,0 +1,6 @@
+import MoECommands
+
+@main
+struct Entrypoint {
+    static func main() { MoECommand.main() }
+}
