@@ -1,5 +1,9 @@
 /// One trainable tensor: its dotted name, value, accumulated gradient and policy flags.
-public struct Parameter: Sendable {
+///
+/// A class so that a kernel may read one parameter's `value` while it accumulates into
+/// another's (or the same one's) `grad`: distinct stored properties of distinct objects never
+/// trip Swift's exclusivity checks, whereas elements of one array would.
+public final class Parameter {
     /// Dotted path, e.g. `blocks.3.moe.experts.w1`.
     public let name: String
     public var value: Tensor
@@ -81,10 +85,7 @@ public final class ParameterStore {
 
     public func contains(_ name: String) -> Bool { indexByName[name] != nil }
 
-    public subscript(id: ParameterID) -> Parameter {
-        get { parameters[id.index] }
-        set { parameters[id.index] = newValue }
-    }
+    public subscript(id: ParameterID) -> Parameter { parameters[id.index] }
 
     /// The parameter called `name`; throws if there is none.
     public func parameter(named name: String) throws -> Parameter { self[try id(name)] }
@@ -108,32 +109,37 @@ public final class ParameterStore {
 
     /// Marks parameters trainable or frozen by a predicate over their names.
     public func setTrainable(_ isTrainable: Bool, where predicate: (String) -> Bool) {
-        for i in parameters.indices where predicate(parameters[i].name) {
-            parameters[i].isTrainable = isTrainable
+        for parameter in parameters where predicate(parameter.name) {
+            parameter.isTrainable = isTrainable
         }
     }
 
     /// Zeroes every gradient (before a backward pass, which accumulates).
     public func zeroGradients() {
-        for i in parameters.indices { parameters[i].grad.zero() }
+        for parameter in parameters { parameter.grad.zero() }
     }
 
     /// Read pointer to a parameter's value, valid for the duration of `body`.
     public func withValue<R>(_ id: ParameterID, _ body: (UnsafePointer<Float>) throws -> R)
         rethrows -> R
     {
-        try parameters[id.index].value.withUnsafePointer(body)
+        let parameter = parameters[id.index]
+        return try parameter.value.withUnsafePointer(body)
     }
 
     /// Mutable pointer to a parameter's gradient, valid for the duration of `body`.
     public func withGrad<R>(
         _ id: ParameterID, _ body: (UnsafeMutablePointer<Float>) throws -> R
     ) rethrows -> R {
-        try parameters[id.index].grad.withUnsafeMutablePointer(body)
+        let parameter = parameters[id.index]
+        return try parameter.grad.withUnsafeMutablePointer(body)
     }
 
     /// Applies `body` to each parameter in order, in place (optimisers, clipping).
     public func updateEach(_ body: (inout Parameter) throws -> Void) rethrows {
-        for i in parameters.indices { try body(&parameters[i]) }
+        for parameter in parameters {
+            var reference = parameter
+            try body(&reference)
+        }
     }
 }
