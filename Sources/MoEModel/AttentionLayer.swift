@@ -1,0 +1,56 @@
+import MoETensor
+
+/// Activations one attention layer keeps for its backward pass.
+final class AttentionCache {
+    let qkv = ScratchBuffer()   // [B, N, 3D]
+    let att = ScratchBuffer()   // [B, H, N, N] softmax probabilities
+    let mixed = ScratchBuffer() // [B, N, D] heads concatenated, input of the projection
+}
+
+/// Multi-head self-attention: `qkv = x·Wqkv + b`, per head `softmax(QKᵀ/√hd)·V`, then
+/// `y = concat(heads)·Wo + bo`.  x, y: [B, N, D].
+struct AttentionLayer {
+    let qkv: LinearLayer
+    let proj: LinearLayer
+    let dim: Int
+    let heads: Int
+
+    init(_ store: ParameterStore, name: String, dim: Int, heads: Int, rng: inout SeededGenerator) {
+        self.dim = dim
+        self.heads = heads
+        qkv = LinearLayer(store, name: "\(name).qkv", inDim: dim, outDim: 3 * dim, rng: &rng)
+        proj = LinearLayer(store, name: "\(name).proj", inDim: dim, outDim: dim, rng: &rng)
+    }
+
+    func forward(
+        _ store: ParameterStore, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+        batch: Int, tokens: Int, cache: AttentionCache
+    ) {
+        let rows = batch * tokens
+        cache.qkv.resize(rows * 3 * dim)
+        cache.att.resize(batch * heads * tokens * tokens)
+        cache.mixed.resize(rows * dim)
+        qkv.forward(store, out: cache.qkv.pointer, inp: inp, rows: rows)
+        attentionForward(
+            out: cache.mixed.pointer, att: cache.att.pointer, qkv: cache.qkv.readPointer,
+            batch: batch, tokens: tokens, dim: dim, heads: heads)
+        proj.forward(store, out: out, inp: cache.mixed.readPointer, rows: rows)
+    }
+
+    /// Accumulates parameter gradients and `dinp += ∂L/∂x`.
+    func backward(
+        _ store: ParameterStore, dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+        inp: UnsafePointer<Float>, batch: Int, tokens: Int, cache: AttentionCache,
+        scratch: BackwardScratch
+    ) {
+        let rows = batch * tokens
+        let dmixed = scratch.buffer(.attentionMixed, count: rows * dim)
+        proj.backward(store, dinp: dmixed, dout: dout, inp: cache.mixed.readPointer, rows: rows)
+        let dqkv = scratch.buffer(.attentionQKV, count: rows * 3 * dim)
+        let datt = scratch.buffer(.attentionScores, count: batch * heads * tokens * tokens)
+        attentionBackward(
+            dqkv: dqkv, datt: datt, dout: dmixed, qkv: cache.qkv.readPointer,
+            att: cache.att.readPointer, batch: batch, tokens: tokens, dim: dim, heads: heads)
+        qkv.backward(store, dinp: dinp, dout: dqkv, inp: inp, rows: rows)
+    }
+}

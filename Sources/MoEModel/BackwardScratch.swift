@@ -1,0 +1,22 @@
+import MoETensor
+
+/// Gradient scratch space shared by all layers of one model: each backward step borrows a
+/// zeroed buffer by role, so a training step allocates nothing once shapes settle.
+final class BackwardScratch {
+    enum Role: Int, CaseIterable {
+        case residual, residualMid, normOutput, attentionMixed, attentionQKV, attentionScores
+        case mlpHidden, mlpActivation, expertOutput, expertHidden, expertActivation
+        case expertInput, gates, probabilities, routerLogits, headFeatures, headNorm, tokens
+        case positions, positionsGrid, pickedGradient, blockOutput, normGradient
+    }
+
+    private var buffers: [ScratchBuffer] = Role.allCases.map { _ in ScratchBuffer() }
+
+    /// A zeroed buffer of `count` floats for `role`, valid until the role is borrowed again.
+    func buffer(_ role: Role, count: Int) -> UnsafeMutablePointer<Float> {
+        let b = buffers[role.rawValue]
+        b.resize(count)
+        b.zero()
+        return b.pointer
+    }
+}

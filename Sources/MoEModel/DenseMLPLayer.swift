@@ -1,0 +1,42 @@
+import MoETensor
+
+/// The dense MLP `y = GELU(x·W1 + b1)·W2 + b2` (hidden `mlpRatio·D`), used by the dense
+/// baseline (MTHL.D) and by non-MoE blocks when `moeEvery` is 2.  x, y: [T, D].
+struct DenseMLPLayer {
+    let fc1: LinearLayer
+    let fc2: LinearLayer
+
+    init(_ store: ParameterStore, name: String, dim: Int, hidden: Int, rng: inout SeededGenerator) {
+        fc1 = LinearLayer(store, name: "\(name).fc1", inDim: dim, outDim: hidden, rng: &rng)
+        fc2 = LinearLayer(store, name: "\(name).fc2", inDim: hidden, outDim: dim, rng: &rng)
+    }
+
+    final class Cache {
+        let hidden = ScratchBuffer()     // [T, hidden] pre-activation
+        let activation = ScratchBuffer() // [T, hidden]
+    }
+
+    func forward(
+        _ store: ParameterStore, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+        rows: Int, cache: Cache
+    ) {
+        let n = rows * fc1.outDim
+        cache.hidden.resize(n)
+        cache.activation.resize(n)
+        fc1.forward(store, out: cache.hidden.pointer, inp: inp, rows: rows)
+        geluForward(out: cache.activation.pointer, inp: cache.hidden.readPointer, count: n)
+        fc2.forward(store, out: out, inp: cache.activation.readPointer, rows: rows)
+    }
+
+    func backward(
+        _ store: ParameterStore, dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+        inp: UnsafePointer<Float>, rows: Int, cache: Cache, scratch: BackwardScratch
+    ) {
+        let n = rows * fc1.outDim
+        let dact = scratch.buffer(.mlpActivation, count: n)
+        fc2.backward(store, dinp: dact, dout: dout, inp: cache.activation.readPointer, rows: rows)
+        let dhidden = scratch.buffer(.mlpHidden, count: n)
+        geluBackward(dinp: dhidden, inp: cache.hidden.readPointer, dout: dact, count: n)
+        fc1.backward(store, dinp: dinp, dout: dhidden, inp: inp, rows: rows)
+    }
+}

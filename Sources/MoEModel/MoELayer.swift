@@ -1,0 +1,285 @@
+import MoETensor
+
+/// A Top-K mixture-of-experts MLP with one router per dataset.
+///
+/// Experts are stacked: `W1[E, D, F]`, `b1[E, F]`, `W2[E, F, D]`, `b2[E, D]`. The router of
+/// dataset t is `Wr[D, E]` (no bias, zero-initialised, so routing starts uniform).
+///
+///     p = softmax(x·Wr)            over the experts the dataset may use (others -inf → 0)
+///     picked = top-K of p          (ties → lower index)
+///     g = p[picked]                (or p[picked] / Σ p[picked] with `renormalize`)
+///     y = Σ_k g_k · (GELU(x·W1[e_k] + b1[e_k])·W2[e_k] + b2[e_k])
+///
+/// Dispatch groups the T·K (token, expert) assignments by expert (a counting sort), runs one
+/// GEMM per expert on the contiguous group, and scatter-adds the gated outputs back.
+/// Shapes: x, y [T, D]; T = B·N tokens.
+struct MoELayer {
+    let w1: ParameterID
+    let b1: ParameterID
+    let w2: ParameterID
+    let b2: ParameterID
+    var routers: [String: ParameterID]
+    let dim: Int
+    let hidden: Int
+    let experts: Int
+    let topK: Int
+    let renormalize: Bool
+
+    init(
+        _ store: ParameterStore, name: String, config: ModelConfig, rng: inout SeededGenerator
+    ) {
+        dim = config.width
+        hidden = config.expertHidden
+        experts = config.experts
+        topK = config.topK
+        renormalize = config.renormalize
+        w1 = store.addNormal("\(name).experts.w1", shape: [experts, dim, hidden], rng: &rng)
+        b1 = store.add("\(name).experts.b1", Tensor(shape: [experts, hidden]), decays: false)
+        w2 = store.addNormal("\(name).experts.w2", shape: [experts, hidden, dim], rng: &rng)
+        b2 = store.add("\(name).experts.b2", Tensor(shape: [experts, dim]), decays: false)
+        routers = [:]
+        for spec in config.datasets { addRouter(store, name: name, dataset: spec.name) }
+    }
+
+    /// Adds a zero-initialised router for `dataset`.
+    mutating func addRouter(_ store: ParameterStore, name: String, dataset: String) {
+        routers[dataset] = store.add(
+            "\(name).routers.\(dataset)", Tensor(shape: [dim, experts]))
+    }
+
+    final class Cache {
+        let logits = ScratchBuffer()        // [T, E]
+        let probabilities = ScratchBuffer() // [T, E]
+        let picked = IndexBuffer()          // [T, K] expert ids
+        let pickedProbabilities = ScratchBuffer() // [T, K]
+        let gates = ScratchBuffer()         // [T, K]
+        let tokenOfAssignment = IndexBuffer() // [T·K] sorted by expert
+        let slotOfAssignment = IndexBuffer()  // [T·K] index t·K + k into gates
+        let sortedGates = ScratchBuffer()   // [T·K]
+        let expertInput = ScratchBuffer()   // [T·K, D]
+        let expertHidden = ScratchBuffer()  // [T·K, F] pre-activation
+        let expertActivation = ScratchBuffer() // [T·K, F]
+        let expertOutput = ScratchBuffer()  // [T·K, D]
+        var expertOffsets: [Int] = []       // [E + 1]
+        var router: ParameterID? = nil
+        /// How many tokens each expert received in the last forward pass.
+        var expertLoad: [Int] { (0..<(expertOffsets.count - 1)).map { expertOffsets[$0 + 1] - expertOffsets[$0] } }
+    }
+
+    /// y[T, D] = MoE(x[T, D]) for dataset `dataset`; `allowed[E]` masks unavailable experts.
+    func forward(
+        _ store: ParameterStore, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+        rows: Int, router: ParameterID, allowed: [Bool]?, cache: Cache
+    ) {
+        let (e, k, assignments) = (experts, topK, rows * topK)
+        cache.router = router
+        cache.logits.resize(rows * e)
+        cache.probabilities.resize(rows * e)
+        cache.picked.resize(assignments)
+        cache.pickedProbabilities.resize(assignments)
+        cache.gates.resize(assignments)
+        cache.tokenOfAssignment.resize(assignments)
+        cache.slotOfAssignment.resize(assignments)
+        cache.sortedGates.resize(assignments)
+        cache.expertInput.resize(assignments * dim)
+        cache.expertHidden.resize(assignments * hidden)
+        cache.expertActivation.resize(assignments * hidden)
+        cache.expertOutput.resize(assignments * dim)
+
+        // Route: logits → masked softmax → top-K.
+        store.withValue(router) { wr in
+            linearForward(
+                out: cache.logits.pointer, inp: inp, weight: wr, bias: nil, rows: rows,
+                inDim: dim, outDim: e)
+        }
+        if let allowed {
+            for t in 0..<rows {
+                for j in 0..<e where !allowed[j] { cache.logits.pointer[t * e + j] = -.infinity }
+            }
+        }
+        softmaxForward(
+            out: cache.probabilities.pointer, inp: cache.logits.readPointer, rows: rows, cols: e)
+        allowed.withOptionalPointer { mask in
+            topKForward(
+                indices: cache.picked.pointer, values: cache.pickedProbabilities.pointer,
+                inp: cache.probabilities.readPointer, allowed: mask, rows: rows, cols: e, k: k)
+        }
+        computeGates(cache, rows: rows)
+
+        // Group assignments by expert (counting sort keeps token order within an expert).
+        var offsets = [Int](repeating: 0, count: e + 1)
+        let picked = cache.picked.pointer
+        for a in 0..<assignments { offsets[Int(picked[a]) + 1] += 1 }
+        for j in 0..<e { offsets[j + 1] += offsets[j] }
+        var cursor = offsets
+        for a in 0..<assignments {
+            let expert = Int(picked[a])
+            let position = cursor[expert]
+            cursor[expert] += 1
+            cache.tokenOfAssignment.pointer[position] = Int32(a / k)
+            cache.slotOfAssignment.pointer[position] = Int32(a)
+            cache.sortedGates.pointer[position] = cache.gates.pointer[a]
+        }
+        cache.expertOffsets = offsets
+
+        // Experts: gather, one GEMM pair per expert, scatter-add weighted by the gates.
+        gatherRowsForward(
+            out: cache.expertInput.pointer, src: inp, rowIndices: cache.tokenOfAssignment.readPointer,
+            count: assignments, dim: dim)
+        withExpertWeights(store) { w1, b1, w2, b2 in
+            for j in 0..<e where offsets[j + 1] > offsets[j] {
+                let (start, n) = (offsets[j], offsets[j + 1] - offsets[j])
+                linearForward(
+                    out: cache.expertHidden.pointer + start * hidden,
+                    inp: cache.expertInput.readPointer + start * dim, weight: w1 + j * dim * hidden,
+                    bias: b1 + j * hidden, rows: n, inDim: dim, outDim: hidden)
+            }
+            geluForward(
+                out: cache.expertActivation.pointer, inp: cache.expertHidden.readPointer,
+                count: assignments * hidden)
+            for j in 0..<e where offsets[j + 1] > offsets[j] {
+                let (start, n) = (offsets[j], offsets[j + 1] - offsets[j])
+                linearForward(
+                    out: cache.expertOutput.pointer + start * dim,
+                    inp: cache.expertActivation.readPointer + start * hidden,
+                    weight: w2 + j * hidden * dim, bias: b2 + j * dim, rows: n, inDim: hidden,
+                    outDim: dim)
+            }
+        }
+        out.update(repeating: 0, count: rows * dim)
+        scatterAddRowsForward(
+            dst: out, src: cache.expertOutput.readPointer,
+            rowIndices: cache.tokenOfAssignment.readPointer, scale: cache.sortedGates.readPointer,
+            count: assignments, dim: dim)
+    }
+
+    /// g = picked probabilities, or their renormalisation over the K picked.
+    private func computeGates(_ cache: Cache, rows: Int) {
+        let (v, g, k) = (cache.pickedProbabilities.pointer, cache.gates.pointer, topK)
+        for t in 0..<rows {
+            var sum: Float = 0
+            for s in 0..<k { sum += v[t * k + s] }
+            for s in 0..<k { g[t * k + s] = renormalize ? v[t * k + s] / sum : v[t * k + s] }
+        }
+    }
+
+    /// Accumulates expert and router gradients and `dinp += ∂L/∂x`.
+    /// `extraProbabilityGradient[T, E]`, when given, is added to ∂L/∂p (auxiliary losses).
+    func backward(
+        _ store: ParameterStore, dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+        inp: UnsafePointer<Float>, rows: Int, cache: Cache, scratch: BackwardScratch,
+        extraProbabilityGradient: UnsafePointer<Float>? = nil
+    ) {
+        let (e, k, assignments) = (experts, topK, rows * topK)
+        let offsets = cache.expertOffsets
+        let dOutputs = scratch.buffer(.expertOutput, count: assignments * dim)
+        let dSortedGates = scratch.buffer(.gates, count: assignments)
+        scatterAddRowsBackward(
+            dsrc: dOutputs, dscale: dSortedGates, ddst: dout, src: cache.expertOutput.readPointer,
+            rowIndices: cache.tokenOfAssignment.readPointer, scale: cache.sortedGates.readPointer,
+            count: assignments, dim: dim)
+
+        let dActivation = scratch.buffer(.expertActivation, count: assignments * hidden)
+        let dHidden = scratch.buffer(.expertHidden, count: assignments * hidden)
+        let dInputs = scratch.buffer(.expertInput, count: assignments * dim)
+        withExpertWeights(store) { w1, _, w2, _ in
+            withExpertGradients(store) { dw1, db1, dw2, db2 in
+                for j in 0..<e where offsets[j + 1] > offsets[j] {
+                    let (start, n) = (offsets[j], offsets[j + 1] - offsets[j])
+                    linearBackward(
+                        dinp: dActivation + start * hidden, dweight: dw2.map { $0 + j * hidden * dim },
+                        dbias: db2.map { $0 + j * dim }, dout: dOutputs + start * dim,
+                        inp: cache.expertActivation.readPointer + start * hidden,
+                        weight: w2 + j * hidden * dim, rows: n, inDim: hidden, outDim: dim)
+                }
+                geluBackward(
+                    dinp: dHidden, inp: cache.expertHidden.readPointer, dout: dActivation,
+                    count: assignments * hidden)
+                for j in 0..<e where offsets[j + 1] > offsets[j] {
+                    let (start, n) = (offsets[j], offsets[j + 1] - offsets[j])
+                    linearBackward(
+                        dinp: dInputs + start * dim, dweight: dw1.map { $0 + j * dim * hidden },
+                        dbias: db1.map { $0 + j * hidden }, dout: dHidden + start * hidden,
+                        inp: cache.expertInput.readPointer + start * dim,
+                        weight: w1 + j * dim * hidden, rows: n, inDim: dim, outDim: hidden)
+                }
+            }
+        }
+        gatherRowsBackward(
+            dsrc: dinp, dout: dInputs, rowIndices: cache.tokenOfAssignment.readPointer,
+            count: assignments, dim: dim)
+
+        // Router: ∂L/∂g → ∂L/∂p[picked] → ∂L/∂p → softmax → logits → Wr and x.
+        let dPicked = scratch.buffer(.pickedGradient, count: assignments)
+        for position in 0..<assignments {
+            dPicked[Int(cache.slotOfAssignment.pointer[position])] = dSortedGates[position]
+        }
+        if renormalize {
+            let (g, v) = (cache.gates.pointer, cache.pickedProbabilities.pointer)
+            for t in 0..<rows {
+                var sum: Float = 0
+                var dot: Float = 0
+                for s in 0..<k {
+                    sum += v[t * k + s]
+                    dot += dPicked[t * k + s] * g[t * k + s]
+                }
+                for s in 0..<k { dPicked[t * k + s] = (dPicked[t * k + s] - dot) / sum }
+            }
+        }
+        let dProbabilities = scratch.buffer(.probabilities, count: rows * e)
+        topKBackward(
+            dinp: dProbabilities, dvalues: dPicked, indices: cache.picked.readPointer, rows: rows,
+            cols: e, k: k)
+        if let extra = extraProbabilityGradient {
+            for i in 0..<(rows * e) { dProbabilities[i] += extra[i] }
+        }
+        let dLogits = scratch.buffer(.routerLogits, count: rows * e)
+        softmaxBackward(
+            dinp: dLogits, dout: dProbabilities, out: cache.probabilities.readPointer, rows: rows,
+            cols: e)
+        guard let router = cache.router else { return }
+        store.withValue(router) { wr in
+            store.withGradIfTrainable(router) { dwr in
+                linearBackward(
+                    dinp: dinp, dweight: dwr, dbias: nil, dout: dLogits, inp: inp, weight: wr,
+                    rows: rows, inDim: dim, outDim: e)
+            }
+        }
+    }
+
+    private func withExpertWeights(
+        _ store: ParameterStore,
+        _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                 UnsafePointer<Float>) -> Void
+    ) {
+        store.withValue(w1) { w1 in
+            store.withValue(b1) { b1 in
+                store.withValue(w2) { w2 in store.withValue(b2) { b2 in body(w1, b1, w2, b2) } }
+            }
+        }
+    }
+
+    private func withExpertGradients(
+        _ store: ParameterStore,
+        _ body: (UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?,
+                 UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void
+    ) {
+        store.withGradIfTrainable(w1) { w1 in
+            store.withGradIfTrainable(b1) { b1 in
+                store.withGradIfTrainable(w2) { w2 in
+                    store.withGradIfTrainable(b2) { b2 in body(w1, b1, w2, b2) }
+                }
+            }
+        }
+    }
+}
+
+extension Optional where Wrapped == [Bool] {
+    /// Calls `body` with a pointer to the mask, or nil when there is none.
+    func withOptionalPointer<R>(_ body: (UnsafePointer<Bool>?) -> R) -> R {
+        switch self {
+        case .some(let mask): mask.withUnsafeBufferPointer { body($0.baseAddress) }
+        case .none: body(nil)
+        }
+    }
+}
