@@ -1,6 +1,15 @@
 import ArgumentParser
 
+/// `moe`: train modular mixture-of-experts vision backbones and adapt them.
 public struct MoECommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(commandName: "moe")
+    public static let configuration = CommandConfiguration(
+        commandName: "moe",
+        abstract: "Train modular mixture-of-experts vision transformers on many datasets at once.",
+        version: "0.1.0",
+        groupedSubcommands: [
+            CommandGroup(name: "Training", subcommands: [Pretrain.self, Eval.self]),
+            CommandGroup(name: "Performance", subcommands: [Bench.self]),
+        ])
+
     public init() {}
 }

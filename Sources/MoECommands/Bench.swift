@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import MoETraining
+
+extension MoECommand {
+    /// `moe bench`: training and inference throughput against this machine's SGEMM peak.
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time training and inference of bench-tiny and bench-tiny-dense.",
+            discussion: """
+                Reports images/s and achieved GFLOP/s (matrix work only; a training step counts \
+                3× the forward) next to the SGEMM GFLOP/s of this machine at 1024³, all measured \
+                in this run: medians after warm-up. Build with `swift build -c release` first.
+                """)
+
+        @Flag(help: "One JSON object per line.")
+        var json = false
+
+        @Option(help: "Timed steps per measurement (median is reported).")
+        var samples: Int = 10
+
+        @Option(help: "Batch size of training steps.")
+        var trainBatch: Int = 64
+
+        @Option(help: "Batch size of inference passes.")
+        var inferBatch: Int = 256
+
+        @OptionGroup var runtime: RuntimeOptions
+
+        func validate() throws {
+            if samples < 1 { throw ValidationError("--samples must be at least 1") }
+            if trainBatch < 1 || inferBatch < 1 { throw ValidationError("batch sizes must be at least 1") }
+        }
+
+        func run() throws {
+            let threads = runtime.apply()
+            let sgemm = Benchmark.sgemm(size: 1024, samples: max(samples, 10), threads: threads)
+            emit(sgemm)
+            let peak = sgemm.gflopsPerSecond
+            for (name, config) in [("bench-tiny", Benchmark.benchTiny), ("bench-tiny-dense", Benchmark.benchTinyDense)] {
+                emit(try Benchmark.train(name: name, config: config, batch: trainBatch, samples: samples,
+                                         threads: threads, sgemmGFLOPs: peak))
+                emit(try Benchmark.infer(name: name, config: config, batch: inferBatch, samples: samples,
+                                         threads: threads, sgemmGFLOPs: peak))
+            }
+        }
+
+        private func pad(_ s: String, _ n: Int) -> String {
+            s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0)
+        }
+
+        private func emit(_ r: BenchResult) {
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                if let data = try? encoder.encode(r) { print(String(decoding: data, as: UTF8.self)) }
+                return
+            }
+            if r.kind == "sgemm" {
+                print(pad(r.model, 18) + " sgemm      " + String(
+                    format: "%8.2f ms   %7.1f GFLOP/s  (threads %d)", r.millisecondsPerStep,
+                    r.gflopsPerSecond, r.threads))
+                return
+            }
+            print(pad(r.model, 18) + " " + pad(r.kind, 5) + " " + pad("b\(r.batch)", 5) + String(
+                format: "%8.2f ms   %7.1f GFLOP/s  %8.1f images/s  %5.1f%% of SGEMM  peak RSS %.0f MiB",
+                r.millisecondsPerStep, r.gflopsPerSecond, r.imagesPerSecond,
+                100 * (r.fractionOfSGEMM ?? 0), r.peakResidentMiB))
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import MoETraining
+
+extension MoECommand {
+    /// `moe eval`: test-split metrics of every dataset of a checkpoint.
+    struct Eval: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Report every dataset's test metrics for a checkpoint.")
+
+        @Option(help: "Checkpoint file (.moe).")
+        var checkpoint: String
+
+        @Flag(help: "Print one JSON object keyed by dataset name.")
+        var json = false
+
+        @Option(help: "Evaluation batch size.")
+        var batchSize: Int = 256
+
+        @OptionGroup var runtime: RuntimeOptions
+
+        func validate() throws {
+            if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        }
+
+        func run() throws {
+            _ = runtime.apply()
+            let file = try RunCheckpoint.read(path: checkpoint)
+            let model = try RunCheckpoint.loadModel(file, path: checkpoint)
+            let recipe = try RunCheckpoint.recipe(file)
+            var results: [(String, ClassificationMetrics)] = []
+            for entry in recipe.datasets where model.config.datasets.contains(where: { $0.name == entry.name }) {
+                let data = try RunDataset.load(entry, seed: recipe.seed)
+                results.append((entry.name, try Evaluation.classify(
+                    model: model, dataset: entry.name, data: data.test, batchSize: batchSize)))
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                let object = Dictionary(uniqueKeysWithValues: results)
+                print(String(decoding: try encoder.encode(object), as: UTF8.self))
+                return
+            }
+            print("dataset            examples   top-1     top-5     loss")
+            for (name, m) in results {
+                print(name.padding(toLength: 18, withPad: " ", startingAt: 0)
+                    + String(format: " %8d   %6.2f%%   %6.2f%%   %.4f", m.count, 100 * m.top1, 100 * m.top5, m.loss))
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import MoECheckpoint
+import MoETraining
+
+extension MoECommand {
+    /// `moe pretrain`: train a backbone from a recipe, or resume a run.
+    struct Pretrain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train a model from a YAML recipe (or resume a saved run).",
+            discussion: """
+                Writes the checkpoint (default checkpoints/<name>/<name>.moe) and a JSON-lines \
+                log metrics.jsonl beside it. Ctrl-C saves a checkpoint and exits; run again \
+                with --resume to continue.
+                """)
+
+        static let defaultRecipe = "recipes/fmnist.yaml"
+
+        @Option(help: "Recipe file (YAML).")
+        var recipe: String = Pretrain.defaultRecipe
+
+        @Option(help: "Train for this many optimiser steps (overrides training.steps/epochs).")
+        var steps: Int?
+
+        @Option(
+            name: .customLong("set"),
+            help: ArgumentHelp("Override a recipe field, e.g. --set optimizer.lr=2e-3 (repeatable).",
+                               valueName: "key.path=value"))
+        var overrides: [String] = []
+
+        @Option(help: "Checkpoint path (default: the recipe's output).")
+        var out: String?
+
+        @Option(help: "Resume the run saved in this checkpoint (its recipe is used).")
+        var resume: String?
+
+        @OptionGroup var runtime: RuntimeOptions
+
+        func validate() throws {
+            if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+            if resume != nil && !overrides.isEmpty {
+                throw ValidationError("--set cannot change a resumed run; its recipe is in the checkpoint")
+            }
+        }
+
+        func run() throws {
+            let trainer: Trainer
+            let checkpointPath: String
+            if let resume {
+                let checkpoint = try RunCheckpoint.read(path: resume)
+                trainer = try Trainer(resuming: checkpoint, path: resume, totalSteps: steps)
+                checkpointPath = out ?? resume
+            } else {
+                var all = overrides
+                if let steps { all.append("training.steps=\(steps)") }
+                if let out { all.append("output=\"\(out)\"") }
+                let recipe = try Recipe.load(path: self.recipe, overrides: all)
+                _ = runtime.apply(fallback: recipe.training.threads)
+                trainer = try Trainer(recipe: recipe, data: try RunDataset.loadAll(recipe))
+                checkpointPath = recipe.outputPath
+            }
+            let threads = runtime.apply(fallback: trainer.recipe.training.threads)
+            printPlan(trainer, checkpointPath: checkpointPath, threads: threads)
+
+            let logPath = (checkpointPath as NSString).deletingLastPathComponent + "/metrics.jsonl"
+            let log = try MetricsLog(path: logPath, append: resume != nil)
+            Interrupt.install()
+            let progress = ProgressPrinter()
+            let run = TrainingRun(trainer: trainer, checkpointPath: checkpointPath, log: log) {
+                progress.show($0, final: $1)
+            }
+            let summary = try run.run(lastCheckpoint: resume)
+            progress.finish()
+            let verb = summary.outcome == .finished ? "finished" : "interrupted"
+            print("\(verb) \(summary.steps) steps in "
+                + String(format: "%.1f s (%.0f images/s)", summary.seconds, summary.imagesPerSecond))
+            print("checkpoint: \(summary.checkpointPath)")
+            print("metrics:    \(logPath)")
+        }
+
+        private func printPlan(_ trainer: Trainer, checkpointPath: String, threads: Int) {
+            let c = trainer.model.config
+            let kind = c.isDense ? "dense MLP" : "\(c.experts) experts, top-\(c.topK), hidden \(c.expertHidden)"
+            print("recipe \(trainer.recipe.name): ViT width \(c.width), depth \(c.depth), \(c.heads) heads, \(kind)")
+            print("parameters: \(trainer.model.store.scalarCount) (\(trainer.model.store.trainableScalarCount) trainable)")
+            for d in trainer.data {
+                print("  dataset \(d.name): \(d.train.count) train / \(d.test.count) test, \(d.train.channels)×\(d.train.height)×\(d.train.width), \(d.train.classes) classes, batch \(d.recipe.batchSize)")
+            }
+            let o = trainer.recipe.optimizer
+            print("optimizer \(o.kind.rawValue) lr \(o.learningRate) wd \(o.weightDecay), schedule \(trainer.recipe.schedule.kind.rawValue), steps \(trainer.state.step)→\(trainer.state.totalSteps), threads \(threads)")
+            print("checkpoint → \(checkpointPath)")
+        }
+    }
+}

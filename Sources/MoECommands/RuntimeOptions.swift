@@ -1,0 +1,20 @@
+import ArgumentParser
+import MoETensor
+
+/// Options every compute-heavy command shares.
+struct RuntimeOptions: ParsableArguments {
+    @Option(help: "Threads for OpenBLAS and the element-wise kernels (default: the recipe's, else 2).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    /// Applies the thread count: the flag wins over `fallback`.
+    func apply(fallback: Int = 2) -> Int {
+        let n = threads ?? fallback
+        BLASThreads.set(n)
+        Parallel.threads = n
+        return n
+    }
+}

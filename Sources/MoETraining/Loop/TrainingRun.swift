@@ -1,0 +1,134 @@
+import Foundation
+import MoECheckpoint
+
+/// How a run ended.
+public enum RunOutcome: Sendable, Equatable {
+    case finished
+    case interrupted
+}
+
+/// Summary of a finished or interrupted run.
+public struct RunSummary: Sendable {
+    public var outcome: RunOutcome
+    public var steps: Int
+    public var seconds: Double
+    public var imagesPerSecond: Double
+    public var metrics: [String: ClassificationMetrics]
+    public var checkpointPath: String
+}
+
+/// The outer loop: steps, progress, JSON-lines metrics, periodic evaluation and atomic
+/// checkpoints; Ctrl-C saves and stops; a NaN stops with the last good checkpoint intact.
+public struct TrainingRun {
+    public let trainer: Trainer
+    public let checkpointPath: String
+    public let log: MetricsLog
+    /// Receives one human-readable progress line at a time.
+    public var progress: (String, _ final: Bool) -> Void
+
+    public init(
+        trainer: Trainer, checkpointPath: String, log: MetricsLog,
+        progress: @escaping (String, Bool) -> Void
+    ) {
+        self.trainer = trainer
+        self.checkpointPath = checkpointPath
+        self.log = log
+        self.progress = progress
+    }
+
+    public func run(lastCheckpoint: String? = nil) throws -> RunSummary {
+        let settings = trainer.recipe.training
+        var lastSaved = lastCheckpoint
+        let startStep = trainer.state.step
+        var window = (images: 0, seconds: 0.0)
+        var totalImages = 0
+        let runStart = Date()
+
+        while !trainer.isFinished {
+            if Interrupt.isRequested {
+                try save()
+                progress("interrupted at step \(trainer.state.step); saved \(checkpointPath)", true)
+                return summary(.interrupted, startStep: startStep, images: totalImages, since: runStart, metrics: [:])
+            }
+            let t0 = Date()
+            let report: StepReport
+            do {
+                report = try trainer.step()
+            } catch TrainingError.nonFiniteLoss(let step, let dataset, _) {
+                log.write(["event": "nan", "step": step, "dataset": dataset])
+                throw TrainingError.nonFiniteLoss(step: step, dataset: dataset, lastCheckpoint: lastSaved)
+            }
+            let dt = Date().timeIntervalSince(t0)
+            trainer.addTrainingTime(dt)
+            window.images += report.images
+            window.seconds += dt
+            totalImages += report.images
+
+            let step = report.step
+            if step % max(settings.logEvery, 1) == 0 || trainer.isFinished {
+                let rate = Double(window.images) / max(window.seconds, 1e-9)
+                let remaining = Double(trainer.state.totalSteps - step) * window.seconds
+                    / Double(max(settings.logEvery, 1))
+                log.write([
+                    "event": "train", "step": step, "dataset": report.dataset,
+                    "loss": Double(report.loss), "lr": Double(report.learningRate),
+                    "grad_norm": Double(report.gradientNorm), "images_per_s": rate,
+                    "seconds": trainer.state.trainingSeconds,
+                ])
+                let numbers = String(
+                    format: "loss %.4f  lr %.2e  %.0f img/s", report.loss, report.learningRate, rate)
+                progress(
+                    "step \(step)/\(trainer.state.totalSteps)  \(report.dataset)  \(numbers)"
+                        + "  ETA \(formatDuration(remaining))", false)
+                window = (0, 0)
+            }
+            if settings.evalEvery > 0 && step % settings.evalEvery == 0 && !trainer.isFinished {
+                logEvaluation(try trainer.evaluate(), step: step)
+            }
+            if settings.checkpointEvery > 0 && step % settings.checkpointEvery == 0 && !trainer.isFinished {
+                try save()
+                lastSaved = checkpointPath
+            }
+        }
+        let metrics = try trainer.evaluate()
+        logEvaluation(metrics, step: trainer.state.step)
+        try save()
+        return summary(.finished, startStep: startStep, images: totalImages, since: runStart, metrics: metrics)
+    }
+
+    private func save() throws {
+        try trainer.checkpoint().write(to: URL(fileURLWithPath: checkpointPath))
+    }
+
+    private func logEvaluation(_ metrics: [String: ClassificationMetrics], step: Int) {
+        for (name, m) in metrics.sorted(by: { $0.key < $1.key }) {
+            log.write([
+                "event": "eval", "step": step, "dataset": name, "split": "test", "top1": m.top1,
+                "top5": m.top5, "loss": m.loss,
+            ])
+            let numbers = String(
+                format: "top-1 %.2f%%  top-5 %.2f%%  loss %.4f", 100 * m.top1, 100 * m.top5, m.loss)
+            progress("eval step \(step)  \(name)  \(numbers)", true)
+        }
+    }
+
+    private func summary(
+        _ outcome: RunOutcome, startStep: Int, images: Int, since start: Date,
+        metrics: [String: ClassificationMetrics]
+    ) -> RunSummary {
+        let seconds = Date().timeIntervalSince(start)
+        return RunSummary(
+            outcome: outcome, steps: trainer.state.step - startStep, seconds: seconds,
+            imagesPerSecond: Double(images) / max(seconds, 1e-9), metrics: metrics,
+            checkpointPath: checkpointPath)
+    }
+}
+
+/// "1h02m", "3m05s", "42s".
+public func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "?" }
+    let s = Int(seconds.rounded())
+    if s >= 3600 { return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) }
+    if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
+    return "\(s)s"
+}

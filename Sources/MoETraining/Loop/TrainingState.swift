@@ -1,0 +1,33 @@
+import MoEData
+import MoETensor
+
+/// Everything besides weights and optimiser moments that a resumed run needs to continue
+/// exactly as an uninterrupted one: the step, the two-step sampler's generator and each
+/// dataset's batch order.
+public struct TrainingState: Codable, Sendable, Equatable {
+    public var step: Int
+    public var totalSteps: Int
+    /// Draws which dataset each step trains on.
+    public var datasetChooser: SeededGenerator
+    /// Each dataset's own epoch-wise batch order, by dataset name.
+    public var batchSamplers: [String: BatchSampler]
+    /// Images seen per dataset.
+    public var imagesSeen: [String: Int]
+    /// Wall time spent training so far, across resumes.
+    public var trainingSeconds: Double
+
+    public init(recipe: Recipe, data: [RunDataset], totalSteps: Int) {
+        step = 0
+        self.totalSteps = totalSteps
+        datasetChooser = SeededGenerator(seed: recipe.seed &+ 0x5A3D)
+        batchSamplers = [:]
+        imagesSeen = [:]
+        for (i, d) in data.enumerated() {
+            batchSamplers[d.name] = BatchSampler(
+                count: d.train.count, batchSize: d.recipe.batchSize,
+                seed: recipe.seed &* 1_000_003 &+ UInt64(i) &+ 17)
+            imagesSeen[d.name] = 0
+        }
+        trainingSeconds = 0
+    }
+}
