@@ -1,0 +1,85 @@
+/// Multi-head self-attention core (the projections are separate `linear` calls).
+///
+///     S_bh = Q_bh · K_bhᵀ / √hd,   A_bh = softmax_rows(S_bh),   O_bh = A_bh · V_bh
+///     backward: dA = dO · Vᵀ,  dV += Aᵀ · dO,  dS = A ⊙ (dA − Σ_row dA ⊙ A),
+///               dQ += dS · K / √hd,  dK += dSᵀ · Q / √hd
+///
+/// Shapes: B = `batch`, N = `tokens`, D = `dim`, H = `heads`, hd = D/H.
+/// qkv [B, N, 3D]: Q in columns [0, D), K in [D, 2D), V in [2D, 3D); head h owns columns
+/// h·hd ..< (h+1)·hd of each. att [B, H, N, N] keeps the probabilities for backward.
+/// out [B, N, D] has the heads concatenated along the last dimension.
+///
+/// Every GEMM reads its head straight out of the packed buffer through the leading
+/// dimension (3D or D), so nothing is copied. The B·H heads are independent and spread over
+/// the worker threads; each head's GEMMs are small enough that OpenBLAS runs them on the
+/// calling thread.
+
+/// Writes `att` (softmax probabilities) and `out` (attention-weighted values).
+public func attentionForward(
+    out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>,
+    qkv: UnsafePointer<Float>, batch: Int, tokens: Int, dim: Int, heads: Int
+) {
+    precondition(batch >= 0 && tokens > 0 && heads > 0, "attention: bad shape")
+    precondition(dim % heads == 0, "attention: dim \(dim) not divisible by heads \(heads)")
+    let headDim = dim / heads
+    let n = tokens
+    let scale = 1 / Float(headDim).squareRoot()
+    Parallel.forEach(count: batch * heads) { bh in
+        let b = bh / heads
+        let h = bh % heads
+        let q = qkv + b * n * 3 * dim + h * headDim
+        let k = q + dim
+        let v = q + 2 * dim
+        let a = att + bh * n * n
+        gemm(
+            transA: false, transB: true, m: n, n: n, k: headDim,
+            alpha: scale, a: q, lda: 3 * dim, b: k, ldb: 3 * dim, beta: 0, c: a, ldc: n)
+        for row in 0..<n { softmaxRow(out: a + row * n, inp: a + row * n, cols: n) }
+        gemm(
+            transA: false, transB: false, m: n, n: headDim, k: n,
+            alpha: 1, a: a, lda: n, b: v, ldb: 3 * dim,
+            beta: 0, c: out + b * n * dim + h * headDim, ldc: dim)
+    }
+}
+
+/// Accumulates into `dqkv` [B, N, 3D]. `datt` [B, H, N, N] is scratch and is overwritten.
+public func attentionBackward(
+    dqkv: UnsafeMutablePointer<Float>, datt: UnsafeMutablePointer<Float>,
+    dout: UnsafePointer<Float>, qkv: UnsafePointer<Float>, att: UnsafePointer<Float>,
+    batch: Int, tokens: Int, dim: Int, heads: Int
+) {
+    precondition(batch >= 0 && tokens > 0 && heads > 0, "attention: bad shape")
+    precondition(dim % heads == 0, "attention: dim \(dim) not divisible by heads \(heads)")
+    let headDim = dim / heads
+    let n = tokens
+    let scale = 1 / Float(headDim).squareRoot()
+    Parallel.forEach(count: batch * heads) { bh in
+        let b = bh / heads
+        let h = bh % heads
+        let offset = b * n * 3 * dim + h * headDim
+        let q = qkv + offset
+        let k = q + dim
+        let v = q + 2 * dim
+        let dq = dqkv + offset
+        let dk = dq + dim
+        let dv = dq + 2 * dim
+        let a = att + bh * n * n
+        let da = datt + bh * n * n
+        let dO = dout + b * n * dim + h * headDim
+        // dA = dO · Vᵀ (overwrites the scratch), dV += Aᵀ · dO.
+        gemm(
+            transA: false, transB: true, m: n, n: n, k: headDim,
+            alpha: 1, a: dO, lda: dim, b: v, ldb: 3 * dim, beta: 0, c: da, ldc: n)
+        gemm(
+            transA: true, transB: false, m: n, n: headDim, k: n,
+            alpha: 1, a: a, lda: n, b: dO, ldb: dim, beta: 1, c: dv, ldc: 3 * dim)
+        // dS in place of dA; the 1/√hd of the scores is folded into the GEMMs' alpha.
+        for row in 0..<n { softmaxBackwardRowInPlace(grad: da + row * n, out: a + row * n, cols: n) }
+        gemm(
+            transA: false, transB: false, m: n, n: headDim, k: n,
+            alpha: scale, a: da, lda: n, b: k, ldb: 3 * dim, beta: 1, c: dq, ldc: 3 * dim)
+        gemm(
+            transA: true, transB: false, m: n, n: headDim, k: n,
+            alpha: scale, a: da, lda: n, b: q, ldb: 3 * dim, beta: 1, c: dk, ldc: 3 * dim)
+    }
+}

@@ -1,0 +1,87 @@
+/// Row gather and scatter-add: moving tokens to their experts and the weighted expert
+/// outputs back.
+///
+///     gather:      out[i] = src[r_i]                    backward: dsrc[r_i] += dout[i]
+///     scatter-add: dst[r_i] += s_i · src[i]             backward: dsrc[i] += s_i · ddst[r_i],
+///                                                                 ds_i += ddst[r_i] · src[i]
+///
+/// Shapes: M rows of the token buffer (B·N), n = `count` routed rows, D = `dim`;
+/// r = `rowIndices` [n] with values in 0..<M; s = `scale` [n] (router weights, nil = 1).
+/// Indices may repeat, so the kernels that add into the M-row buffer run serially
+/// (deterministic order); the ones writing n distinct rows run in parallel.
+
+/// `out[i, :] = src[rowIndices[i], :]`.
+public func gatherRowsForward(
+    out: UnsafeMutablePointer<Float>, src: UnsafePointer<Float>,
+    rowIndices: UnsafePointer<Int32>, count: Int, dim: Int
+) {
+    precondition(count >= 0 && dim > 0, "gatherRows: bad shape")
+    Parallel.forEachChunk(count: count, minimumPerThread: max(1, 16384 / dim)) { range in
+        for i in range {
+            let r = Int(rowIndices[i])
+            precondition(r >= 0, "gatherRows: negative row index")
+            (out + i * dim).update(from: src + r * dim, count: dim)
+        }
+    }
+}
+
+/// `dsrc[rowIndices[i], :] += dout[i, :]`.
+public func gatherRowsBackward(
+    dsrc: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+    rowIndices: UnsafePointer<Int32>, count: Int, dim: Int
+) {
+    precondition(count >= 0 && dim > 0, "gatherRows: bad shape")
+    for i in 0..<count {
+        let r = Int(rowIndices[i])
+        precondition(r >= 0, "gatherRows: negative row index")
+        addRow(dsrc + r * dim, dout + i * dim, scale: 1, dim: dim)
+    }
+}
+
+/// `dst[rowIndices[i], :] += scale[i] · src[i, :]` (scale nil means 1).
+public func scatterAddRowsForward(
+    dst: UnsafeMutablePointer<Float>, src: UnsafePointer<Float>,
+    rowIndices: UnsafePointer<Int32>, scale: UnsafePointer<Float>?, count: Int, dim: Int
+) {
+    precondition(count >= 0 && dim > 0, "scatterAddRows: bad shape")
+    for i in 0..<count {
+        let r = Int(rowIndices[i])
+        precondition(r >= 0, "scatterAddRows: negative row index")
+        addRow(dst + r * dim, src + i * dim, scale: scale?[i] ?? 1, dim: dim)
+    }
+}
+
+/// Accumulates `dsrc[i] += scale[i] · ddst[rowIndices[i]]` and
+/// `dscale[i] += ddst[rowIndices[i]] · src[i]`; either output may be nil.
+public func scatterAddRowsBackward(
+    dsrc: UnsafeMutablePointer<Float>?, dscale: UnsafeMutablePointer<Float>?,
+    ddst: UnsafePointer<Float>, src: UnsafePointer<Float>,
+    rowIndices: UnsafePointer<Int32>, scale: UnsafePointer<Float>?, count: Int, dim: Int
+) {
+    precondition(count >= 0 && dim > 0, "scatterAddRows: bad shape")
+    Parallel.forEachChunk(count: count, minimumPerThread: max(1, 16384 / dim)) { range in
+        for i in range {
+            let r = Int(rowIndices[i])
+            precondition(r >= 0, "scatterAddRows: negative row index")
+            let g = ddst + r * dim
+            if let dsrc { addRow(dsrc + i * dim, g, scale: scale?[i] ?? 1, dim: dim) }
+            if let dscale { dscale[i] += vectorDot(g, src + i * dim, count: dim) }
+        }
+    }
+}
+
+/// `dst[0..<dim] += scale · src[0..<dim]`.
+@inline(__always)
+private func addRow(
+    _ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, scale: Float, dim: Int
+) {
+    var j = 0
+    while j + simdWidth <= dim {
+        storeVector(loadVector(dst + j) + scale * loadVector(src + j), dst + j)
+        j += simdWidth
+    }
+    while j < dim {
+        dst[j] += scale * src[j]
+        j += 1
+    }
+}

@@ -1,0 +1,62 @@
+/// Exact (erf) GELU, element-wise.
+///
+///     forward:  y = 0.5·x·(1 + erf(x/√2))
+///     backward: dx += dy · (0.5·(1 + erf(x/√2)) + x·φ(x)),  φ(x) = e^{−x²/2}/√(2π)
+///
+/// `count` is any flattened size (e.g. tokens·F for an expert hidden layer). erf uses the
+/// vectorised approximation in VectorMath.swift (|error| ≤ 1.5e-7), not Glibc `erff`.
+
+@usableFromInline let inverseSqrt2: Float = 0.707_106_781_186_547_5
+@usableFromInline let inverseSqrt2Pi: Float = 0.398_942_280_401_432_7
+
+/// `out[i] = gelu(inp[i])`; `out` must not alias `inp`.
+public func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
+    precondition(count >= 0, "gelu: negative count")
+    precondition(UnsafePointer(out) != inp || count == 0, "gelu: out must not alias inp")
+    Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
+        var i = range.lowerBound
+        while i + simdWidth <= range.upperBound {
+            storeVector(geluVector(loadVector(inp + i)), out + i)
+            i += simdWidth
+        }
+        let tail = range.upperBound - i
+        if tail > 0 {
+            storePartialVector(geluVector(loadPartialVector(inp + i, count: tail)), out + i, count: tail)
+        }
+    }
+}
+
+/// `dinp[i] += dout[i] · gelu'(inp[i])`.
+public func geluBackward(
+    dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, dout: UnsafePointer<Float>,
+    count: Int
+) {
+    precondition(count >= 0, "gelu: negative count")
+    Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
+        var i = range.lowerBound
+        while i + simdWidth <= range.upperBound {
+            let g = geluDerivativeVector(loadVector(inp + i))
+            storeVector(loadVector(dinp + i) + loadVector(dout + i) * g, dinp + i)
+            i += simdWidth
+        }
+        let tail = range.upperBound - i
+        if tail > 0 {
+            let g = geluDerivativeVector(loadPartialVector(inp + i, count: tail))
+            let d = loadPartialVector(UnsafePointer(dinp + i), count: tail)
+                + loadPartialVector(dout + i, count: tail) * g
+            storePartialVector(d, dinp + i, count: tail)
+        }
+    }
+}
+
+@inline(__always) @usableFromInline
+func geluVector(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    0.5 * x * (1 + fastErf(x * inverseSqrt2))
+}
+
+@inline(__always) @usableFromInline
+func geluDerivativeVector(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    // erf's large-|x| branch already computes e^{−(x/√2)²} = e^{−x²/2}, φ up to 1/√(2π).
+    let (erf, gaussian) = fastErfAndGaussian(x * inverseSqrt2)
+    return 0.5 * (1 + erf) + x * gaussian * inverseSqrt2Pi
+}

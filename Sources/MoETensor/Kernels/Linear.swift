@@ -1,0 +1,53 @@
+/// Fully connected layer.
+///
+///     forward:  y[M,O] = x[M,I] · W[I,O] + b[O]
+///     backward: dx += dy · Wᵀ,  dW += xᵀ · dy,  db += Σ_rows dy
+///
+/// Shapes: M = `rows` (tokens, B·N or an expert's share of them), I = `inDim`, O = `outDim`.
+/// The weight is stored `[in, out]` so both passes are plain row-major GEMMs.
+
+/// `out[rows, outDim] = inp[rows, inDim] · weight[inDim, outDim] + bias[outDim]`.
+public func linearForward(
+    out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    bias: UnsafePointer<Float>?, rows: Int, inDim: Int, outDim: Int
+) {
+    precondition(rows >= 0 && inDim > 0 && outDim > 0, "linear: bad shape")
+    if rows == 0 { return }
+    if let bias {
+        // Pre-filled with the bias so the GEMM can add into it (beta = 1).
+        Parallel.forEachChunk(count: rows, minimumPerThread: max(1, 16384 / outDim)) { range in
+            for r in range { (out + r * outDim).update(from: bias, count: outDim) }
+        }
+    }
+    gemm(
+        transA: false, transB: false, m: rows, n: outDim, k: inDim,
+        alpha: 1, a: inp, lda: inDim, b: weight, ldb: outDim,
+        beta: bias == nil ? 0 : 1, c: out, ldc: outDim)
+}
+
+/// Accumulates `dinp += dout · weightᵀ`, `dweight += inpᵀ · dout`, `dbias += Σ_rows dout`;
+/// pass nil for any gradient that is not needed (frozen weights, first layer input).
+public func linearBackward(
+    dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?,
+    dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
+    inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    rows: Int, inDim: Int, outDim: Int
+) {
+    precondition(rows >= 0 && inDim > 0 && outDim > 0, "linear: bad shape")
+    if rows == 0 { return }
+    if let dinp {
+        gemm(
+            transA: false, transB: true, m: rows, n: inDim, k: outDim,
+            alpha: 1, a: dout, lda: outDim, b: weight, ldb: outDim,
+            beta: 1, c: dinp, ldc: inDim)
+    }
+    if let dweight {
+        gemm(
+            transA: true, transB: false, m: inDim, n: outDim, k: rows,
+            alpha: 1, a: inp, lda: inDim, b: dout, ldb: outDim,
+            beta: 1, c: dweight, ldc: outDim)
+    }
+    if let dbias {
+        biasBackward(dbias: dbias, dout: dout, rows: rows, cols: outDim)
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import MoETensor
+
+/// Adam with decoupled weight decay, exactly as `torch.optim.AdamW` (Loshchilov & Hutter 2019).
+///
+/// Per trainable parameter θ with gradient g, its own update count t (1 on its first
+/// update), learning rate η, weight decay λ:
+///
+///     θ ← θ − η·λ·θ                    (only if decays)
+///     m ← β₁·m + (1 − β₁)·g
+///     v ← β₂·v + (1 − β₂)·g²
+///     m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)
+///     θ ← θ − η·m̂ / (√v̂ + ε)
+///
+/// Computed as PyTorch does: θ ← θ·(1 − ηλ) − (η/(1 − β₁ᵗ))·m / (√v / √(1 − β₂ᵗ) + ε).
+/// State: `"optim.m.<param name>"`, `"optim.v.<param name>"`.
+public struct AdamW: Optimizer, Sendable {
+    public let settings: OptimizerSettings
+    public private(set) var stepCount: Int = 0
+    var state = OptimizerState(slotNames: ["m", "v"])
+
+    public init(settings: OptimizerSettings) {
+        self.settings = settings
+    }
+
+    public mutating func step(_ store: ParameterStore, lr: Float) {
+        stepCount += 1
+        let beta1 = settings.beta1, beta2 = settings.beta2, eps = settings.epsilon
+        store.updateEach { p in
+            guard p.isTrainable else { return }
+            let name = p.name
+            let count = p.value.count
+            var m = state.take(0, name, shape: p.value.shape)
+            var v = state.take(1, name, shape: p.value.shape)
+            let t = state.nextStep(name)
+            let bc1 = 1 - pow(Double(beta1), Double(t))
+            let bc2 = 1 - pow(Double(beta2), Double(t))
+            let stepSize = Float(Double(lr) / bc1)
+            let bc2Sqrt = Float(bc2.squareRoot())
+            let decay: Float = p.decays ? 1 - lr * settings.weightDecay : 1
+            let grad = p.grad
+            grad.withUnsafePointer { g in
+                m.withUnsafeMutablePointer { mp in
+                    v.withUnsafeMutablePointer { vp in
+                        p.value.withUnsafeMutablePointer { theta in
+                            Self.kernel(
+                                theta: theta, grad: g, m: mp, v: vp, count: count,
+                                decay: decay, beta1: beta1, beta2: beta2,
+                                stepSize: stepSize, bc2Sqrt: bc2Sqrt, eps: eps)
+                        }
+                    }
+                }
+            }
+            state.put(0, name, m)
+            state.put(1, name, v)
+        }
+    }
+
+    @inline(__always)
+    static func kernel(
+        theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
+        m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
+        decay: Float, beta1: Float, beta2: Float, stepSize: Float, bc2Sqrt: Float, eps: Float
+    ) {
+        let a1 = 1 - beta1, a2 = 1 - beta2
+        Parallel.forEachChunk(count: count, minimumPerThread: 1 << 15) { r in
+            for i in r {
+                let gi = grad[i]
+                let mi = beta1 * m[i] + a1 * gi
+                let vi = beta2 * v[i] + a2 * (gi * gi)
+                m[i] = mi
+                v[i] = vi
+                let denom = vi.squareRoot() / bc2Sqrt + eps
+                theta[i] = theta[i] * decay - stepSize * mi / denom
+            }
+        }
+    }
+
+    public func stateTensors() -> [(name: String, tensor: Tensor)] { state.tensors() }
+
+    public var stateMetadata: [String: String] {
+        state.metadata(kind: .adamw, stepCount: stepCount)
+    }
+
+    public mutating func loadState(
+        tensors: [String: Tensor], metadata: [String: String], store: ParameterStore
+    ) throws {
+        (state, stepCount) = try state.loading(
+            kind: .adamw, tensors: tensors, metadata: metadata, store: store)
+    }
+}

@@ -1,0 +1,45 @@
+import MoETensor
+
+/// Global gradient-norm clipping (`torch.nn.utils.clip_grad_norm_`):
+/// ‖g‖ = √(Σ_p Σ_i g_{p,i}²) over trainable parameters p; if ‖g‖ > c then g ← g · c/(‖g‖ + 10⁻⁶).
+public enum GradientClipping {
+    /// Global L2 norm over the gradients of trainable parameters (Double accumulation).
+    public static func globalNorm(_ store: ParameterStore) -> Float {
+        var sum: Double = 0
+        for parameter in store.parameters where parameter.isTrainable {
+            sum += parameter.grad.withUnsafePointer { g in
+                sumOfSquares(g, count: parameter.grad.count)
+            }
+        }
+        return Float(sum.squareRoot())
+    }
+
+    /// If maxNorm > 0 and norm > maxNorm, scales all trainable grads by maxNorm/(norm+1e-6).
+    /// Returns the pre-clip norm. Frozen parameters' gradients are neither counted nor scaled.
+    @discardableResult
+    public static func clip(_ store: ParameterStore, maxNorm: Float) -> Float {
+        let norm = globalNorm(store)
+        guard maxNorm > 0, norm > maxNorm else { return norm }
+        let scale = maxNorm / (norm + 1e-6)
+        store.updateEach { parameter in
+            guard parameter.isTrainable else { return }
+            let n = parameter.grad.count
+            parameter.grad.withUnsafeMutablePointer { g in
+                Parallel.forEachChunk(count: n, minimumPerThread: 1 << 15) { range in
+                    for i in range { g[i] *= scale }
+                }
+            }
+        }
+        return norm
+    }
+
+    /// Σ xᵢ² in Double.
+    static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        var sum: Double = 0
+        for i in 0..<count {
+            let v = Double(x[i])
+            sum += v * v
+        }
+        return sum
+    }
+}

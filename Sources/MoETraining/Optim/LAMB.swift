@@ -1,0 +1,106 @@
+import Foundation
+import MoETensor
+
+/// Layer-wise adaptive moments (LAMB, You et al. 2019, "Large Batch Optimization for Deep
+/// Learning"), with Adam bias correction and decoupled weight decay inside the trust ratio.
+///
+/// Per trainable parameter θ (one tensor = one "layer") with gradient g, its own update
+/// count t, learning rate η, weight decay λ:
+///
+///     m ← β₁·m + (1 − β₁)·g,   v ← β₂·v + (1 − β₂)·g²
+///     m̂ = m / (1 − β₁ᵗ),       v̂ = v / (1 − β₂ᵗ)
+///     r = m̂ / (√v̂ + ε) + λ·θ                     (λ·θ only if decays)
+///     trust = ‖θ‖ / ‖r‖ if ‖θ‖ > 0 and ‖r‖ > 0, else 1
+///     θ ← θ − η·trust·r
+///
+/// The trust ratio applies to every trainable tensor (norm scales and biases included); the
+/// norms are accumulated in Double. State: `"optim.m.<param name>"`, `"optim.v.<param name>"`.
+public struct LAMB: Optimizer, Sendable {
+    public let settings: OptimizerSettings
+    public private(set) var stepCount: Int = 0
+    var state = OptimizerState(slotNames: ["m", "v"])
+
+    public init(settings: OptimizerSettings) {
+        self.settings = settings
+    }
+
+    public mutating func step(_ store: ParameterStore, lr: Float) {
+        stepCount += 1
+        let beta1 = settings.beta1, beta2 = settings.beta2, eps = settings.epsilon
+        store.updateEach { p in
+            guard p.isTrainable else { return }
+            let name = p.name
+            let count = p.value.count
+            var m = state.take(0, name, shape: p.value.shape)
+            var v = state.take(1, name, shape: p.value.shape)
+            let t = state.nextStep(name)
+            let bc1 = Float(1 - pow(Double(beta1), Double(t)))
+            let bc2 = Float(1 - pow(Double(beta2), Double(t)))
+            let wd: Float = p.decays ? settings.weightDecay : 0
+            let grad = p.grad
+            grad.withUnsafePointer { g in
+                m.withUnsafeMutablePointer { mp in
+                    v.withUnsafeMutablePointer { vp in
+                        p.value.withUnsafeMutablePointer { theta in
+                            Self.kernel(
+                                theta: theta, grad: g, m: mp, v: vp, count: count, lr: lr,
+                                weightDecay: wd, beta1: beta1, beta2: beta2, bc1: bc1,
+                                bc2: bc2, eps: eps)
+                        }
+                    }
+                }
+            }
+            state.put(0, name, m)
+            state.put(1, name, v)
+        }
+    }
+
+    /// The trust ratio ‖θ‖/‖r‖, or 1 if either norm is zero.
+    public static func trustRatio(weightNorm: Double, updateNorm: Double) -> Float {
+        weightNorm > 0 && updateNorm > 0 ? Float(weightNorm / updateNorm) : 1
+    }
+
+    @inline(__always)
+    static func kernel(
+        theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
+        m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int, lr: Float,
+        weightDecay wd: Float, beta1: Float, beta2: Float, bc1: Float, bc2: Float, eps: Float
+    ) {
+        let a1 = 1 - beta1, a2 = 1 - beta2
+        // Pass 1: moments, ‖θ‖² and ‖r‖² (serial, so the sums do not depend on thread count).
+        var weightSq: Double = 0, updateSq: Double = 0
+        for i in 0..<count {
+            let gi = grad[i]
+            let mi = beta1 * m[i] + a1 * gi
+            let vi = beta2 * v[i] + a2 * (gi * gi)
+            m[i] = mi
+            v[i] = vi
+            let th = theta[i]
+            let ri = (mi / bc1) / ((vi / bc2).squareRoot() + eps) + wd * th
+            weightSq += Double(th) * Double(th)
+            updateSq += Double(ri) * Double(ri)
+        }
+        let scale = lr * trustRatio(weightNorm: weightSq.squareRoot(), updateNorm: updateSq.squareRoot())
+        // Pass 2: recompute r (same expression, same values) and apply it.
+        Parallel.forEachChunk(count: count, minimumPerThread: 1 << 15) { r in
+            for i in r {
+                let th = theta[i]
+                let ri = (m[i] / bc1) / ((v[i] / bc2).squareRoot() + eps) + wd * th
+                theta[i] = th - scale * ri
+            }
+        }
+    }
+
+    public func stateTensors() -> [(name: String, tensor: Tensor)] { state.tensors() }
+
+    public var stateMetadata: [String: String] {
+        state.metadata(kind: .lamb, stepCount: stepCount)
+    }
+
+    public mutating func loadState(
+        tensors: [String: Tensor], metadata: [String: String], store: ParameterStore
+    ) throws {
+        (state, stepCount) = try state.loading(
+            kind: .lamb, tensors: tensors, metadata: metadata, store: store)
+    }
+}
