@@ -1,0 +1,64 @@
+import MoEModel
+import MoETensor
+
+/// A tiny two-dataset MoE config: dataset "a" at the base size, "b" larger (positions are
+/// resampled), so every code path runs in milliseconds.
+func tinyConfig(experts: Int = 4, topK: Int = 2, renormalize: Bool = false, moeEvery: Int = 1) -> ModelConfig {
+    var c = ModelConfig()
+    c.channels = 2
+    c.imageSize = 8
+    c.patchSize = 4
+    c.width = 8
+    c.depth = 2
+    c.heads = 2
+    c.mlpRatio = 2
+    c.experts = experts
+    c.topK = topK
+    c.moeEvery = moeEvery
+    c.renormalize = renormalize
+    c.datasets = [
+        DatasetSpec(name: "a", classes: 3, height: 8, width: 8),
+        DatasetSpec(name: "b", classes: 4, height: 12, width: 12),
+    ]
+    return c
+}
+
+func randomImages(_ shape: [Int], seed: UInt64) -> Tensor {
+    var rng = SeededGenerator(seed: seed)
+    var t = Tensor(shape: shape)
+    for i in 0..<t.count { t[i] = rng.normal() }
+    return t
+}
+
+/// Gives every router random weights (they start at zero, where top-K is a tie).
+func randomizeRouters(_ model: VisionMoE, seed: UInt64, std: Float = 1) {
+    var rng = SeededGenerator(seed: seed)
+    for p in model.store.parameters where p.name.contains(".routers.") {
+        for i in 0..<p.value.count { p.value[i] = rng.normal() * std }
+    }
+}
+
+/// Mean cross-entropy of the model on (images, labels) and ∂L/∂logits, in Double.
+func lossAndGradient(_ model: VisionMoE, images: Tensor, labels: [Int], dataset: String) throws
+    -> (Double, Tensor)
+{
+    let logits = try model.forward(images: images, dataset: dataset)
+    let (b, c) = (logits.shape[0], logits.shape[1])
+    var loss = 0.0
+    var grad = Tensor(shape: logits.shape)
+    for i in 0..<b {
+        let row = (0..<c).map { Double(logits[i * c + $0]) }
+        let m = row.max()!
+        let z = row.map { exp($0 - m) }.reduce(0, +)
+        loss += -(row[labels[i]] - m - log(z))
+        for j in 0..<c {
+            let p = exp(row[j] - m) / z
+            grad[i * c + j] = Float((p - (j == labels[i] ? 1 : 0)) / Double(b))
+        }
+    }
+    return (loss / Double(b), grad)
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
