@@ -180,9 +180,12 @@ public struct ImageDataset: Sendable {
     }
 
     private func prepare(batch: Int, images: inout Tensor, labels: inout [Int32]) {
-        let shape = [batch, channels, height, width]
-        if images.shape != shape || images.storage.count != batch * sampleSize {
-            images = Tensor(shape: shape)
+        // Compare extents one by one: building a shape array here would allocate per batch.
+        let s = images.shape
+        if s.count != 4 || s[0] != batch || s[1] != channels || s[2] != height || s[3] != width
+            || images.storage.count != batch * sampleSize
+        {
+            images = Tensor(shape: [batch, channels, height, width])
         }
         if labels.count != batch {
             labels = [Int32](repeating: 0, count: batch)
