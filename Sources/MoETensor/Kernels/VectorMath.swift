@@ -30,18 +30,35 @@ func storePartialVector(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, cou
     for i in 0..<count { p[i] = v[i] }
 }
 
+// `pointwiseMin`/`clamped` compile to scalar code (NaN-aware generic paths); a compare and
+// blend stays in vector registers and is several times faster.
+@inline(__always) @usableFromInline
+func vectorMin(_ v: SIMD8<Float>, _ bound: Float) -> SIMD8<Float> {
+    v.replacing(with: bound, where: v .> bound)
+}
+
+@inline(__always) @usableFromInline
+func vectorMax(_ v: SIMD8<Float>, _ bound: Float) -> SIMD8<Float> {
+    v.replacing(with: bound, where: v .< bound)
+}
+
 /// `e^x` to about 2 ulp (Cephes `expf` polynomial, Cody–Waite reduction).
 /// Inputs below -87.33 (including -inf) give exactly 0 so masked logits vanish;
 /// inputs above 88.37 saturate at ~3.4e38.
 @inline(__always) @usableFromInline
 func fastExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    let underflow = x .< -87.33
-    let clamped = x.clamped(lowerBound: SIMD8(repeating: -87.33), upperBound: SIMD8(repeating: 88.37))
+    let clamped = vectorMin(vectorMax(x, -87.33), 88.37)
+    return fastExpInRange(clamped).replacing(with: 0, where: x .< -87.33)
+}
+
+/// `e^x` for x already within [-87.33, 88.37] (no clamping or underflow handling).
+@inline(__always) @usableFromInline
+func fastExpInRange(_ x: SIMD8<Float>) -> SIMD8<Float> {
     // Round x·log2(e) to the nearest integer with the 1.5·2^23 trick (no SSE4 round needed).
     let magic = SIMD8<Float>(repeating: 12_582_912)
-    let shifted = clamped * 1.442_695_04 + magic
+    let shifted = x * 1.442_695_04 + magic
     let n = shifted - magic
-    var r = clamped - n * 0.693_359_375
+    var r = x - n * 0.693_359_375
     r = r - n * -2.121_944_4e-4
     let r2 = r * r
     var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
@@ -54,10 +71,10 @@ func fastExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
     // 2^n built directly in the exponent bits; n sits in the low mantissa bits of `shifted`.
     let nBits = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
     let scale = unsafeBitCast((nBits &+ 127) &<< 23, to: SIMD8<Float>.self)
-    return (e * scale).replacing(with: 0, where: underflow)
+    return e * scale
 }
 
-/// `erf(x)` to about 1.5e-7 absolute, together with `exp(-x²)` (which GELU's backward
+/// `erf(x)` to about 1.5e-7 absolute, together with `exp(-x²)` (to ~1.2e-7 absolute) (which GELU's backward
 /// needs and which the large-|x| branch computes anyway).
 ///
 /// |x| < 1: erf = x·P(x²), degree-6 fit of erf(x)/x. 1 ≤ |x| ≤ 4: erf = 1 − e^{−x²}·Q(t),
@@ -68,8 +85,7 @@ func fastExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
 func fastErfAndGaussian(_ x: SIMD8<Float>) -> (erf: SIMD8<Float>, gaussian: SIMD8<Float>) {
     let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
     let signBits = bits & 0x8000_0000
-    let a = pointwiseMin(
-        unsafeBitCast(bits & 0x7FFF_FFFF, to: SIMD8<Float>.self), SIMD8(repeating: 4))
+    let a = vectorMin(unsafeBitCast(bits & 0x7FFF_FFFF, to: SIMD8<Float>.self), 4)
     let a2 = a * a
     var p = SIMD8<Float>(repeating: 7.854_058_594_643_137e-05)
     p = p * a2 + -0.000_801_025_821_073_830_4
@@ -88,7 +104,9 @@ func fastErfAndGaussian(_ x: SIMD8<Float>) -> (erf: SIMD8<Float>, gaussian: SIMD
     q = q * t + 0.259_801_692_607_374_8
     q = q * t + 0.284_896_245_012_457
     q = q * t + -0.000_153_187_738_756_395_2
-    let gaussian = fastExp(-(x * x))
+    // |x| is clamped to 4, so −a² ∈ [−16, 0] needs no range handling; past 4 the true
+    // e^{−x²} < 1.2e-7 and is flushed to 0 (keeps x·e^{−x²} from growing with x).
+    let gaussian = fastExpInRange(-a2).replacing(with: 0, where: a .>= 4)
     let large = 1 - gaussian * q
     let magnitude = large.replacing(with: small, where: a .< 1)
     let signed = unsafeBitCast(
@@ -141,7 +159,8 @@ func vectorMax(_ p: UnsafePointer<Float>, count: Int) -> Float {
     var acc = SIMD8<Float>(repeating: -.infinity)
     var i = 0
     while i + simdWidth <= count {
-        acc = pointwiseMax(acc, loadVector(p + i))
+        let v = loadVector(p + i)
+        acc = acc.replacing(with: v, where: v .> acc)
         i += simdWidth
     }
     var m = acc.max()
