@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,16 +11,19 @@ final class ProgressPrinter {
     /// Shows `line`; `final` lines stay on screen, others are replaced by the next one.
     func show(_ line: String, final: Bool) {
         if isTerminal {
-            let text = "\r\u{1B}[2K" + line + (final ? "\n" : "")
-            fputs(text, stderr)
+            write("\r\u{1B}[2K" + line + (final ? "\n" : ""))
             hasLiveLine = !final
         } else {
-            fputs(line + "\n", stderr)
+            write(line + "\n")
         }
     }
 
     func finish() {
-        if hasLiveLine { fputs("\n", stderr) }
+        if hasLiveLine { write("\n") }
         hasLiveLine = false
+    }
+
+    private func write(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
     }
 }

@@ -38,6 +38,16 @@ func randomizeRouters(_ model: VisionMoE, seed: UInt64, std: Float = 1) {
     }
 }
 
+/// Redraws every parameter with a large spread (std `std`, norm scales around 1) so that
+/// every gradient, routers' included, is far above finite-difference noise.
+func randomizeAllParameters(_ model: VisionMoE, seed: UInt64, std: Float = 0.25) {
+    var rng = SeededGenerator(seed: seed)
+    for p in model.store.parameters {
+        let base: Float = p.name.contains("norm") && p.name.hasSuffix(".weight") ? 1 : 0
+        for i in 0..<p.value.count { p.value[i] = base + rng.normal() * std }
+    }
+}
+
 /// Mean cross-entropy of the model on (images, labels) and ∂L/∂logits, in Double.
 func lossAndGradient(_ model: VisionMoE, images: Tensor, labels: [Int], dataset: String) throws
     -> (Double, Tensor)
