@@ -13,7 +13,7 @@ struct RuntimeOptions: ParsableArguments {
     /// Applies the thread count: the flag wins over `fallback`.
     func apply(fallback: Int = 2) -> Int {
         let n = threads ?? fallback
-        BLASThreads.set(n)
+        BLASThreads.set(1)  // `gemm` splits large products over `Parallel.threads` itself
         Parallel.threads = n
         return n
     }

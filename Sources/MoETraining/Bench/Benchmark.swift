@@ -61,9 +61,20 @@ public enum Benchmark {
         return c
     }
 
-    /// Median of `samples` timings of `body` after `warmup` untimed runs, in seconds.
-    public static func medianSeconds(warmup: Int, samples: Int, _ body: () throws -> Void) rethrows -> Double {
-        for _ in 0..<warmup { try body() }
+    /// Median of `samples` timings of `body` after at least `warmup` untimed runs and
+    /// `minimumWarmupSeconds` of them (new worker threads take a while to be spread over
+    /// the cores by the scheduler; the first ~0.2 s of SGEMM run at single-core speed).
+    public static func medianSeconds(
+        warmup: Int, samples: Int, minimumWarmupSeconds: Double = 1, _ body: () throws -> Void
+    ) rethrows -> Double {
+        let warmupStart = DispatchTime.now().uptimeNanoseconds
+        var runs = 0
+        while runs < warmup
+            || Double(DispatchTime.now().uptimeNanoseconds - warmupStart) / 1e9 < minimumWarmupSeconds
+        {
+            try body()
+            runs += 1
+        }
         var times: [Double] = []
         for _ in 0..<samples {
             let t0 = DispatchTime.now().uptimeNanoseconds
