@@ -11,6 +11,7 @@ requires: pip install safetensors numpy   (optionally: zstandard)
 """
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -81,9 +82,16 @@ def main():
             tensors = load_file(raw_path)
             with safe_open(raw_path, framework="np") as f:
                 metadata = f.metadata() or {}
-                names = list(f.keys())
         except Exception as e:  # safetensors raises SafetensorError / various
             fail(f"{args.checkpoint}: safetensors could not load the decompressed data: {e}")
+        # List tensors in file order (the order moe wrote them), from the JSON header.
+        try:
+            header_len = int.from_bytes(data[:8], "little")
+            header = json.loads(data[8:8 + header_len].decode("utf-8"))
+            names = sorted((k for k in header if k != "__metadata__"),
+                           key=lambda k: tuple(header[k]["data_offsets"]))
+        except (ValueError, KeyError, TypeError) as e:
+            fail(f"{args.checkpoint}: could not read the safetensors JSON header: {e}")
 
     if metadata.get("format") != FORMAT_NAME:
         fail(f"{args.checkpoint}: metadata 'format' is {metadata.get('format')!r}, "
@@ -100,15 +108,16 @@ def main():
     print("tensors:")
     for name in names:
         a = tensors[name]
-        print(f"  {name}  {a.dtype}  {list(a.shape)}")
+        print(f"  {json.dumps(name, ensure_ascii=False)}  {a.dtype}  {list(a.shape)}")
     print("metadata keys:")
     for key in sorted(metadata):
+        shown_key = json.dumps(key, ensure_ascii=False)
         if args.show_metadata:
             value = metadata[key]
-            shown = value if len(value) <= 200 else value[:200] + "…"
-            print(f"  {key} = {shown}")
+            value = value if len(value) <= 200 else value[:200] + "…"
+            print(f"  {shown_key} = {json.dumps(value, ensure_ascii=False)}")
         else:
-            print(f"  {key}")
+            print(f"  {shown_key}")
     return 0
 
 

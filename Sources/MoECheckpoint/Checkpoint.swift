@@ -119,7 +119,8 @@ public struct Checkpoint: Sendable, Equatable {
             bytes = try FileIO.readAll(path: path)
         } catch {
             if error.code == ENOENT || error.code == ENOTDIR { throw .fileNotFound(path: path) }
-            throw .corrupt(path: path, detail: "the file cannot be read (\(error.detail))")
+            throw .corrupt(
+                path: path, detail: "\(CheckpointError.unreadablePrefix) (\(error.detail))")
         }
         var checkpoint = try bytes.withUnsafeBytes { buffer in
             Result { () throws(CheckpointError) in try decode(buffer, path: path) }

@@ -29,6 +29,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             return "checkpoint '\(path)' is truncated: the file ends before its zstd frame does. "
                 + "hint: the file is incomplete — was the run interrupted while copying? "
                 + "use the previous checkpoint or re-run."
+        case .corrupt(let path, let detail) where detail.hasPrefix(Self.unreadablePrefix):
+            return "checkpoint '\(path)' is unusable: \(detail). "
+                + "hint: check that the path is a regular file and that you have permission to read it."
         case .corrupt(let path, let detail):
             return "checkpoint '\(path)' is corrupt: \(detail). "
                 + "hint: the file was damaged on disk or in transfer; restore it from a backup "
@@ -62,6 +65,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
                 + "any previous file at that path was left unchanged."
         }
     }
+
+    /// Start of the `.corrupt` detail used when the file exists but cannot be read.
+    static let unreadablePrefix = "the file cannot be read"
 
     private static func describe(_ path: String?) -> String {
         path.map { "checkpoint '\($0)'" } ?? "the checkpoint (in memory)"

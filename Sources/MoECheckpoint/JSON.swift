@@ -3,7 +3,10 @@
 /// Foundation's `JSONSerialization` loses key order and silently merges duplicate keys; the
 /// checkpoint reader needs both (tensor order, duplicate-name detection), so the header is
 /// parsed here. Every failure is a thrown `JSONError`, never a trap, whatever the input bytes.
-enum JSONValue: Equatable {
+///
+/// (The explicit `Sendable` matters: with implicit Sendable inference, Swift 6.3's incremental
+/// builds report a spurious "circular reference" through the recursive tuple payload.)
+enum JSONValue: Sendable {
     case null
     case bool(Bool)
     /// Integers that fit in `Int64` are kept exact; anything else is `.number`.
@@ -13,20 +16,6 @@ enum JSONValue: Equatable {
     case array([JSONValue])
     /// Members in file order; duplicates are rejected while parsing.
     case object([(key: String, value: JSONValue)])
-
-    static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
-        switch (lhs, rhs) {
-        case (.null, .null): true
-        case (.bool(let a), .bool(let b)): a == b
-        case (.integer(let a), .integer(let b)): a == b
-        case (.number(let a), .number(let b)): a == b
-        case (.string(let a), .string(let b)): a == b
-        case (.array(let a), .array(let b)): a == b
-        case (.object(let a), .object(let b)):
-            a.count == b.count && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
-        default: false
-        }
-    }
 
     var kindName: String {
         switch self {

@@ -35,6 +35,7 @@ import Testing
         try withTemporaryDirectory { dir in
             let error = checkpointError { _ = try Checkpoint.read(from: dir) }
             #expect(error?.caseName == "corrupt")
+            #expect(error?.description.contains("regular file") == true)
         }
     }
 
@@ -322,6 +323,7 @@ extension Checkpoint {
         (.notZstd(path: path), [path, "zstd"]),
         (.truncated(path: path), [path, "incomplete", "previous checkpoint"]),
         (.corrupt(path: path, detail: "zstd: Restored data doesn't match checksum"), [path, "checksum"]),
+        (.corrupt(path: path, detail: "the file cannot be read (open: Permission denied)"), [path, "Permission denied", "permission"]),
         (.unsupportedVersion(path: path, found: "99", supported: 1), [path, "99", "1"]),
         (.missingTensor(name: "blocks.3.experts.w1", path: path), [path, "blocks.3.experts.w1", "different model config"]),
         (.missingTensor(name: "blocks.3.experts.w1", path: nil), ["blocks.3.experts.w1", "different model config"]),
