@@ -57,12 +57,12 @@ extension MoECommand {
                 return
             }
             if r.kind == "sgemm" {
-                print(pad(r.model, 18) + " sgemm      " + String(
+                say(pad(r.model, 18) + " sgemm      " + String(
                     format: "%8.2f ms   %7.1f GFLOP/s  (threads %d)", r.millisecondsPerStep,
                     r.gflopsPerSecond, r.threads))
                 return
             }
-            print(pad(r.model, 18) + " " + pad(r.kind, 5) + " " + pad("b\(r.batch)", 5) + String(
+            say(pad(r.model, 18) + " " + pad(r.kind, 5) + " " + pad("b\(r.batch)", 5) + String(
                 format: "%8.2f ms   %7.1f GFLOP/s  %8.1f images/s  %5.1f%% of SGEMM  peak RSS %.0f MiB",
                 r.millisecondsPerStep, r.gflopsPerSecond, r.imagesPerSecond,
                 100 * (r.fractionOfSGEMM ?? 0), r.peakResidentMiB))

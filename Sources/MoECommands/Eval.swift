@@ -38,12 +38,12 @@ extension MoECommand {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
                 let object = Dictionary(uniqueKeysWithValues: results)
-                print(String(decoding: try encoder.encode(object), as: UTF8.self))
+                say(String(decoding: try encoder.encode(object), as: UTF8.self))
                 return
             }
-            print("dataset            examples   top-1     top-5     loss")
+            say("dataset            examples   top-1     top-5     loss")
             for (name, m) in results {
-                print(name.padding(toLength: 18, withPad: " ", startingAt: 0)
+                say(name.padding(toLength: 18, withPad: " ", startingAt: 0)
                     + String(format: " %8d   %6.2f%%   %6.2f%%   %.4f", m.count, 100 * m.top1, 100 * m.top5, m.loss))
             }
         }

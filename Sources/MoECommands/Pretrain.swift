@@ -72,23 +72,24 @@ extension MoECommand {
             let summary = try run.run(lastCheckpoint: resume)
             progress.finish()
             let verb = summary.outcome == .finished ? "finished" : "interrupted"
-            print("\(verb) \(summary.steps) steps in "
-                + String(format: "%.1f s (%.0f images/s)", summary.seconds, summary.imagesPerSecond))
-            print("checkpoint: \(summary.checkpointPath)")
-            print("metrics:    \(logPath)")
+            say("\(verb) \(summary.steps) steps in "
+                + String(format: "%.1f s of training (%.0f images/s), %.1f s wall time",
+                         summary.trainingSeconds, summary.imagesPerSecond, summary.seconds))
+            say("checkpoint: \(summary.checkpointPath)")
+            say("metrics:    \(logPath)")
         }
 
         private func printPlan(_ trainer: Trainer, checkpointPath: String, threads: Int) {
             let c = trainer.model.config
             let kind = c.isDense ? "dense MLP" : "\(c.experts) experts, top-\(c.topK), hidden \(c.expertHidden)"
-            print("recipe \(trainer.recipe.name): ViT width \(c.width), depth \(c.depth), \(c.heads) heads, \(kind)")
-            print("parameters: \(trainer.model.store.scalarCount) (\(trainer.model.store.trainableScalarCount) trainable)")
+            say("recipe \(trainer.recipe.name): ViT width \(c.width), depth \(c.depth), \(c.heads) heads, \(kind)")
+            say("parameters: \(trainer.model.store.scalarCount) (\(trainer.model.store.trainableScalarCount) trainable)")
             for d in trainer.data {
-                print("  dataset \(d.name): \(d.train.count) train / \(d.test.count) test, \(d.train.channels)×\(d.train.height)×\(d.train.width), \(d.train.classes) classes, batch \(d.recipe.batchSize)")
+                say("  dataset \(d.name): \(d.train.count) train / \(d.test.count) test, \(d.train.channels)×\(d.train.height)×\(d.train.width), \(d.train.classes) classes, batch \(d.recipe.batchSize)")
             }
             let o = trainer.recipe.optimizer
-            print("optimizer \(o.kind.rawValue) lr \(o.learningRate) wd \(o.weightDecay), schedule \(trainer.recipe.schedule.kind.rawValue), steps \(trainer.state.step)→\(trainer.state.totalSteps), threads \(threads)")
-            print("checkpoint → \(checkpointPath)")
+            say("optimizer \(o.kind.rawValue) lr \(o.learningRate) wd \(o.weightDecay), schedule \(trainer.recipe.schedule.kind.rawValue), steps \(trainer.state.step)→\(trainer.state.totalSteps), threads \(threads)")
+            say("checkpoint → \(checkpointPath)")
         }
     }
 }

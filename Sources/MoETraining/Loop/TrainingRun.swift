@@ -11,7 +11,11 @@ public enum RunOutcome: Sendable, Equatable {
 public struct RunSummary: Sendable {
     public var outcome: RunOutcome
     public var steps: Int
+    /// Wall time of this invocation, evaluation and checkpoints included.
     public var seconds: Double
+    /// Time spent in training steps during this invocation.
+    public var trainingSeconds: Double
+    /// Training images per second of step time.
     public var imagesPerSecond: Double
     public var metrics: [String: ClassificationMetrics]
     public var checkpointPath: String
@@ -40,6 +44,7 @@ public struct TrainingRun {
         let settings = trainer.recipe.training
         var lastSaved = lastCheckpoint
         let startStep = trainer.state.step
+        let startTrainingSeconds = trainer.state.trainingSeconds
         var window = (images: 0, seconds: 0.0)
         var totalImages = 0
         let runStart = Date()
@@ -48,7 +53,7 @@ public struct TrainingRun {
             if Interrupt.isRequested {
                 try save()
                 progress("interrupted at step \(trainer.state.step); saved \(checkpointPath)", true)
-                return summary(.interrupted, startStep: startStep, images: totalImages, since: runStart, metrics: [:])
+                return summary(.interrupted, startStep: startStep, startSeconds: startTrainingSeconds, images: totalImages, since: runStart, metrics: [:])
             }
             let t0 = Date()
             let report: StepReport
@@ -93,7 +98,7 @@ public struct TrainingRun {
         let metrics = try trainer.evaluate()
         logEvaluation(metrics, step: trainer.state.step)
         try save()
-        return summary(.finished, startStep: startStep, images: totalImages, since: runStart, metrics: metrics)
+        return summary(.finished, startStep: startStep, startSeconds: startTrainingSeconds, images: totalImages, since: runStart, metrics: metrics)
     }
 
     private func save() throws {
@@ -113,13 +118,14 @@ public struct TrainingRun {
     }
 
     private func summary(
-        _ outcome: RunOutcome, startStep: Int, images: Int, since start: Date,
+        _ outcome: RunOutcome, startStep: Int, startSeconds: Double, images: Int, since start: Date,
         metrics: [String: ClassificationMetrics]
     ) -> RunSummary {
-        let seconds = Date().timeIntervalSince(start)
+        let training = trainer.state.trainingSeconds - startSeconds
         return RunSummary(
-            outcome: outcome, steps: trainer.state.step - startStep, seconds: seconds,
-            imagesPerSecond: Double(images) / max(seconds, 1e-9), metrics: metrics,
+            outcome: outcome, steps: trainer.state.step - startStep,
+            seconds: Date().timeIntervalSince(start), trainingSeconds: training,
+            imagesPerSecond: Double(images) / max(training, 1e-9), metrics: metrics,
             checkpointPath: checkpointPath)
     }
 }

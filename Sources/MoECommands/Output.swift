@@ -1,0 +1,7 @@
+import Foundation
+
+/// Writes a line to standard output unbuffered, so results interleave correctly with the
+/// progress lines on standard error.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
