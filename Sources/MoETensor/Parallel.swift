@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Data parallelism over disjoint index ranges: the one place besides `gemm` where `moe`
 /// uses threads.
@@ -49,69 +50,94 @@ public enum Parallel {
     }
 }
 
-/// Persistent threads that claim job indices under one lock. The caller works too, and
-/// `run` returns only when every index is done, so `body` may capture non-Sendable state.
+/// Persistent worker threads; job index `w` always runs on thread `w` (the caller is
+/// thread 0), so a job never has more indices than threads and nothing is claimed.
+///
+/// Idle workers spin for a couple of milliseconds before sleeping on a condition variable:
+/// a worker that blocks between the many short parallel regions of a training step tends to
+/// be woken on the caller's core and stay there, which halved throughput at random.
 final class WorkerPool: @unchecked Sendable {
     let threads: Int
+    private let generation = Atomic<Int>(0)
+    private let finished = Atomic<Int>(0)
+    private let sleeping = Atomic<Int>(0)
     private let lock = NSCondition()
-    private var job: ((Int) -> Void)?
-    private var jobCount = 0
-    private var nextIndex = 0
-    private var finished = 0
-    private var generation = 0
+    // Written by the caller before `generation` is bumped (release), read by workers after
+    // they observe the bump (acquire); unchanged until every worker has reported back.
+    nonisolated(unsafe) private var job: ((Int) -> Void)?
+    nonisolated(unsafe) private var jobCount = 0
+    private var busy = false
+
+    /// How long an idle worker spins before it sleeps.
+    private static let spinNanoseconds: UInt64 = 2_000_000
 
     init(threads: Int) {
-        self.threads = threads
-        for _ in 1..<max(threads, 1) {
-            let thread = Thread { [unowned self] in self.workerLoop() }
+        self.threads = max(threads, 1)
+        for w in 1..<self.threads {
+            let thread = Thread { [unowned self] in self.workerLoop(index: w) }
             thread.stackSize = 8 << 20
             thread.start()
         }
     }
 
-    private func workerLoop() {
+    private func workerLoop(index: Int) {
         var seen = 0
-        lock.lock()
         while true {
-            while generation == seen { lock.wait() }
-            seen = generation
-            claimAndRun()
+            seen = waitForJob(after: seen)
+            if index < jobCount, let body = job { body(index) }
+            finished.add(1, ordering: .releasing)
         }
     }
 
-    /// Runs claimed indices; called and returns with the lock held.
-    private func claimAndRun() {
-        while nextIndex < jobCount, let body = job {
-            let index = nextIndex
-            nextIndex += 1
-            lock.unlock()
-            body(index)
-            lock.lock()
-            finished += 1
-            if finished == jobCount { lock.broadcast() }
-        }
-    }
-
-    /// Runs `body(i)` for `i` in `0..<count` on the pool and the calling thread.
-    func run(count: Int, _ body: (Int) -> Void) {
-        withoutActuallyEscaping(body) { body in
-            lock.lock()
-            if job != nil {
-                // Nested call from inside a running job: do it here, serially.
-                lock.unlock()
-                for i in 0..<count { body(i) }
-                return
+    /// Spins, then sleeps, until the generation moves past `seen`; returns the new one.
+    private func waitForJob(after seen: Int) -> Int {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var spins = 0
+        while true {
+            let g = generation.load(ordering: .acquiring)
+            if g != seen { return g }
+            spins += 1
+            if spins % 256 == 0
+                && DispatchTime.now().uptimeNanoseconds - start > Self.spinNanoseconds
+            {
+                break
             }
+        }
+        lock.lock()
+        sleeping.add(1, ordering: .sequentiallyConsistent)
+        var g = generation.load(ordering: .sequentiallyConsistent)
+        while g == seen {
+            lock.wait()
+            g = generation.load(ordering: .acquiring)
+        }
+        sleeping.subtract(1, ordering: .sequentiallyConsistent)
+        lock.unlock()
+        return g
+    }
+
+    /// Runs `body(i)` for `i` in `0..<count` (count ≤ threads), index 0 on the caller.
+    func run(count: Int, _ body: (Int) -> Void) {
+        precondition(count <= threads, "a pool of \(threads) threads cannot run \(count) indices")
+        if busy || threads == 1 {
+            // Nested call from inside a running job (or no workers): run here, serially.
+            for i in 0..<count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            busy = true
             job = body
             jobCount = count
-            nextIndex = 0
-            finished = 0
-            generation &+= 1
-            lock.broadcast()
-            claimAndRun()
-            while finished < jobCount { lock.wait() }
+            finished.store(0, ordering: .relaxed)
+            generation.add(1, ordering: .sequentiallyConsistent)
+            if sleeping.load(ordering: .sequentiallyConsistent) > 0 {
+                lock.lock()
+                lock.broadcast()
+                lock.unlock()
+            }
+            body(0)
+            while finished.load(ordering: .acquiring) < threads - 1 {}
             job = nil
-            lock.unlock()
+            busy = false
         }
     }
 }
