@@ -37,6 +37,8 @@ public final class VisionMoE {
         let batch: Int
         let gridHeight: Int
         let gridWidth: Int
+        /// Whether every block kept its activations (needed by `backward`).
+        let keepsActivations: Bool
         var patchCount: Int { gridHeight * gridWidth }
         var tokens: Int { patchCount + 1 }
     }
@@ -68,14 +70,16 @@ public final class VisionMoE {
     // MARK: - Forward
 
     /// Runs backbone and head: images [B, C, H, W] of `dataset` → logits [B, classes].
-    public func forward(images: Tensor, dataset: String) throws -> Tensor {
-        try forwardFeatures(images: images, dataset: dataset)
+    /// With `training: false` the blocks share one set of activation buffers (inference
+    /// needs no backward), so memory does not grow with depth.
+    public func forward(images: Tensor, dataset: String, training: Bool = true) throws -> Tensor {
+        try forwardFeatures(images: images, dataset: dataset, training: training)
         return forwardHead()
     }
 
     /// Runs the backbone; the token features [B, N, D] stay cached for `forwardHead`,
-    /// `backward` and `lastFeatures`.
-    public func forwardFeatures(images: Tensor, dataset: String) throws {
+    /// `backward` (after a training pass) and `lastFeatures`.
+    public func forwardFeatures(images: Tensor, dataset: String, training: Bool = true) throws {
         let spec = try config.dataset(named: dataset)
         let expected = [images.shape.first ?? 0, config.channels, spec.height, spec.width]
         guard images.rank == 4, images.shape == expected, expected[0] > 0 else {
@@ -83,7 +87,7 @@ public final class VisionMoE {
         }
         let pass = Pass(
             dataset: dataset, batch: images.shape[0], gridHeight: spec.height / config.patchSize,
-            gridWidth: spec.width / config.patchSize)
+            gridWidth: spec.width / config.patchSize, keepsActivations: training)
         last = pass
         let (b, np, d, pd) = (pass.batch, pass.patchCount, config.width, config.patchDim)
 
@@ -96,7 +100,7 @@ public final class VisionMoE {
         }
         patchEmbed.forward(store, out: patchTokens.pointer, inp: patches.readPointer, rows: b * np)
 
-        for stream in streams { stream.resize(b * pass.tokens * d) }
+        for l in 0...config.depth where training || l < 2 { streams[l].resize(b * pass.tokens * d) }
         let x = streams[0].pointer
         withPositions(pass) { pos in
             store.withValue(classToken) { cls in
@@ -124,9 +128,16 @@ public final class VisionMoE {
                 moeIndex += 1
             }
             block.forward(
-                store, out: streams[l + 1].pointer, inp: streams[l].readPointer, batch: b,
-                tokens: pass.tokens, routing: routing, cache: blockCaches[l])
+                store, out: stream(after: l, pass).pointer, inp: stream(after: l - 1, pass).readPointer,
+                batch: b, tokens: pass.tokens, routing: routing,
+                cache: blockCaches[training ? l : 0])
         }
+    }
+
+    /// The residual-stream buffer holding the output of block `l` (l = -1: the embedding).
+    /// Inference alternates between two buffers.
+    private func stream(after l: Int, _ pass: Pass) -> ScratchBuffer {
+        pass.keepsActivations ? streams[l + 1] : streams[(l + 1) % 2]
     }
 
     /// The head of the last forward's dataset on its cached features → logits [B, classes].
@@ -135,7 +146,7 @@ public final class VisionMoE {
             preconditionFailure("forwardHead needs a preceding forwardFeatures")
         }
         head.forward(
-            store, tokens: streams[config.depth].readPointer, batch: pass.batch,
+            store, tokens: stream(after: config.depth - 1, pass).readPointer, batch: pass.batch,
             tokensPerImage: pass.tokens, cache: headCache)
         return headCache.logits.tensor(shape: [pass.batch, head.fc.outDim])
     }
@@ -143,12 +154,16 @@ public final class VisionMoE {
     /// Token features [B, N, D] of the last forward pass (the class token is row 0).
     public var lastFeatures: Tensor? {
         guard let pass = last else { return nil }
-        return streams[config.depth].tensor(shape: [pass.batch, pass.tokens, config.width])
+        return stream(after: config.depth - 1, pass).tensor(shape: [pass.batch, pass.tokens, config.width])
     }
 
     /// Tokens each expert received in every MoE layer during the last forward pass.
+    /// (After an inference pass only the last MoE layer's load is known.)
     public var lastExpertLoad: [[Int]] {
-        blocks.indices.filter { blocks[$0].moe != nil }.map { blockCaches[$0].moe.expertLoad }
+        guard let pass = last else { return [] }
+        let layers = blocks.indices.filter { blocks[$0].moe != nil }
+        if !pass.keepsActivations { return layers.suffix(1).map { _ in blockCaches[0].moe.expertLoad } }
+        return layers.map { blockCaches[$0].moe.expertLoad }
     }
 
     // MARK: - Backward
@@ -159,6 +174,7 @@ public final class VisionMoE {
         guard let pass = last, let head = heads[pass.dataset] else {
             preconditionFailure("backward needs a preceding forward")
         }
+        precondition(pass.keepsActivations, "backward needs a forward pass with training: true")
         precondition(
             logitsGradient.shape == [pass.batch, head.fc.outDim],
             "logits gradient \(logitsGradient.shape) does not match [\(pass.batch), \(head.fc.outDim)]")

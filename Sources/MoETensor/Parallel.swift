@@ -1,5 +1,8 @@
 import Foundation
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Data parallelism over disjoint index ranges: the one place besides `gemm` where `moe`
 /// uses threads.
@@ -97,10 +100,9 @@ final class WorkerPool: @unchecked Sendable {
             let g = generation.load(ordering: .acquiring)
             if g != seen { return g }
             spins += 1
-            if spins % 256 == 0
-                && DispatchTime.now().uptimeNanoseconds - start > Self.spinNanoseconds
-            {
-                break
+            if spins % 256 == 0 {
+                if DispatchTime.now().uptimeNanoseconds - start > Self.spinNanoseconds { break }
+                sched_yield()
             }
         }
         lock.lock()
@@ -135,7 +137,12 @@ final class WorkerPool: @unchecked Sendable {
                 lock.unlock()
             }
             body(0)
-            while finished.load(ordering: .acquiring) < threads - 1 {}
+            var spins = 0
+            while finished.load(ordering: .acquiring) < threads - 1 {
+                // On a busy machine a worker may be waiting for this very core.
+                spins += 1
+                if spins % 1024 == 0 { sched_yield() }
+            }
             job = nil
             busy = false
         }

@@ -101,6 +101,20 @@ import MoETensor
         #expect(model.lastFeatures?.shape == [2, 10, 8])
     }
 
+    @Test("inference mode (shared activation buffers) gives the training pass's logits bit for bit",
+          arguments: ["a", "b"])
+    func inferenceMatchesTraining(dataset: String) throws {
+        let model = try VisionMoE(config: tinyConfig(), seed: 2)
+        randomizeRouters(model, seed: 3)
+        let spec = try model.config.dataset(named: dataset)
+        let images = randomImages([4, 2, spec.height, spec.width], seed: 4)
+        let train = try model.forward(images: images, dataset: dataset)
+        let features = model.lastFeatures
+        let infer = try model.forward(images: images, dataset: dataset, training: false)
+        #expect(train.storage.map(\.bitPattern) == infer.storage.map(\.bitPattern))
+        #expect(model.lastFeatures == features)
+    }
+
     @Test("a wrong input size or an unknown dataset is a thrown error naming it")
     func badInput() throws {
         let model = try VisionMoE(config: tinyConfig(), seed: 1)

@@ -143,7 +143,7 @@ public enum Benchmark {
         let dataset = config.datasets[0]
         let (images, _) = randomBatch(config: config, dataset: dataset, batch: batch)
         let seconds = try medianSeconds(warmup: 2, samples: samples) {
-            _ = try model.forward(images: images, dataset: dataset.name)
+            _ = try model.forward(images: images, dataset: dataset.name, training: false)
         }
         let gflop = try model.forwardFLOPs(dataset: dataset.name, batch: batch) / 1e9
         return result(name, "infer", batch, threads, seconds, gflop, sgemmGFLOPs)

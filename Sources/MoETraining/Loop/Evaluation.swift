@@ -26,7 +26,7 @@ public enum Evaluation {
         var labels: [Int32] = []
         for range in evaluationBatches(count: data.count, batchSize: batchSize) {
             data.makeBatch(indices: Array(range), into: &images, labels: &labels)
-            let logits = try model.forward(images: images, dataset: name)
+            let logits = try model.forward(images: images, dataset: name, training: false)
             let classes = logits.shape[1]
             var losses = [Float](repeating: 0, count: range.count)
             var probs = [Float](repeating: 0, count: range.count * classes)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine and runs the whole test suite, then an end-to-end smoke run
+# of the command line whose checkpoint must open in Python's `safetensors`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+swift build --build-tests
+swift test
+
+# End to end: a few steps on the real scikit-learn digits, evaluation, and the checkpoint
+# read back by Python's safetensors (DESIGN §7).
+smoke=$(mktemp -d)
+trap 'rm -rf "$smoke"' EXIT
+cat > "$smoke/tiny.yaml" <<'YAML'
+name: smoke
+model: {channels: 1, imageSize: 8, patchSize: 4, width: 16, depth: 2, heads: 2, experts: 4, topK: 2}
+datasets:
+  digits: {source: digits, batchSize: 32}
+training: {steps: 5, logEvery: 1}
+YAML
+.build/debug/moe pretrain --recipe "$smoke/tiny.yaml" --out "$smoke/run/smoke.moe"
+.build/debug/moe eval --checkpoint "$smoke/run/smoke.moe" --json
+python3 -m pip install --quiet --disable-pip-version-check safetensors numpy 2>&1 | tail -n 2 || true
+python3 scripts/check_safetensors.py "$smoke/run/smoke.moe"
+echo "smoke: ok"
