@@ -14,17 +14,25 @@ struct DenseMLPLayer {
     final class Cache {
         let hidden = ScratchBuffer()     // [T, hidden] pre-activation
         let activation = ScratchBuffer() // [T, hidden]
+        let derivative = ScratchBuffer() // [T, hidden] GELU' (training only)
     }
 
     func forward(
         _ store: ParameterStore, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-        rows: Int, cache: Cache
+        rows: Int, training: Bool, cache: Cache
     ) {
         let n = rows * fc1.outDim
         cache.hidden.resize(n)
         cache.activation.resize(n)
         fc1.forward(store, out: cache.hidden.pointer, inp: inp, rows: rows)
-        geluForward(out: cache.activation.pointer, inp: cache.hidden.readPointer, count: n)
+        if training {
+            cache.derivative.resize(n)
+            geluForward(
+                out: cache.activation.pointer, derivative: cache.derivative.pointer,
+                inp: cache.hidden.readPointer, count: n)
+        } else {
+            geluForward(out: cache.activation.pointer, inp: cache.hidden.readPointer, count: n)
+        }
         fc2.forward(store, out: out, inp: cache.activation.readPointer, rows: rows)
     }
 
@@ -36,7 +44,7 @@ struct DenseMLPLayer {
         let dact = scratch.buffer(.mlpActivation, count: n)
         fc2.backward(store, dinp: dact, dout: dout, inp: cache.activation.readPointer, rows: rows)
         let dhidden = scratch.buffer(.mlpHidden, count: n)
-        geluBackward(dinp: dhidden, inp: cache.hidden.readPointer, dout: dact, count: n)
+        geluBackward(dinp: dhidden, derivative: cache.derivative.readPointer, dout: dact, count: n)
         fc1.backward(store, dinp: dinp, dout: dhidden, inp: inp, rows: rows)
     }
 }

@@ -59,6 +59,7 @@ struct MoELayer {
         let expertInput = ScratchBuffer()   // [T·K, D]
         let expertHidden = ScratchBuffer()  // [T·K, F] pre-activation
         let expertActivation = ScratchBuffer() // [T·K, F]
+        let expertActivationDerivative = ScratchBuffer() // [T·K, F] GELU' (training only)
         let expertOutput = ScratchBuffer()  // [T·K, D]
         var expertOffsets: [Int] = []       // [E + 1]
         var router: ParameterID? = nil
@@ -69,7 +70,7 @@ struct MoELayer {
     /// y[T, D] = MoE(x[T, D]) for dataset `dataset`; `allowed[E]` masks unavailable experts.
     func forward(
         _ store: ParameterStore, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-        rows: Int, router: ParameterID, allowed: [Bool]?, cache: Cache
+        rows: Int, router: ParameterID, allowed: [Bool]?, training: Bool, cache: Cache
     ) {
         let (e, k, assignments) = (experts, topK, rows * topK)
         cache.router = router
@@ -134,9 +135,17 @@ struct MoELayer {
                     inp: cache.expertInput.readPointer + start * dim, weight: w1 + j * dim * hidden,
                     bias: b1 + j * hidden, rows: n, inDim: dim, outDim: hidden)
             }
-            geluForward(
-                out: cache.expertActivation.pointer, inp: cache.expertHidden.readPointer,
-                count: assignments * hidden)
+            if training {
+                cache.expertActivationDerivative.resize(assignments * hidden)
+                geluForward(
+                    out: cache.expertActivation.pointer,
+                    derivative: cache.expertActivationDerivative.pointer,
+                    inp: cache.expertHidden.readPointer, count: assignments * hidden)
+            } else {
+                geluForward(
+                    out: cache.expertActivation.pointer, inp: cache.expertHidden.readPointer,
+                    count: assignments * hidden)
+            }
             for j in 0..<e where offsets[j + 1] > offsets[j] {
                 let (start, n) = (offsets[j], offsets[j + 1] - offsets[j])
                 linearForward(
@@ -193,8 +202,8 @@ struct MoELayer {
                         weight: w2 + j * hidden * dim, rows: n, inDim: hidden, outDim: dim)
                 }
                 geluBackward(
-                    dinp: dHidden, inp: cache.expertHidden.readPointer, dout: dActivation,
-                    count: assignments * hidden)
+                    dinp: dHidden, derivative: cache.expertActivationDerivative.readPointer,
+                    dout: dActivation, count: assignments * hidden)
                 for j in 0..<e where offsets[j + 1] > offsets[j] {
                     let (start, n) = (offsets[j], offsets[j + 1] - offsets[j])
                     linearBackward(

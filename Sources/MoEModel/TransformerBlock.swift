@@ -52,7 +52,7 @@ struct TransformerBlock {
 
     func forward(
         _ store: ParameterStore, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-        batch: Int, tokens: Int, routing: Routing?, cache: BlockCache
+        batch: Int, tokens: Int, routing: Routing?, training: Bool, cache: BlockCache
     ) {
         let rows = batch * tokens
         let d = norm1.dim
@@ -72,12 +72,14 @@ struct TransformerBlock {
             inp: cache.middle.readPointer, rows: rows)
         switch mlp {
         case .dense(let layer):
-            layer.forward(store, out: out, inp: cache.norm2.readPointer, rows: rows, cache: cache.dense)
+            layer.forward(
+                store, out: out, inp: cache.norm2.readPointer, rows: rows, training: training,
+                cache: cache.dense)
         case .moe(let layer):
             guard let routing else { preconditionFailure("an MoE block needs routing") }
             layer.forward(
                 store, out: out, inp: cache.norm2.readPointer, rows: rows, router: routing.router,
-                allowed: routing.allowed, cache: cache.moe)
+                allowed: routing.allowed, training: training, cache: cache.moe)
         }
         addInPlace(out, cache.middle.readPointer, count: rows * d)
     }

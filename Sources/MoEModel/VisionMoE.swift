@@ -129,7 +129,7 @@ public final class VisionMoE {
             }
             block.forward(
                 store, out: stream(after: l, pass).pointer, inp: stream(after: l - 1, pass).readPointer,
-                batch: b, tokens: pass.tokens, routing: routing,
+                batch: b, tokens: pass.tokens, routing: routing, training: training,
                 cache: blockCaches[training ? l : 0])
         }
     }

@@ -30,6 +30,26 @@ import Testing
         #expect(worst < 1e-6)
     }
 
+    /// The fused training forward gives the same activations and saves the derivative
+    /// that the one-multiply backward uses; both agree with the plain pair.
+    @Test(arguments: [5, 8, 70_001])
+    func fusedForwardSavesTheDerivative(count: Int) {
+        let x = randomTensorValues(count: count, seed: 33, scale: 9)
+        var plain = [Float](repeating: .nan, count: count)
+        geluForward(out: &plain, inp: x, count: count)
+        var fused = [Float](repeating: .nan, count: count)
+        var derivative = [Float](repeating: .nan, count: count)
+        geluForward(out: &fused, derivative: &derivative, inp: x, count: count)
+        #expect(zip(plain, fused).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($0)) })
+
+        let dout = randomTensorValues(count: count, seed: 34, scale: 1)
+        var fromInput = [Float](repeating: 0.5, count: count)
+        geluBackward(dinp: &fromInput, inp: x, dout: dout, count: count)
+        var fromSaved = [Float](repeating: 0.5, count: count)
+        geluBackward(dinp: &fromSaved, derivative: derivative, dout: dout, count: count)
+        #expect(zip(fromInput, fromSaved).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($0)) })
+    }
+
     @Test func gradientMatchesFiniteDifferencesAndAccumulates() {
         expectGradientMatchesAndAccumulates(
             input: randomTensorValues(count: 37, seed: 31, scale: 3), seed: 32,

@@ -60,3 +60,54 @@ func geluDerivativeVector(_ x: SIMD8<Float>) -> SIMD8<Float> {
     let (erf, gaussian) = fastErfAndGaussian(x * inverseSqrt2)
     return 0.5 * (1 + erf) + x * gaussian * inverseSqrt2Pi
 }
+
+/// Training-time forward: `out[i] = gelu(inp[i])` and `derivative[i] = gelu'(inp[i])` in one
+/// pass (erf and the Gaussian are computed once), so the backward pass is one multiply-add.
+public func geluForward(
+    out: UnsafeMutablePointer<Float>, derivative: UnsafeMutablePointer<Float>,
+    inp: UnsafePointer<Float>, count: Int
+) {
+    precondition(count >= 0, "gelu: negative count")
+    precondition(UnsafePointer(out) != inp || count == 0, "gelu: out must not alias inp")
+    Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
+        var i = range.lowerBound
+        while i + simdWidth <= range.upperBound {
+            let (y, g) = geluAndDerivativeVector(loadVector(inp + i))
+            storeVector(y, out + i)
+            storeVector(g, derivative + i)
+            i += simdWidth
+        }
+        let tail = range.upperBound - i
+        if tail > 0 {
+            let (y, g) = geluAndDerivativeVector(loadPartialVector(inp + i, count: tail))
+            storePartialVector(y, out + i, count: tail)
+            storePartialVector(g, derivative + i, count: tail)
+        }
+    }
+}
+
+/// `dinp[i] += dout[i] · derivative[i]`, with `derivative` saved by the training forward.
+public func geluBackward(
+    dinp: UnsafeMutablePointer<Float>, derivative: UnsafePointer<Float>,
+    dout: UnsafePointer<Float>, count: Int
+) {
+    precondition(count >= 0, "gelu: negative count")
+    Parallel.forEachChunk(count: count, minimumPerThread: 65536) { range in
+        var i = range.lowerBound
+        while i + simdWidth <= range.upperBound {
+            storeVector(loadVector(dinp + i) + loadVector(dout + i) * loadVector(derivative + i), dinp + i)
+            i += simdWidth
+        }
+        while i < range.upperBound {
+            dinp[i] += dout[i] * derivative[i]
+            i += 1
+        }
+    }
+}
+
+@inline(__always) @usableFromInline
+func geluAndDerivativeVector(_ x: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+    let (erf, gaussian) = fastErfAndGaussian(x * inverseSqrt2)
+    let cdf = 0.5 * (1 + erf)
+    return (x * cdf, cdf + x * gaussian * inverseSqrt2Pi)
+}
