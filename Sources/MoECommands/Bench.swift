@@ -16,7 +16,7 @@ extension MoECommand {
         @Flag(help: "One JSON object per line.")
         var json = false
 
-        @Option(help: "Timed steps per measurement (median is reported).")
+        @Option(help: "Timed steps per measurement, at least 10 (the median is reported).")
         var samples: Int = 10
 
         @Option(help: "Batch size of training steps.")
@@ -28,13 +28,13 @@ extension MoECommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            if samples < 1 { throw ValidationError("--samples must be at least 1") }
+            if samples < 10 { throw ValidationError("--samples must be at least 10, got \(samples)") }
             if trainBatch < 1 || inferBatch < 1 { throw ValidationError("batch sizes must be at least 1") }
         }
 
         func run() throws {
             let threads = runtime.apply()
-            let sgemm = Benchmark.sgemm(size: 1024, samples: max(samples, 10), threads: threads)
+            let sgemm = Benchmark.sgemm(size: 1024, samples: samples, threads: threads)
             emit(sgemm)
             let peak = sgemm.gflopsPerSecond
             for (name, config) in [("bench-tiny", Benchmark.benchTiny), ("bench-tiny-dense", Benchmark.benchTinyDense)] {

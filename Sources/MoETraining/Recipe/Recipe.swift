@@ -212,8 +212,8 @@ public struct Recipe: Codable, Sendable, Equatable {
             var probe = model
             probe.datasets = []
             try probe.validate()
-        } catch let error as ModelError {
-            throw RecipeError.badValue(file: source, path: "model", reason: error.description)
+        } catch ModelError.invalidConfig(let field, let reason) {
+            throw RecipeError.badValue(file: source, path: "model.\(field)", reason: reason)
         }
     }
 
