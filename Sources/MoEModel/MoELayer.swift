@@ -94,8 +94,9 @@ struct MoELayer {
                 inDim: dim, outDim: e)
         }
         if let allowed {
+            let logits = cache.logits.pointer
             for t in 0..<rows {
-                for j in 0..<e where !allowed[j] { cache.logits.pointer[t * e + j] = -.infinity }
+                for j in 0..<e where !allowed[j] { logits[t * e + j] = -.infinity }
             }
         }
         softmaxForward(
@@ -113,13 +114,15 @@ struct MoELayer {
         for a in 0..<assignments { offsets[Int(picked[a]) + 1] += 1 }
         for j in 0..<e { offsets[j + 1] += offsets[j] }
         var cursor = offsets
+        let (tokenOf, slotOf) = (cache.tokenOfAssignment.pointer, cache.slotOfAssignment.pointer)
+        let (sortedGates, gates) = (cache.sortedGates.pointer, cache.gates.readPointer)
         for a in 0..<assignments {
             let expert = Int(picked[a])
             let position = cursor[expert]
             cursor[expert] += 1
-            cache.tokenOfAssignment.pointer[position] = Int32(a / k)
-            cache.slotOfAssignment.pointer[position] = Int32(a)
-            cache.sortedGates.pointer[position] = cache.gates.pointer[a]
+            tokenOf[position] = Int32(a / k)
+            slotOf[position] = Int32(a)
+            sortedGates[position] = gates[a]
         }
         cache.expertOffsets = offsets
 
@@ -220,9 +223,8 @@ struct MoELayer {
 
         // Router: ∂L/∂g → ∂L/∂p[picked] → ∂L/∂p → softmax → logits → Wr and x.
         let dPicked = scratch.buffer(.pickedGradient, count: assignments)
-        for position in 0..<assignments {
-            dPicked[Int(cache.slotOfAssignment.pointer[position])] = dSortedGates[position]
-        }
+        let slotOf = cache.slotOfAssignment.readPointer
+        for position in 0..<assignments { dPicked[Int(slotOf[position])] = dSortedGates[position] }
         if renormalize {
             let (g, v) = (cache.gates.pointer, cache.pickedProbabilities.pointer)
             for t in 0..<rows {
