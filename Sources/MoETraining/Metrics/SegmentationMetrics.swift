@@ -23,7 +23,9 @@ public struct SegmentationMetrics: Sendable, Equatable {
     /// An empty accumulator.
     /// - Throws: `MetricError.invalid` when `classes < 1`.
     public init(classes: Int, ignoreLabel: Int? = nil) throws {
-        guard classes >= 1 else { throw MetricError.invalid(detail: "segmentation needs at least 1 class, got \(classes)") }
+        guard classes >= 1 else {
+            throw MetricError.invalid(detail: "segmentation needs at least 1 class, got \(classes)")
+        }
         self.classes = classes
         self.ignoreLabel = ignoreLabel
         self.confusion = [Int](repeating: 0, count: classes * classes)
