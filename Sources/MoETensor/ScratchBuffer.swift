@@ -29,8 +29,10 @@ public final class GrowableBuffer<Element: BitwiseCopyable & Numeric> {
         self.count = count
     }
 
-    /// Sets the used elements to zero (gradient buffers before accumulation).
-    public func zero() { pointer.update(repeating: 0, count: count) }
+    /// Sets the used elements to zero (gradient buffers before accumulation). Inlinable so
+    /// that it is specialised per element type: the generic version fills element by
+    /// element and cost a third of a training step.
+    @inlinable public func zero() { pointer.update(repeating: 0, count: count) }
 
     public var readPointer: UnsafePointer<Element> { UnsafePointer(pointer) }
 }
