@@ -31,6 +31,12 @@ public final class Trainer {
 
     /// A fresh run: model initialised from the recipe's seed.
     public convenience init(recipe: Recipe, data: [RunDataset]) throws {
+        // The batch sampler drops partial batches, so a batch larger than the split never comes.
+        for d in data where d.recipe.batchSize > d.train.count {
+            throw TrainingError.datasetMismatch(
+                detail: "dataset '\(d.name)' has \(d.train.count) training images, fewer than its "
+                    + "batch size \(d.recipe.batchSize) (hint: lower datasets.\(d.name).batchSize)")
+        }
         let model = try VisionMoE(config: recipe.modelConfig(for: data), seed: recipe.seed)
         try self.init(
             recipe: recipe, data: data, model: model, optimizer: makeOptimizer(recipe.optimizer),

@@ -156,7 +156,11 @@ public struct Recipe: Codable, Sendable, Equatable {
         do {
             recipe = try JSONDecoder().decode(Recipe.self, from: json)
         } catch let error as DecodingError {
-            throw RecipeError.invalid(file: source, detail: describe(error))
+            let names = tree["datasets"].flatMap { node -> [String]? in
+                guard case .mapping(let pairs) = node else { return nil }
+                return pairs.map(\.key)
+            } ?? []
+            throw RecipeError.invalid(file: source, detail: describe(error, datasetNames: names))
         }
         try recipe.validate(source: source)
         return recipe
@@ -214,13 +218,22 @@ public struct Recipe: Codable, Sendable, Equatable {
             try probe.validate()
         } catch ModelError.invalidConfig(let field, let reason) {
             throw RecipeError.badValue(file: source, path: "model.\(field)", reason: reason)
+        } catch let error as ModelError {
+            throw RecipeError.badValue(file: source, path: "model", reason: error.description)
         }
     }
 
-    static func describe(_ error: DecodingError) -> String {
+    /// `datasetNames` turns the decoded list's `datasets.<index>` back into the recipe's
+    /// `datasets.<name>`.
+    static func describe(_ error: DecodingError, datasetNames: [String] = []) -> String {
         func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }
-                .joined(separator: ".")
+            var parts = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }
+            if parts.count > 1, parts[0] == "datasets", let i = context.codingPath[1].intValue,
+                datasetNames.indices.contains(i)
+            {
+                parts[1] = datasetNames[i]
+            }
+            return parts.joined(separator: ".")
         }
         switch error {
         case .typeMismatch(let type, let context):
