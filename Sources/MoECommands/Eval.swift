@@ -28,11 +28,11 @@ extension MoECommand {
             let file = try RunCheckpoint.read(path: checkpoint)
             let model = try RunCheckpoint.loadModel(file, path: checkpoint)
             let recipe = try RunCheckpoint.recipe(file)
-            var results: [(String, ClassificationMetrics)] = []
+            var results: [(String, TaskMetrics)] = []
+            let items = FashionMNISTCache()
             for entry in recipe.datasets where model.config.datasets.contains(where: { $0.name == entry.name }) {
-                let data = try RunDataset.load(entry, seed: recipe.seed)
-                results.append((entry.name, try Evaluation.classify(
-                    model: model, dataset: entry.name, data: data.test, batchSize: batchSize)))
+                let data = try RunDataset.load(entry, seed: recipe.seed, items: items)
+                results.append((entry.name, try Evaluation.evaluate(model: model, dataset: data, batchSize: batchSize)))
             }
             if json {
                 let encoder = JSONEncoder()
@@ -41,10 +41,11 @@ extension MoECommand {
                 say(String(decoding: try encoder.encode(object), as: UTF8.self))
                 return
             }
-            say("dataset            examples   top-1     top-5     loss")
+            say("dataset            task            examples   metrics")
             for (name, m) in results {
-                say(name.padding(toLength: 18, withPad: " ", startingAt: 0)
-                    + String(format: " %8d   %6.2f%%   %6.2f%%   %.4f", m.count, 100 * m.top1, 100 * m.top5, m.loss))
+                say(name.padding(toLength: 18, withPad: " ", startingAt: 0) + " "
+                    + m.task.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
+                    + String(format: " %8d   ", m.count) + m.summary)
             }
         }
     }

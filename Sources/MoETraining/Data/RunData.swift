@@ -5,37 +5,72 @@ import MoEModel
 /// model's head and router are built from.
 public struct RunDataset: Sendable {
     public let recipe: DatasetRecipe
-    public let train: ImageDataset
-    public let test: ImageDataset
+    public let train: any TaskSplit
+    public let test: any TaskSplit
 
     public var name: String { recipe.name }
+    public var task: TaskKind { recipe.task }
 
     /// What the model needs to know about this dataset.
     public var spec: DatasetSpec {
         DatasetSpec(
-            name: recipe.name, task: .classification, classes: train.classes,
+            name: recipe.name, task: recipe.task, classes: train.classes,
             height: train.height, width: train.width)
     }
 
-    /// Loads the splits of one recipe entry from its source.
-    public static func load(_ recipe: DatasetRecipe, seed: UInt64) throws -> RunDataset {
+    /// Loads the splits of one recipe entry from its source. `items` caches Fashion-MNIST
+    /// splits shared by several datasets of a run.
+    public static func load(
+        _ recipe: DatasetRecipe, seed: UInt64, items: FashionMNISTCache = FashionMNISTCache()
+    ) throws -> RunDataset {
         switch recipe.source {
         case .fashionMNIST:
             let directory = recipe.path ?? FashionMNIST.defaultDirectory
             return RunDataset(
                 recipe: recipe,
-                train: try FashionMNIST.load(split: .train, directory: directory),
-                test: try FashionMNIST.load(split: .test, directory: directory))
+                train: ClassificationSplit(try items.load(.train, directory: directory)),
+                test: ClassificationSplit(try items.load(.test, directory: directory)))
         case .digits:
             let all = try Digits.load(path: recipe.path ?? Digits.defaultPath)
             let (train, test) = Digits.split(all, testFraction: recipe.testFraction, seed: seed)
-            return RunDataset(recipe: recipe, train: train, test: test)
+            return RunDataset(
+                recipe: recipe, train: ClassificationSplit(train), test: ClassificationSplit(test))
+        case .scenes:
+            let directory = recipe.path ?? FashionMNIST.defaultDirectory
+            let config = recipe.scene ?? SceneConfig()
+            let train = try SceneGenerator(
+                items: items.load(.train, directory: directory), split: .train, config: config,
+                seed: seed)
+            let test = try SceneGenerator(
+                items: items.load(.test, directory: directory), split: .test, config: config,
+                seed: seed)
+            let (mean, std) = train.pixelStatistics(scenes: 256)
+            return RunDataset(
+                recipe: recipe,
+                train: SceneSplit(generator: train, task: recipe.task, count: recipe.trainSize, mean: mean, std: std),
+                test: SceneSplit(generator: test, task: recipe.task, count: recipe.testSize, mean: mean, std: std))
         }
     }
 
     /// Loads every dataset of `recipe`, in recipe order.
     public static func loadAll(_ recipe: Recipe) throws -> [RunDataset] {
-        try recipe.datasets.map { try load($0, seed: recipe.seed) }
+        let items = FashionMNISTCache()
+        return try recipe.datasets.map { try load($0, seed: recipe.seed, items: items) }
+    }
+}
+
+/// Loads each Fashion-MNIST split once per run, however many datasets use it.
+public final class FashionMNISTCache: @unchecked Sendable {
+    private var loaded: [String: ImageDataset] = [:]
+
+    public init() {}
+
+    func load(_ split: FashionMNIST.Split, directory: String) throws -> ImageDataset {
+        let key = "\(directory)|\(split.rawValue)"
+        if let hit = loaded[key] { return hit }
+        let data = try FashionMNIST.load(split: split, directory: directory)
+        loaded[key] = data
+        return data
     }
 }
 

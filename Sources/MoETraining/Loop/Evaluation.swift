@@ -15,6 +15,51 @@ public struct ClassificationMetrics: Codable, Sendable, Equatable {
 
 /// Evaluation of a model on labelled images.
 public enum Evaluation {
+    /// Test metrics of `dataset`'s task: top-1/top-5 and loss, mAP@0.5, or mIoU and pixel
+    /// accuracy, over every test example in order.
+    public static func evaluate(model: VisionMoE, dataset: RunDataset, batchSize: Int) throws -> TaskMetrics {
+        let spec = try model.config.dataset(named: dataset.name)
+        let split = dataset.test
+        switch spec.task {
+        case .classification:
+            guard let images = (split as? ClassificationSplit)?.data else {
+                throw TrainingError.datasetMismatch(detail: "dataset '\(dataset.name)' has no labelled images")
+            }
+            let m = try classify(model: model, dataset: dataset.name, data: images, batchSize: batchSize)
+            return TaskMetrics(
+                task: .classification, count: m.count,
+                values: ["top1": m.top1, "top5": m.top5, "loss": m.loss])
+        case .detection, .segmentation:
+            let geometry = TaskObjective.geometry(spec, patchSize: model.config.patchSize)
+            var images = Tensor(shape: [0])
+            var truth: [[Box]] = []
+            var found: [[Detection]] = []
+            var segmentation = try SegmentationMetrics(classes: spec.classes + 1, ignoreLabel: -1)
+            for range in evaluationBatches(count: split.count, batchSize: batchSize) {
+                let targets = split.makeBatch(indices: Array(range), into: &images)
+                let outputs = try model.forward(images: images, dataset: dataset.name, training: false)
+                switch targets {
+                case .boxes(let boxes):
+                    truth += boxes
+                    found += DetectionTask.decode(outputs: outputs, geometry: geometry)
+                case .masks(let masks):
+                    try segmentation.update(
+                        prediction: SegmentationTask.predict(logits: outputs, geometry: geometry),
+                        target: masks)
+                case .labels:
+                    throw TrainingError.datasetMismatch(detail: "dataset '\(dataset.name)' gave labels, not boxes or masks")
+                }
+            }
+            if spec.task == .detection {
+                let scores = try DetectionMetrics.averagePrecision(groundTruth: truth, detections: found)
+                return TaskMetrics(task: .detection, count: split.count, values: ["mAP50": scores.mAP])
+            }
+            return TaskMetrics(
+                task: .segmentation, count: split.count,
+                values: ["mIoU": segmentation.meanIoU, "pixelAccuracy": segmentation.pixelAccuracy])
+        }
+    }
+
     /// Runs `model` over every example of `data` in order, batches of `batchSize`.
     public static func classify(
         model: VisionMoE, dataset name: String, data: ImageDataset, batchSize: Int

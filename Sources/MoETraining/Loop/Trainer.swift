@@ -12,6 +12,8 @@ public struct StepReport: Sendable {
     public var learningRate: Float
     public var gradientNorm: Float
     public var images: Int
+    /// w_MI · Σ_layers L_MI of this step (the surrogate's value, not MI).
+    public var mutualInformationLoss: Float
 }
 
 /// The training loop: the two-step sampler picks a dataset, its next batch runs forward and
@@ -26,7 +28,6 @@ public final class Trainer {
     public var history: [String]
 
     private var images = Tensor(shape: [0])
-    private var labels: [Int32] = []
     private let samplingWeights: [Double]
 
     /// A fresh run: model initialised from the recipe's seed.
@@ -40,7 +41,9 @@ public final class Trainer {
         let model = try VisionMoE(config: recipe.modelConfig(for: data), seed: recipe.seed)
         try self.init(
             recipe: recipe, data: data, model: model, optimizer: makeOptimizer(recipe.optimizer),
-            state: TrainingState(recipe: recipe, data: data, totalSteps: recipe.totalSteps(for: data)),
+            state: TrainingState(
+                recipe: recipe, data: data, totalSteps: recipe.totalSteps(for: data),
+                moeLayers: model.moeLayerCount),
             history: ["pretrain \(recipe.name)"])
     }
 
@@ -99,36 +102,32 @@ public final class Trainer {
         return data.count - 1
     }
 
-    /// One optimiser step on one sampled batch. Throws on a NaN/Inf loss before touching
-    /// the weights, so the last checkpoint stays the last good state.
+    /// One optimiser step on one sampled batch:
+    /// `loss = λ_t · L_t + w_MI · Σ_layers L_MI` (DESIGN §3–4). Throws on a NaN/Inf loss
+    /// before touching the weights, so the last checkpoint stays the last good state.
     @discardableResult
     public func step() throws -> StepReport {
         let t = chooseDataset()
         let dataset = data[t]
         let indices = state.batchSamplers[dataset.name]!.next()
-        dataset.train.makeBatch(indices: indices, into: &images, labels: &labels)
+        let targets = dataset.train.makeBatch(indices: indices, into: &images)
+        let rows = indices.count
 
         model.store.zeroGradients()
-        let logits = try model.forward(images: images, dataset: dataset.name)
-        let (rows, classes) = (logits.shape[0], logits.shape[1])
-        var losses = [Float](repeating: 0, count: rows)
-        var probs = [Float](repeating: 0, count: rows * classes)
-        logits.withUnsafePointer { l in
-            crossEntropyForward(
-                losses: &losses, probs: &probs, logits: l, targets: labels, rows: rows,
-                classes: classes)
-        }
-        let loss = losses.reduce(0, +) / Float(rows)
-        guard loss.isFinite else {
+        let outputs = try model.forward(images: images, dataset: dataset.name)
+        var result = try TaskObjective.loss(
+            outputs: outputs, targets: targets, spec: dataset.spec, patchSize: model.config.patchSize)
+        guard result.loss.isFinite else {
             throw TrainingError.nonFiniteLoss(step: state.step + 1, dataset: dataset.name, lastCheckpoint: nil)
         }
-        var dlogits = Tensor(shape: logits.shape)
-        dlogits.withUnsafeMutablePointer { d in
-            crossEntropyBackward(
-                dlogits: d, probs: probs, targets: labels,
-                scale: dataset.recipe.lossWeight / Float(rows), rows: rows, classes: classes)
+        let lossWeight = dataset.recipe.lossWeight
+        if lossWeight != 1 {
+            result.gradient.withUnsafeMutablePointer { g in
+                for i in 0..<result.gradient.count { g[i] *= lossWeight }
+            }
         }
-        model.backward(logitsGradient: dlogits)
+        let (routerGradients, miLoss) = mutualInformationStep(dataset: t)
+        model.backward(outputGradient: result.gradient, routerProbabilityGradients: routerGradients)
 
         let norm = GradientClipping.clip(model.store, maxNorm: recipe.optimizer.clipNorm)
         guard norm.isFinite else {
@@ -140,19 +139,58 @@ public final class Trainer {
         state.step += 1
         state.imagesSeen[dataset.name, default: 0] += rows
         return StepReport(
-            step: state.step, dataset: dataset.name, loss: loss, learningRate: lr,
-            gradientNorm: norm, images: rows)
+            step: state.step, dataset: dataset.name, loss: result.loss, learningRate: lr,
+            gradientNorm: norm, images: rows, mutualInformationLoss: miLoss)
+    }
+
+    /// Updates every MoE layer's running buffer with this batch's mean routing
+    /// probabilities q and, past the dataset's warm-up and with `w_MI > 0`, returns
+    /// ∂(w_MI·L_MI)/∂p for each layer (∂L/∂q spread evenly over the batch's tokens).
+    func mutualInformationStep(dataset t: Int) -> ([Tensor?]?, Float) {
+        guard !state.mutualInformation.isEmpty else { return (nil, 0) }
+        let weight = recipe.training.miWeight
+        var gradients: [Tensor?] = []
+        var loss: Float = 0
+        for layer in 0..<model.moeLayerCount {
+            let p = model.routerProbabilities(moeLayer: layer)
+            let (tokens, experts) = (p.shape[0], p.shape[1])
+            var q = [Float](repeating: 0, count: experts)
+            p.withUnsafePointer { pp in
+                for r in 0..<tokens {
+                    for e in 0..<experts { q[e] += pp[r * experts + e] }
+                }
+            }
+            for e in 0..<experts { q[e] /= Float(tokens) }
+            guard let dq = state.mutualInformation[layer].step(dataset: t, batchMeanProbabilities: q),
+                weight > 0
+            else {
+                gradients.append(nil)
+                continue
+            }
+            loss += weight * state.mutualInformation[layer].surrogateLoss(dataset: t, q: q)
+            var g = Tensor(shape: [tokens, experts])
+            g.withUnsafeMutablePointer { gp in
+                for r in 0..<tokens {
+                    for e in 0..<experts { gp[r * experts + e] = weight * dq[e] / Float(tokens) }
+                }
+            }
+            gradients.append(g)
+        }
+        return (gradients.contains { $0 != nil } ? gradients : nil, loss)
     }
 
     /// Test-split metrics of every dataset, by name.
-    public func evaluate() throws -> [String: ClassificationMetrics] {
-        var result: [String: ClassificationMetrics] = [:]
+    public func evaluate() throws -> [String: TaskMetrics] {
+        var result: [String: TaskMetrics] = [:]
         for d in data {
-            result[d.name] = try Evaluation.classify(
-                model: model, dataset: d.name, data: d.test, batchSize: recipe.training.evalBatchSize)
+            result[d.name] = try Evaluation.evaluate(
+                model: model, dataset: d, batchSize: recipe.training.evalBatchSize)
         }
         return result
     }
+
+    /// True mutual information between datasets and experts of each MoE layer's buffer.
+    public var bufferMutualInformation: [Double] { state.mutualInformation.map(\.mutualInformation) }
 
     /// A checkpoint of the current state, resumable bit for bit.
     public func checkpoint() throws -> Checkpoint {

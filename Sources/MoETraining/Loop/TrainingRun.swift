@@ -17,7 +17,7 @@ public struct RunSummary: Sendable {
     public var trainingSeconds: Double
     /// Training images per second of step time.
     public var imagesPerSecond: Double
-    public var metrics: [String: ClassificationMetrics]
+    public var metrics: [String: TaskMetrics]
     public var checkpointPath: String
 }
 
@@ -78,6 +78,7 @@ public struct TrainingRun {
                     "event": "train", "step": step, "dataset": report.dataset,
                     "loss": Double(report.loss), "lr": Double(report.learningRate),
                     "grad_norm": Double(report.gradientNorm), "images_per_s": rate,
+                    "mi_loss": Double(report.mutualInformationLoss),
                     "seconds": trainer.state.trainingSeconds,
                 ])
                 let numbers = String(
@@ -105,21 +106,26 @@ public struct TrainingRun {
         try trainer.checkpoint().write(to: URL(fileURLWithPath: checkpointPath))
     }
 
-    private func logEvaluation(_ metrics: [String: ClassificationMetrics], step: Int) {
+    private func logEvaluation(_ metrics: [String: TaskMetrics], step: Int) {
         for (name, m) in metrics.sorted(by: { $0.key < $1.key }) {
-            log.write([
-                "event": "eval", "step": step, "dataset": name, "split": "test", "top1": m.top1,
-                "top5": m.top5, "loss": m.loss,
-            ])
-            let numbers = String(
-                format: "top-1 %.2f%%  top-5 %.2f%%  loss %.4f", 100 * m.top1, 100 * m.top5, m.loss)
-            progress("eval step \(step)  \(name)  \(numbers)", true)
+            var record: [String: Any] = [
+                "event": "eval", "step": step, "dataset": name, "split": "test",
+                "task": m.task.rawValue,
+            ]
+            for (key, value) in m.values { record[key] = value }
+            log.write(record)
+            progress("eval step \(step)  \(name)  \(m.summary)", true)
+        }
+        let mi = trainer.bufferMutualInformation
+        if !mi.isEmpty {
+            log.write(["event": "mi", "step": step, "buffer_mi": mi])
+            progress("buffer MI per MoE layer: " + mi.map { String(format: "%.4f", $0) }.joined(separator: " "), true)
         }
     }
 
     private func summary(
         _ outcome: RunOutcome, startStep: Int, startSeconds: Double, images: Int, since start: Date,
-        metrics: [String: ClassificationMetrics]
+        metrics: [String: TaskMetrics]
     ) -> RunSummary {
         let training = trainer.state.trainingSeconds - startSeconds
         return RunSummary(

@@ -15,8 +15,11 @@ public struct TrainingState: Codable, Sendable, Equatable {
     public var imagesSeen: [String: Int]
     /// Wall time spent training so far, across resumes.
     public var trainingSeconds: Double
+    /// Per MoE layer, the running dataset × expert buffer of the MI loss (DESIGN §4);
+    /// empty for dense models and single-dataset runs.
+    public var mutualInformation: [MutualInformationBuffer]
 
-    public init(recipe: Recipe, data: [RunDataset], totalSteps: Int) {
+    public init(recipe: Recipe, data: [RunDataset], totalSteps: Int, moeLayers: Int) {
         step = 0
         self.totalSteps = totalSteps
         datasetChooser = SeededGenerator(seed: recipe.seed &+ 0x5A3D)
@@ -29,5 +32,10 @@ public struct TrainingState: Codable, Sendable, Equatable {
             imagesSeen[d.name] = 0
         }
         trainingSeconds = 0
+        mutualInformation = data.count > 1 && recipe.model.experts > 0
+            ? (0..<moeLayers).map { _ in
+                MutualInformationBuffer(datasets: data.count, experts: recipe.model.experts)
+            }
+            : []
     }
 }

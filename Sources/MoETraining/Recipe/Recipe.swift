@@ -1,4 +1,5 @@
 import Foundation
+import MoEData
 import MoEModel
 
 /// Where a dataset's images come from.
@@ -7,6 +8,8 @@ public enum DataSourceKind: String, Codable, Sendable, CaseIterable {
     case fashionMNIST = "fashion-mnist"
     /// scikit-learn's bundled 8×8 digits (Debian's `python3-sklearn`).
     case digits
+    /// Canvases composed from Fashion-MNIST items, with boxes and masks (DESIGN §8).
+    case scenes
 }
 
 /// One dataset of a run: its source, batch size, and its weights in the two-step sampler
@@ -14,8 +17,17 @@ public enum DataSourceKind: String, Codable, Sendable, CaseIterable {
 public struct DatasetRecipe: Codable, Sendable, Equatable {
     public var name: String
     public var source: DataSourceKind
-    /// Directory (Fashion-MNIST) or file (digits); `nil` uses the Debian package's path.
+    /// What the dataset's head predicts; image sources are classification, scenes need
+    /// `detection` or `segmentation`.
+    public var task: TaskKind
+    /// Directory (Fashion-MNIST, scenes' items) or file (digits); `nil` uses the Debian
+    /// package's path.
     public var path: String?
+    /// How scenes are composed (scenes only).
+    public var scene: SceneConfig?
+    /// Number of train / test scenes (scenes only).
+    public var trainSize: Int = 20_000
+    public var testSize: Int = 1_000
     public var batchSize: Int = 64
     /// s_t: relative probability of drawing this dataset for a step.
     public var samplingWeight: Double = 1
@@ -24,20 +36,26 @@ public struct DatasetRecipe: Codable, Sendable, Equatable {
     /// Fraction held out as the test split where the source has no split of its own (digits).
     public var testFraction: Double = 0.2
 
-    public init(name: String, source: DataSourceKind) {
+    public init(name: String, source: DataSourceKind, task: TaskKind = .classification) {
         self.name = name
         self.source = source
+        self.task = task
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, source, path, batchSize, samplingWeight, lossWeight, testFraction
+        case name, source, task, path, scene, trainSize, testSize, batchSize, samplingWeight
+        case lossWeight, testFraction
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         source = try c.decode(DataSourceKind.self, forKey: .source)
+        task = try c.decodeIfPresent(TaskKind.self, forKey: .task) ?? .classification
         path = try c.decodeIfPresent(String.self, forKey: .path)
+        scene = try c.decodeIfPresent(SceneConfig.self, forKey: .scene)
+        trainSize = try c.decodeIfPresent(Int.self, forKey: .trainSize) ?? 20_000
+        testSize = try c.decodeIfPresent(Int.self, forKey: .testSize) ?? 1_000
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? 64
         samplingWeight = try c.decodeIfPresent(Double.self, forKey: .samplingWeight) ?? 1
         lossWeight = try c.decodeIfPresent(Float.self, forKey: .lossWeight) ?? 1
@@ -59,11 +77,14 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var evalBatchSize: Int = 256
     /// Worker threads for OpenBLAS and the element-wise kernels.
     public var threads: Int = 2
+    /// w_MI: weight of the mutual-information loss summed over MoE layers (DESIGN §4);
+    /// used when a run has several datasets and experts.
+    public var miWeight: Float = 5e-4
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case steps, epochs, logEvery, evalEvery, checkpointEvery, evalBatchSize, threads
+        case steps, epochs, logEvery, evalEvery, checkpointEvery, evalBatchSize, threads, miWeight
     }
 
     public init(from decoder: any Decoder) throws {
@@ -75,6 +96,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? 0
         evalBatchSize = try c.decodeIfPresent(Int.self, forKey: .evalBatchSize) ?? 256
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? 2
+        miWeight = try c.decodeIfPresent(Float.self, forKey: .miWeight) ?? 5e-4
     }
 }
 
@@ -121,6 +143,7 @@ public struct Recipe: Codable, Sendable, Equatable {
             "experts", "topK", "expertHidden", "moeEvery", "renormalize", "layerNormEpsilon",
         ],
         "datasets.*": DatasetRecipe.CodingKeys.allCases.map(\.rawValue).filter { $0 != "name" },
+        "datasets.*.scene": ["canvas", "minItems", "maxItems", "minScale", "maxScale", "threshold"],
         "optimizer": ["kind", "lr", "weightDecay", "beta1", "beta2", "eps", "momentum", "nesterov", "clip"],
         "schedule": ["kind", "warmup", "minFactor", "pctStart", "divFactor", "finalDivFactor"],
         "training": TrainingSettings.CodingKeys.allCases.map(\.rawValue),
@@ -190,6 +213,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         }
         for (name, value) in pairs {
             try check(value, section: "datasets.\(name)", schemaKey: "datasets.*")
+            try check(value["scene"], section: "datasets.\(name).scene", schemaKey: "datasets.*.scene")
         }
     }
 
@@ -204,12 +228,19 @@ public struct Recipe: Codable, Sendable, Equatable {
             try check(d.samplingWeight > 0, "datasets.\(d.name).samplingWeight", "must be positive")
             try check(d.testFraction > 0 && d.testFraction < 1, "datasets.\(d.name).testFraction",
                       "must be between 0 and 1")
+            let isScenes = d.source == .scenes
+            try check(isScenes == (d.task != .classification), "datasets.\(d.name).task",
+                      isScenes ? "must be detection or segmentation for scenes"
+                          : "must be classification for \(d.source.rawValue) (it has no boxes or masks)")
+            try check(!isScenes || (d.trainSize > 0 && d.testSize > 0), "datasets.\(d.name).trainSize",
+                      "trainSize and testSize must be positive")
         }
         try check(training.steps.map { $0 > 0 } ?? true, "training.steps", "must be positive")
         try check(training.epochs.map { $0 > 0 } ?? true, "training.epochs", "must be positive")
         try check(training.steps != nil || training.epochs != nil, "training",
                   "give training.steps or training.epochs")
         try check(training.threads >= 1, "training.threads", "must be at least 1")
+        try check(training.miWeight >= 0, "training.miWeight", "must not be negative")
         try check(training.evalBatchSize >= 1, "training.evalBatchSize", "must be at least 1")
         try check(optimizer.learningRate > 0, "optimizer.lr", "must be positive")
         do {

@@ -1,0 +1,29 @@
+import MoEModel
+import MoETensor
+
+/// How a dataset's tokens are spread over the experts of every MoE layer.
+public enum ExpertUsage {
+    /// Per MoE layer, the fraction of the dataset's token→expert assignments each expert
+    /// receives, over the first `images` test images. Rows sum to 1.
+    public static func measure(model: VisionMoE, dataset: RunDataset, images: Int, batchSize: Int = 128) throws -> [[Double]] {
+        let experts = model.config.experts
+        var counts = [[Double]](
+            repeating: [Double](repeating: 0, count: experts), count: model.config.moeBlocks.count)
+        var batch = Tensor(shape: [0])
+        var start = 0
+        while start < images {
+            let indices = Array(start..<min(images, start + batchSize))
+            _ = dataset.test.makeBatch(indices: indices, into: &batch)
+            // A training-mode pass keeps every layer's routing (no backward follows).
+            _ = try model.forward(images: batch, dataset: dataset.name, training: true)
+            for (layer, load) in model.lastExpertLoad.enumerated() {
+                for e in 0..<experts { counts[layer][e] += Double(load[e]) }
+            }
+            start += batchSize
+        }
+        return counts.map { row in
+            let total = max(row.reduce(0, +), 1)
+            return row.map { $0 / total }
+        }
+    }
+}
