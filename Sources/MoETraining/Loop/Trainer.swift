@@ -122,7 +122,7 @@ public final class Trainer {
                 dlogits: d, probs: probs, targets: labels,
                 scale: dataset.recipe.lossWeight / Float(rows), rows: rows, classes: classes)
         }
-        model.backward(logitsGradient: dlogits)
+        model.backward(outputGradient: dlogits)
 
         let norm = GradientClipping.clip(model.store, maxNorm: recipe.optimizer.clipNorm)
         guard norm.isFinite else {
