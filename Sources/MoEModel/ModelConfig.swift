@@ -1,6 +1,16 @@
 /// What a dataset's head predicts.
-public enum TaskKind: String, Codable, Sendable, Equatable {
+///
+/// - classification: logits `[B, C]` from the class token.
+/// - detection: per patch cell `[B, gh·gw, (C + 1) + 4]`: class logits (channel 0 is
+///   background, c + 1 is class c), then box regression (dx, dy, log w, log h) relative to
+///   the cell.
+/// - segmentation: per patch cell `[B, gh·gw, C + 1]` logits (channel 0 is background).
+///
+/// Patch cells are in row-major grid order; the class token is not part of dense outputs.
+public enum TaskKind: String, Codable, Sendable, Equatable, CaseIterable {
     case classification
+    case detection
+    case segmentation
 }
 
 /// One dataset the backbone serves: its input size, its head and, in every MoE layer, its
@@ -8,7 +18,8 @@ public enum TaskKind: String, Codable, Sendable, Equatable {
 public struct DatasetSpec: Codable, Sendable, Equatable {
     public var name: String
     public var task: TaskKind
-    /// Number of classes of the head.
+    /// Number of classes of the head; for detection and segmentation the number of object
+    /// classes C, background not included.
     public var classes: Int
     /// Input image height and width; position embeddings are resampled when they differ
     /// from the model's base `imageSize`.
@@ -27,6 +38,19 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
         self.height = height
         self.width = width
         self.expertMask = expertMask
+    }
+
+    /// Box-regression values per cell of a detection head: dx, dy, log w, log h.
+    public static let boxChannels = 4
+
+    /// Values the head produces per image (classification) or per patch cell (dense tasks):
+    /// C, (C + 1) + 4 or C + 1.
+    public var outputChannels: Int {
+        switch task {
+        case .classification: classes
+        case .detection: classes + 1 + Self.boxChannels
+        case .segmentation: classes + 1
+        }
     }
 }
 

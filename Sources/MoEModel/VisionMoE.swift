@@ -4,7 +4,13 @@ import MoETensor
 /// dataset (or dense MLPs for the MTHL.D baseline).
 ///
 ///     images [B, C, H, W] → patchify → Linear → [B, Np, D]; prepend class token; + positions
-///     → depth × TransformerBlock → head(dataset) on the class token → logits [B, classes]
+///     → depth × TransformerBlock → head(dataset):
+///        classification: LN + Linear on the class token      → logits [B, C]
+///        segmentation:   LN + Linear on every patch token     → [B, Np, C + 1]
+///        detection:      LN + Linear on every patch token     → [B, Np, (C + 1) + 4]
+///
+/// Dense outputs list the patch cells in row-major grid order (Np = gh·gw); channel 0 is
+/// background, channel c + 1 class c, and detection appends (dx, dy, log w, log h).
 ///
 /// Forward keeps the activations of the last call; `backward` consumes them, accumulating
 /// into `store`'s gradients (llm.c style: buffers are reused step after step).
@@ -16,7 +22,9 @@ public final class VisionMoE {
     let classToken: ParameterID
     let positions: ParameterID
     var blocks: [TransformerBlock]
-    var heads: [String: ClassificationHead]
+    var heads: [String: TaskHead]
+    /// Block index of each MoE layer, in order.
+    let moeBlockIndices: [Int]
 
     // Activations of the last forward pass.
     let patches = ScratchBuffer()          // [B·Np, C·P·P]
@@ -24,7 +32,7 @@ public final class VisionMoE {
     let resizedPositions = ScratchBuffer() // [1 + Np, D] when the grid differs from the base
     var streams: [ScratchBuffer]           // residual stream before each block and after the last
     var blockCaches: [BlockCache]
-    let headCache = ClassificationHead.Cache()
+    let headCache = TaskHead.Cache()
     var last: Pass?
 
     // Backward scratch.
@@ -60,16 +68,17 @@ public final class VisionMoE {
         blocks = (0..<config.depth).map { TransformerBlock(store, index: $0, config: config, rng: &rng) }
         heads = [:]
         for spec in config.datasets {
-            heads[spec.name] = ClassificationHead(
-                store, dataset: spec.name, config: config, classes: spec.classes, rng: &rng)
+            heads[spec.name] = TaskHead(store, spec: spec, config: config, rng: &rng)
         }
+        moeBlockIndices = config.moeBlocks
         streams = (0...config.depth).map { _ in ScratchBuffer() }
         blockCaches = (0..<config.depth).map { _ in BlockCache() }
     }
 
     // MARK: - Forward
 
-    /// Runs backbone and head: images [B, C, H, W] of `dataset` → logits [B, classes].
+    /// Runs backbone and head: images [B, C, H, W] of `dataset` → the head's output, shaped
+    /// as `outputShape(dataset:batch:)`.
     /// With `training: false` the blocks share one set of activation buffers (inference
     /// needs no backward), so memory does not grow with depth.
     public func forward(images: Tensor, dataset: String, training: Bool = true) throws -> Tensor {
@@ -140,7 +149,8 @@ public final class VisionMoE {
         pass.keepsActivations ? streams[l + 1] : streams[(l + 1) % 2]
     }
 
-    /// The head of the last forward's dataset on its cached features → logits [B, classes].
+    /// The head of the last forward's dataset on its cached features: logits [B, C] for
+    /// classification, [B, Np, C + 1] for segmentation, [B, Np, (C + 1) + 4] for detection.
     public func forwardHead() -> Tensor {
         guard let pass = last, let head = heads[pass.dataset] else {
             preconditionFailure("forwardHead needs a preceding forwardFeatures")
@@ -148,7 +158,18 @@ public final class VisionMoE {
         head.forward(
             store, tokens: stream(after: config.depth - 1, pass).readPointer, batch: pass.batch,
             tokensPerImage: pass.tokens, cache: headCache)
-        return headCache.logits.tensor(shape: [pass.batch, head.fc.outDim])
+        return head.output(headCache).tensor(
+            shape: head.outputShape(batch: pass.batch, patches: pass.patchCount))
+    }
+
+    /// The shape `forward` returns for `batch` images of `dataset`.
+    public func outputShape(dataset: String, batch: Int) throws -> [Int] {
+        let spec = try config.dataset(named: dataset)
+        guard let head = heads[dataset] else {
+            throw ModelError.unknownDataset(dataset, known: heads.keys.sorted())
+        }
+        let patches = (spec.height / config.patchSize) * (spec.width / config.patchSize)
+        return head.outputShape(batch: batch, patches: patches)
     }
 
     /// Token features [B, N, D] of the last forward pass (the class token is row 0).
@@ -166,33 +187,82 @@ public final class VisionMoE {
         return layers.map { blockCaches[$0].moe.expertLoad }
     }
 
+    /// Number of MoE layers (0 for the dense baseline); `routerProbabilities(moeLayer:)` and
+    /// `backward`'s `routerProbabilityGradients` index them in block order.
+    public var moeLayerCount: Int { moeBlockIndices.count }
+
+    /// The full softmax router probabilities p [T, E] of MoE layer `moeLayer` in the last
+    /// training forward pass; T = B·N counts every token (class token first in each image),
+    /// and experts the dataset may not use have p = 0.
+    public func routerProbabilities(moeLayer: Int) -> Tensor {
+        guard let pass = last else {
+            preconditionFailure("routerProbabilities needs a preceding forward")
+        }
+        precondition(
+            pass.keepsActivations, "routerProbabilities needs a forward pass with training: true")
+        precondition(
+            moeBlockIndices.indices.contains(moeLayer),
+            "MoE layer \(moeLayer) is outside 0..<\(moeLayerCount)")
+        let l = moeBlockIndices[moeLayer]
+        let experts = blocks[l].moe!.experts
+        return blockCaches[l].moe.probabilities.tensor(
+            shape: [pass.batch * pass.tokens, experts])
+    }
+
     // MARK: - Backward
 
-    /// Back-propagates `logitsGradient` [B, classes] (∂L/∂logits of the last forward pass),
-    /// accumulating into the gradients of every trainable parameter.
-    public func backward(logitsGradient: Tensor) {
+    /// Back-propagates `outputGradient` (∂L/∂output of the last forward pass, shaped as the
+    /// head's output), accumulating into the gradients of every trainable parameter.
+    ///
+    /// `routerProbabilityGradients`, when given, has one entry per MoE layer: an optional
+    /// ∂L/∂p [T, E] that is added to that layer's router-probability gradient (auxiliary
+    /// losses on `routerProbabilities(moeLayer:)`, e.g. the mutual-information loss); nil
+    /// entries add nothing.
+    public func backward(outputGradient: Tensor, routerProbabilityGradients: [Tensor?]? = nil) {
         guard let pass = last, let head = heads[pass.dataset] else {
             preconditionFailure("backward needs a preceding forward")
         }
         precondition(pass.keepsActivations, "backward needs a forward pass with training: true")
+        let expected = head.outputShape(batch: pass.batch, patches: pass.patchCount)
         precondition(
-            logitsGradient.shape == [pass.batch, head.fc.outDim],
-            "logits gradient \(logitsGradient.shape) does not match [\(pass.batch), \(head.fc.outDim)]")
+            outputGradient.shape == expected,
+            "output gradient \(outputGradient.shape) does not match the head's output \(expected)")
         let (b, d) = (pass.batch, config.width)
         let rows = b * pass.tokens
+        if let extra = routerProbabilityGradients {
+            precondition(
+                extra.count == moeLayerCount,
+                "routerProbabilityGradients has \(extra.count) entries, the model has \(moeLayerCount) MoE layers")
+            for (i, gradient) in extra.enumerated() {
+                guard let gradient else { continue }
+                let shape = [rows, blocks[moeBlockIndices[i]].moe!.experts]
+                precondition(
+                    gradient.shape == shape,
+                    "routerProbabilityGradients[\(i)] has shape \(gradient.shape), expected [T, E] = \(shape)")
+            }
+        }
         var (dOut, dIn) = residualGradients
         dOut.resize(rows * d)
         dOut.zero()
         dIn.resize(rows * d)
-        logitsGradient.withUnsafePointer { dlogits in
+        outputGradient.withUnsafePointer { doutput in
             head.backward(
-                store, dtokens: dOut.pointer, dlogits: dlogits, batch: b,
+                store, dtokens: dOut.pointer, doutput: doutput, batch: b,
                 tokensPerImage: pass.tokens, cache: headCache, scratch: scratch)
         }
+        var moeLayer = moeLayerCount
         for l in blocks.indices.reversed() {
-            blocks[l].backward(
-                store, dinp: dIn.pointer, dout: dOut.readPointer, inp: streams[l].readPointer,
-                batch: b, tokens: pass.tokens, cache: blockCaches[l], scratch: scratch)
+            var extra: Tensor? = nil
+            if blocks[l].moe != nil {
+                moeLayer -= 1
+                extra = routerProbabilityGradients?[moeLayer]
+            }
+            extra.withOptionalPointer { extraPointer in
+                blocks[l].backward(
+                    store, dinp: dIn.pointer, dout: dOut.readPointer, inp: streams[l].readPointer,
+                    batch: b, tokens: pass.tokens, cache: blockCaches[l], scratch: scratch,
+                    extraRouterGradient: extraPointer)
+            }
             swap(&dOut, &dIn)
         }
         backwardEmbedding(pass, dx: dOut.readPointer)
@@ -285,7 +355,7 @@ public final class VisionMoE {
             }
         }
         let embed = 2 * Double(config.patchDim) * d * np
-        let head = 2 * d * Double(spec.classes)
+        let head = heads[dataset]?.flops(width: config.width, patches: Int(np)) ?? 0
         return Double(batch) * (perToken * n + embed + head)
     }
 }
@@ -296,5 +366,15 @@ func transpose(
 ) {
     for r in 0..<rows {
         for c in 0..<cols { out[c * rows + r] = inp[r * cols + c] }
+    }
+}
+
+extension Optional where Wrapped == Tensor {
+    /// Calls `body` with a pointer to the tensor's values, or nil when there is none.
+    func withOptionalPointer<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        switch self {
+        case .some(let tensor): tensor.withUnsafePointer { body($0) }
+        case .none: body(nil)
+        }
     }
 }

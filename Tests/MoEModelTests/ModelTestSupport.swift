@@ -1,9 +1,21 @@
 import MoEModel
 import MoETensor
+import Testing
+
+/// The parent of every suite in this target. Serialized because MoETensor's worker pool
+/// (`Parallel`) serves one caller at a time: tests running concurrently corrupt each other's
+/// parallel kernels (attention uses the pool even at these tiny sizes). Serial runs are
+/// also faster on two cores.
+@Suite(.serialized) struct MoEModelSuites {}
 
 /// A tiny two-dataset MoE config: dataset "a" at the base size, "b" larger (positions are
-/// resampled), so every code path runs in milliseconds.
-func tinyConfig(experts: Int = 4, topK: Int = 2, renormalize: Bool = false, moeEvery: Int = 1) -> ModelConfig {
+/// resampled), so every code path runs in milliseconds. With `denseTasks`, also a detection
+/// dataset "det" (2 classes, 12×8: a 3×2 grid, resampled positions) and a segmentation
+/// dataset "seg" (3 classes, base size).
+func tinyConfig(
+    experts: Int = 4, topK: Int = 2, renormalize: Bool = false, moeEvery: Int = 1,
+    denseTasks: Bool = false
+) -> ModelConfig {
     var c = ModelConfig()
     c.channels = 2
     c.imageSize = 8
@@ -20,6 +32,12 @@ func tinyConfig(experts: Int = 4, topK: Int = 2, renormalize: Bool = false, moeE
         DatasetSpec(name: "a", classes: 3, height: 8, width: 8),
         DatasetSpec(name: "b", classes: 4, height: 12, width: 12),
     ]
+    if denseTasks {
+        c.datasets += [
+            DatasetSpec(name: "det", task: .detection, classes: 2, height: 12, width: 8),
+            DatasetSpec(name: "seg", task: .segmentation, classes: 3, height: 8, width: 8),
+        ]
+    }
     return c
 }
 
@@ -48,11 +66,15 @@ func randomizeAllParameters(_ model: VisionMoE, seed: UInt64, std: Float = 0.25)
     }
 }
 
-/// Mean cross-entropy of the model on (images, labels) and ∂L/∂logits, in Double.
+/// The test loss of the model's head on (images, labels) and ∂L/∂output, in Double:
+/// mean cross-entropy for classification; for dense heads `Σ output ⊙ R` with a fixed
+/// random R (labels are ignored).
 func lossAndGradient(_ model: VisionMoE, images: Tensor, labels: [Int], dataset: String) throws
     -> (Double, Tensor)
 {
-    let logits = try model.forward(images: images, dataset: dataset)
+    let output = try model.forward(images: images, dataset: dataset)
+    if output.rank == 3 { return weightedSum(output, seed: 77) }
+    let logits = output
     let (b, c) = (logits.shape[0], logits.shape[1])
     var loss = 0.0
     var grad = Tensor(shape: logits.shape)
@@ -67,6 +89,17 @@ func lossAndGradient(_ model: VisionMoE, images: Tensor, labels: [Int], dataset:
         }
     }
     return (loss / Double(b), grad)
+}
+
+/// `Σ x ⊙ R` for a fixed random R of x's shape drawn from `seed`, and its gradient R.
+/// R ~ N(0, 1) / rows (rows = all but the last dimension), a mean over rows like the
+/// cross-entropy's over the batch, which keeps float32 finite-difference noise small.
+func weightedSum(_ x: Tensor, seed: UInt64) -> (Double, Tensor) {
+    var r = randomImages(x.shape, seed: seed)
+    let rows = Float(x.count / x.shape.last!)
+    for i in 0..<r.count { r[i] /= rows }
+    let value = zip(x.storage, r.storage).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+    return (value, r)
 }
 
 #if canImport(Glibc)

@@ -127,7 +127,7 @@ public enum Benchmark {
                 crossEntropyBackward(dlogits: d, probs: probs, targets: labels,
                                      scale: 1 / Float(batch), rows: batch, classes: dataset.classes)
             }
-            model.backward(logitsGradient: dlogits)
+            model.backward(outputGradient: dlogits)
             optimizer.step(model.store, lr: 1e-3)
         }
         let gflop = 3 * (try model.forwardFLOPs(dataset: dataset.name, batch: batch)) / 1e9
