@@ -105,7 +105,7 @@ func tinyData(_ recipe: Recipe) -> [RunDataset] {
     _ = parallelPoolReady
     return recipe.datasets.map { entry in
         let (train, test) = Digits.split(cachedDigits, testFraction: entry.testFraction, seed: recipe.seed)
-        return RunDataset(recipe: entry, train: train, test: test)
+        return RunDataset(recipe: entry, train: ClassificationSplit(train), test: ClassificationSplit(test))
     }
 }
 

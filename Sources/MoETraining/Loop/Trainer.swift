@@ -122,8 +122,9 @@ public final class Trainer {
         }
         let lossWeight = dataset.recipe.lossWeight
         if lossWeight != 1 {
+            let count = result.gradient.count
             result.gradient.withUnsafeMutablePointer { g in
-                for i in 0..<result.gradient.count { g[i] *= lossWeight }
+                for i in 0..<count { g[i] *= lossWeight }
             }
         }
         let (routerGradients, miLoss) = mutualInformationStep(dataset: t)
