@@ -1,0 +1,85 @@
+import Foundation
+import MoETensor
+import Testing
+
+// Helpers for the command tests: a tiny digits recipe, temporary directories, stdout capture
+// and the cross-module lock shared with MoETrainingTests.
+
+/// A tiny digits recipe (8×8 images, 2-block ViT of width 16, 4 experts, top-2).
+let tinyDigitsRecipe = """
+    name: tiny-cli
+    seed: 3
+    model:
+      channels: 1
+      imageSize: 8
+      patchSize: 4
+      width: 16
+      depth: 2
+      heads: 2
+      mlpRatio: 2
+      experts: 4
+      topK: 2
+    datasets:
+      digits:
+        source: digits
+        batchSize: 16
+    optimizer:
+      kind: adamw
+      lr: 3.0e-3
+    training:
+      steps: 100
+      logEvery: 1
+      evalBatchSize: 512
+      threads: 2
+
+    """
+
+/// A fresh directory under the system temporary directory, removed after `body`.
+func withTemporaryDirectory<R>(_ body: (URL) throws -> R) throws -> R {
+    let url = FileManager.default.temporaryDirectory
+        .appendingPathComponent("moe-commands-tests-\(UUID().uuidString)", isDirectory: true)
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try body(url)
+}
+
+/// Serialises, across the test modules of one `swift test` process, every test that runs a
+/// `TrainingRun` or touches the global `Interrupt` flag (same lock file as
+/// MoETrainingTests' `withTrainingRunLock`).
+func withTrainingRunLock<R>(_ body: () throws -> R) rethrows -> R {
+    let path = FileManager.default.temporaryDirectory
+        .appendingPathComponent("moe-tests-training-run.lock").path
+    let fd = open(path, O_CREAT | O_RDONLY | O_CLOEXEC, 0o644)
+    if fd >= 0 { flock(fd, LOCK_EX) }
+    defer {
+        if fd >= 0 {
+            flock(fd, LOCK_UN)
+            close(fd)
+        }
+    }
+    return try body()
+}
+
+/// Runs `body` with file descriptor 1 redirected to a file and returns what was written.
+/// (Other output of the process in that window lands there too; callers search the lines.)
+func capturingStandardOutput(in dir: URL, _ body: () throws -> Void) throws -> String {
+    let url = dir.appendingPathComponent("stdout-\(UUID().uuidString).txt")
+    FileManager.default.createFile(atPath: url.path, contents: nil)
+    let file = try FileHandle(forWritingTo: url)
+    let saved = dup(STDOUT_FILENO)
+    fflush(nil)
+    dup2(file.fileDescriptor, STDOUT_FILENO)
+    defer {
+        fflush(nil)
+        dup2(saved, STDOUT_FILENO)
+        close(saved)
+        try? file.close()
+    }
+    try body()
+    fflush(nil)
+    return try String(contentsOf: url, encoding: .utf8)
+}
+
+/// Creates `Parallel`'s worker pool once, before tests run models (its lazy creation is not
+/// thread-safe; see MoETrainingTests/Support.swift).
+let parallelPoolReady: Void = Parallel.forEachChunk(count: 2, minimumPerThread: 1) { _ in }
