@@ -13,17 +13,24 @@ import Glibc
 public enum Parallel {
     /// Worker threads, the calling thread included. Set once at start-up (`--threads`);
     /// defaults to 2, the machine's core count.
-    nonisolated(unsafe) public static var threads: Int = 2 {
-        didSet { threads = max(1, threads) }
+    public static var threads: Int {
+        get { requestedThreads.load(ordering: .relaxed) }
+        set { requestedThreads.store(max(1, newValue), ordering: .relaxed) }
     }
 
-    nonisolated(unsafe) static var pool: WorkerPool?
+    private static let requestedThreads = Atomic<Int>(2)
+    // One pool per thread count, never freed: their threads hold them, and a pool may still
+    // be finishing a job for another caller when the count changes.
+    private static let pools = Mutex<[Int: WorkerPool]>([:])
 
     static func currentPool() -> WorkerPool {
-        if let pool, pool.threads == threads { return pool }
-        let fresh = WorkerPool(threads: threads)
-        pool = fresh
-        return fresh
+        let n = threads
+        return pools.withLock { pools in
+            if let pool = pools[n] { return pool }
+            let fresh = WorkerPool(threads: n)
+            pools[n] = fresh
+            return fresh
+        }
     }
 
     /// Runs `body(range)` over `count` items split into at most `threads` contiguous
@@ -69,7 +76,8 @@ final class WorkerPool: @unchecked Sendable {
     // they observe the bump (acquire); unchanged until every worker has reported back.
     nonisolated(unsafe) private var job: ((Int) -> Void)?
     nonisolated(unsafe) private var jobCount = 0
-    private var busy = false
+    /// Held by the one caller whose job is running; others (and nested calls) run serially.
+    private let busy = Atomic<Bool>(false)
 
     /// How long an idle worker spins before it sleeps.
     private static let spinNanoseconds: UInt64 = 2_000_000
@@ -120,13 +128,15 @@ final class WorkerPool: @unchecked Sendable {
     /// Runs `body(i)` for `i` in `0..<count` (count ≤ threads), index 0 on the caller.
     func run(count: Int, _ body: (Int) -> Void) {
         precondition(count <= threads, "a pool of \(threads) threads cannot run \(count) indices")
-        if busy || threads == 1 {
-            // Nested call from inside a running job (or no workers): run here, serially.
+        if threads == 1
+            || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+        {
+            // No workers, a nested call from inside a running job, or another thread's job
+            // in flight: run here, serially.
             for i in 0..<count { body(i) }
             return
         }
         withoutActuallyEscaping(body) { body in
-            busy = true
             job = body
             jobCount = count
             finished.store(0, ordering: .relaxed)
@@ -144,7 +154,7 @@ final class WorkerPool: @unchecked Sendable {
                 if spins % 1024 == 0 { sched_yield() }
             }
             job = nil
-            busy = false
+            busy.store(false, ordering: .releasing)
         }
     }
 }

@@ -68,7 +68,8 @@ public func layerNormBackward(
     let needsParameterGrads = dweight != nil || dbias != nil
     var scratch = [Float](repeating: 0, count: needsParameterGrads ? 2 * chunks * dim : 0)
     scratch.withUnsafeMutableBufferPointer { scratchBuffer in
-        let scratch = scratchBuffer.baseAddress
+        // An empty array still has a (shared) base address on Linux: never write through it.
+        let scratch = needsParameterGrads ? scratchBuffer.baseAddress : nil
         Parallel.forEach(count: chunks) { chunk in
             let dw = scratch.map { $0 + 2 * chunk * dim }
             let db = dw.map { $0 + dim }

@@ -36,7 +36,12 @@ public func softmaxBackward(
 @inline(__always) @discardableResult
 func softmaxRow(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, cols: Int) -> Float {
     let m = vectorMax(inp, count: cols)
-    precondition(m > -.infinity, "softmax: row has no finite entry")
+    guard m > -.infinity, m.isFinite else {
+        // NaN/Inf scores (a diverged model) or a fully masked row: propagate NaN so the loss
+        // turns NaN and the trainer stops cleanly, instead of trapping here.
+        out.update(repeating: .nan, count: cols)
+        return .nan
+    }
     var acc = SIMD8<Float>()
     var i = 0
     while i + simdWidth <= cols {

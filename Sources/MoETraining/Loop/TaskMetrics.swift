@@ -14,6 +14,31 @@ public struct TaskMetrics: Codable, Sendable, Equatable {
         self.values = values
     }
 
+    /// Encoded flat: `{"task": "classification", "count": 10000, "top1": 0.81, ...}`.
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(task, forKey: Key(stringValue: "task"))
+        try c.encode(count, forKey: Key(stringValue: "count"))
+        for (name, value) in values { try c.encode(value, forKey: Key(stringValue: name)) }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        task = try c.decode(TaskKind.self, forKey: Key(stringValue: "task"))
+        count = try c.decode(Int.self, forKey: Key(stringValue: "count"))
+        values = [:]
+        for key in c.allKeys where key.stringValue != "task" && key.stringValue != "count" {
+            values[key.stringValue] = try c.decode(Double.self, forKey: key)
+        }
+    }
+
     /// The name of the headline metric of a task.
     public static func primaryName(_ task: TaskKind) -> String {
         switch task {
