@@ -53,8 +53,8 @@ extension MoECommand {
             } else {
                 var all = overrides
                 if let steps { all.append("training.steps=\(steps)") }
-                if let out { all.append("output=\"\(out)\"") }
-                let recipe = try Recipe.load(path: self.recipe, overrides: all)
+                var recipe = try Recipe.load(path: self.recipe, overrides: all)
+                if let out { recipe.output = out }
                 _ = runtime.apply(fallback: recipe.training.threads)
                 trainer = try Trainer(recipe: recipe, data: try RunDataset.loadAll(recipe))
                 checkpointPath = recipe.outputPath
