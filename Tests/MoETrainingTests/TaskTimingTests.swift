@@ -6,11 +6,15 @@ import MoETraining
 import Testing
 
 /// Wall-clock time of each task loss at training size (B = 32, 48×48, C = 10). Opt-in
-/// (`MOE_TASK_TIMING=1`), best run with `-c release`; prints, asserts nothing about speed.
+/// (`MOE_TASK_TIMING=1`), best run with `-c release` on an idle machine; prints, asserts
+/// nothing about speed. Changes `Parallel.threads` while it runs.
 @Suite struct TaskTimingTests {
     @Test(.enabled(if: ProcessInfo.processInfo.environment["MOE_TASK_TIMING"] != nil))
     func lossTimings() throws {
-        for patch in [4, 8] {
+        let threads = Parallel.threads
+        defer { Parallel.threads = threads }
+        for (patch, threadCount) in [(4, threads), (8, threads), (4, 1)] {
+            Parallel.threads = threadCount
             let g = TaskGeometry(classes: 10, imageHeight: 48, imageWidth: 48, patchSize: patch)
             let batch = 32
             var generator = SeededGenerator(seed: 71)
@@ -33,7 +37,7 @@ import Testing
                 let start = DispatchTime.now().uptimeNanoseconds
                 for _ in 0..<runs { try body() }
                 let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(runs)
-                print(String(format: "P=%d %@: %.3f ms", patch, name, ms))
+                print(String(format: "P=%d threads=%d %@: %.3f ms", patch, threadCount, name, ms))
             }
             try time("classification loss") { _ = try ClassificationTask.loss(logits: logits, labels: labels) }
             try time("segmentation loss") { _ = try SegmentationTask.loss(logits: seg, masks: masks, geometry: g) }

@@ -7,10 +7,12 @@ import MoETensor
 /// channel 0 is background and channel `c + 1` is class `c`. Masks are `[B·H·W]` row-major
 /// with the same labels and −1 for ignored pixels.
 ///
-/// Upsampling is `bilinearResizeForward` (`align_corners = false`, no antialiasing) of each
-/// image's channel planes `[C+1, gh, gw] → [C+1, H, W]`; with `H = gh·P` the cell centres
-/// land exactly on the pixel centres `((j+0.5)·P, (i+0.5)·P)` and the logits are constant
-/// beyond the outermost cell centres.
+/// Upsampling is bilinear, `align_corners = false`, no antialiasing (PyTorch
+/// `F.interpolate(mode: "bilinear")`) of each image's channel planes `[C+1, gh, gw] →
+/// [C+1, H, W]`: with `H = gh·P` the cell centres land exactly on the pixel coordinates
+/// `((j+0.5)·P, (i+0.5)·P)` and the logits are constant beyond the outermost cell centres.
+/// It runs as two separable `bilinearResizeForward` passes on the channel-last layout
+/// (`upsampleRows`), so no transposes are needed.
 public enum SegmentationTask {
     /// Mean per-pixel cross-entropy of the upsampled logits over the non-ignored pixels:
     ///
@@ -49,53 +51,34 @@ public enum SegmentationTask {
         guard counted > 0 else { return TaskLossResult(loss: 0, gradient: gradient, parts: ["seg": 0]) }
 
         let rows = batch * plane
-        // Channel-first upsampled logits [B, C+1, H, W]; later reused for their gradient.
-        var upsampled = upsample(logits, batch: batch, geometry: geometry)
-        // Pixel rows [B·H·W, C+1] for the cross-entropy kernel; later reused for dL/du rows.
-        var pixelRows = uninitializedFloats(rows * classes)
-        var probs = uninitializedFloats(rows * classes)
-        var losses = uninitializedFloats(rows)
-        upsampled.withUnsafeBufferPointer { up in
-            pixelRows.withUnsafeMutableBufferPointer { pr in
-                planesToRows(rows: pr.baseAddress!, planes: up.baseAddress!, batch: batch, channels: classes, plane: plane)
+        let sum = TaskScratch.with { scratch in
+            // Upsampled logits as pixel rows [B·H·W, C+1], later overwritten with dL/du.
+            scratch.rows.resize(rows * classes)
+            scratch.probs.resize(rows * classes)
+            scratch.losses.resize(rows)
+            scratch.middle.resize(batch * geometry.gridHeight * geometry.imageWidth * classes)
+            let pixelRows = scratch.rows.pointer, probs = scratch.probs.pointer
+            let losses = scratch.losses.pointer, middle = scratch.middle.pointer
+            logits.withUnsafePointer { z in
+                upsampleRows(out: pixelRows, logits: z, middle: middle, batch: batch, geometry: geometry)
             }
-        }
-        var sum = 0.0
-        masks.withUnsafeBufferPointer { t in
-            let targets = t.baseAddress!
-            probs.withUnsafeMutableBufferPointer { p in
-                pixelRows.withUnsafeMutableBufferPointer { pr in
-                    losses.withUnsafeMutableBufferPointer { l in
-                        crossEntropyForward(
-                            losses: l.baseAddress!, probs: p.baseAddress!, logits: pr.baseAddress!,
-                            targets: targets, rows: rows, classes: classes)
-                        for r in 0..<rows { sum += Double(l[r]) }
-                    }
-                    pr.update(repeating: 0)
-                    crossEntropyBackward(
-                        dlogits: pr.baseAddress!, probs: p.baseAddress!, targets: targets,
-                        scale: 1 / Float(counted), rows: rows, classes: classes)
-                }
+            var sum = 0.0
+            masks.withUnsafeBufferPointer { t in
+                let targets = t.baseAddress!
+                crossEntropyForward(
+                    losses: losses, probs: probs, logits: pixelRows, targets: targets, rows: rows, classes: classes)
+                for r in 0..<rows { sum += Double(losses[r]) }
+                scratch.rows.zero()
+                crossEntropyBackward(
+                    dlogits: pixelRows, probs: probs, targets: targets, scale: 1 / Float(counted), rows: rows,
+                    classes: classes)
             }
-        }
-        // dL/du back to channel-first planes, then through the upsampling.
-        let cells = geometry.cells
-        var planarGradient = [Float](repeating: 0, count: batch * classes * cells)
-        upsampled.withUnsafeMutableBufferPointer { up in
-            pixelRows.withUnsafeBufferPointer { pr in
-                rowsToPlanes(planes: up.baseAddress!, rows: pr.baseAddress!, batch: batch, channels: classes, plane: plane)
+            // dL/du back through both upsampling passes, straight into the [B, gh·gw, C+1] layout.
+            scratch.middle.zero()
+            gradient.withUnsafeMutablePointer { dz in
+                upsampleRowsBackward(dlogits: dz, drows: pixelRows, dmiddle: middle, batch: batch, geometry: geometry)
             }
-            planarGradient.withUnsafeMutableBufferPointer { g in
-                bilinearResizeBackward(
-                    dinp: g.baseAddress!, dout: up.baseAddress!, channels: batch * classes,
-                    inHeight: geometry.gridHeight, inWidth: geometry.gridWidth,
-                    outHeight: geometry.imageHeight, outWidth: geometry.imageWidth)
-            }
-        }
-        gradient.withUnsafeMutablePointer { dz in
-            planarGradient.withUnsafeBufferPointer { g in
-                planesToRows(rows: dz, planes: g.baseAddress!, batch: batch, channels: classes, plane: cells)
-            }
+            return sum
         }
         let loss = Float(sum / Double(counted))
         return TaskLossResult(loss: loss, gradient: gradient, parts: ["seg": loss])
@@ -115,21 +98,24 @@ public enum SegmentationTask {
         }
         let classes = geometry.classes + 1
         let plane = geometry.pixels
-        let upsampled = upsample(logits, batch: batch, geometry: geometry)
         var labels = [Int32](repeating: 0, count: batch * plane)
-        upsampled.withUnsafeBufferPointer { up in
+        TaskScratch.with { scratch in
+            scratch.rows.resize(batch * plane * classes)
+            scratch.middle.resize(batch * geometry.gridHeight * geometry.imageWidth * classes)
+            let u = scratch.rows.pointer
+            logits.withUnsafePointer { z in
+                upsampleRows(out: u, logits: z, middle: scratch.middle.pointer, batch: batch, geometry: geometry)
+            }
             labels.withUnsafeMutableBufferPointer { out in
-                let u = up.baseAddress!
                 let o = out.baseAddress!
                 Parallel.forEachChunk(count: batch * plane, minimumPerThread: max(1, 16384 / classes)) { range in
                     for r in range {
-                        let b = r / plane
-                        let base = u + b * classes * plane + (r - b * plane)
+                        let row = u + r * classes
                         var best = 0
-                        var bestValue = base[0]
-                        for k in 1..<max(classes, 1) where base[k * plane] > bestValue {
+                        var bestValue = row[0]
+                        for k in 1..<classes where row[k] > bestValue {
                             best = k
-                            bestValue = base[k * plane]
+                            bestValue = row[k]
                         }
                         o[r] = Int32(best)
                     }
@@ -149,25 +135,43 @@ public enum SegmentationTask {
         return expected[0]
     }
 
-    /// Channel-first upsampled logits `[B, C+1, H, W]` of cell logits `[B, gh·gw, C+1]`.
-    static func upsample(_ logits: Tensor, batch: Int, geometry: TaskGeometry) -> [Float] {
-        let classes = geometry.classes + 1
-        let cells = geometry.cells
-        var planes = uninitializedFloats(batch * classes * cells)
-        var upsampled = uninitializedFloats(batch * classes * geometry.pixels)
-        logits.withUnsafePointer { z in
-            planes.withUnsafeMutableBufferPointer { p in
-                rowsToPlanes(planes: p.baseAddress!, rows: z, batch: batch, channels: classes, plane: cells)
-            }
-        }
-        planes.withUnsafeBufferPointer { p in
-            upsampled.withUnsafeMutableBufferPointer { u in
-                bilinearResizeForward(
-                    out: u.baseAddress!, inp: p.baseAddress!, channels: batch * classes,
-                    inHeight: geometry.gridHeight, inWidth: geometry.gridWidth,
-                    outHeight: geometry.imageHeight, outWidth: geometry.imageWidth)
-            }
-        }
-        return upsampled
+    /// Bilinear upsampling of channel-last cell logits `[B, gh, gw, K]` to channel-last
+    /// pixel rows `[B, H, W, K]` (`K = C+1`), as two separable passes of
+    /// `bilinearResizeForward` that keep the channels innermost:
+    ///
+    ///     horizontal: B·gh planes [gw, K] → [W, K]       (width K unchanged)
+    ///     vertical:   B planes [gh, W·K] → [H, W·K]       (width unchanged)
+    ///
+    /// An unchanged axis (in = out) has taps `i0 = o` with weight exactly 1, so each pass is
+    /// the 1-D align_corners=false interpolation and their composition is the 2-D bilinear
+    /// resize of every channel plane, without transposing to channels-first and back. The
+    /// large vertical pass runs over long rows of `W·K` values. `middle` holds `B·gh·W·K`
+    /// floats.
+    static func upsampleRows(
+        out: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, middle: UnsafeMutablePointer<Float>,
+        batch: Int, geometry g: TaskGeometry
+    ) {
+        let k = g.classes + 1
+        bilinearResizeForward(
+            out: middle, inp: logits, channels: batch * g.gridHeight, inHeight: g.gridWidth, inWidth: k,
+            outHeight: g.imageWidth, outWidth: k)
+        bilinearResizeForward(
+            out: out, inp: middle, channels: batch, inHeight: g.gridHeight, inWidth: g.imageWidth * k,
+            outHeight: g.imageHeight, outWidth: g.imageWidth * k)
+    }
+
+    /// Transpose of `upsampleRows`: accumulates into `dlogits` `[B, gh·gw, K]` from pixel-row
+    /// gradients `drows` `[B·H·W, K]`; `dmiddle` (`B·gh·W·K` floats) must be zero on entry.
+    static func upsampleRowsBackward(
+        dlogits: UnsafeMutablePointer<Float>, drows: UnsafePointer<Float>, dmiddle: UnsafeMutablePointer<Float>,
+        batch: Int, geometry g: TaskGeometry
+    ) {
+        let k = g.classes + 1
+        bilinearResizeBackward(
+            dinp: dmiddle, dout: drows, channels: batch, inHeight: g.gridHeight, inWidth: g.imageWidth * k,
+            outHeight: g.imageHeight, outWidth: g.imageWidth * k)
+        bilinearResizeBackward(
+            dinp: dlogits, dout: dmiddle, channels: batch * g.gridHeight, inHeight: g.gridWidth, inWidth: k,
+            outHeight: g.imageWidth, outWidth: k)
     }
 }
