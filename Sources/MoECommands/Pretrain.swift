@@ -14,7 +14,7 @@ extension MoECommand {
                 with --resume to continue.
                 """)
 
-        static let defaultRecipe = "recipes/fmnist.yaml"
+        static let defaultRecipe = "recipes/default.yaml"
 
         @Option(help: "Recipe file (YAML).")
         var recipe: String = Pretrain.defaultRecipe

@@ -27,10 +27,10 @@ import Testing
         #expect(p.steps == 7 && p.out == "runs/x.moe" && p.resume == nil && p.runtime.threads == 3)
     }
 
-    @Test("pretrain defaults to the shipped fmnist recipe; --resume names a checkpoint")
+    @Test("pretrain defaults to the shipped heterogeneous default recipe; --resume names a checkpoint")
     func pretrainDefaultsAndResume() throws {
         let plain = try #require(try MoECommand.parseAsRoot(["pretrain"]) as? MoECommand.Pretrain)
-        #expect(plain.recipe == "recipes/fmnist.yaml" && plain.overrides.isEmpty && plain.steps == nil)
+        #expect(plain.recipe == "recipes/default.yaml" && plain.overrides.isEmpty && plain.steps == nil)
         #expect(plain.runtime.threads == nil)
         let resume = try #require(
             try MoECommand.parseAsRoot(["pretrain", "--resume", "a.moe", "--steps", "9"]) as? MoECommand.Pretrain)
