@@ -20,10 +20,8 @@ let cachedDigits: ImageDataset = {
     do { return try Digits.load() } catch { fatalError("digits data unavailable: \(error)") }
 }()
 
-/// Creates `Parallel`'s worker pool once, before tests run models concurrently. The pool is
-/// created lazily without synchronisation (`MoETensor/Parallel.swift`), so two tests racing to
-/// create it can free a pool whose threads still hold it unowned (a crash). Swift initialises
-/// globals exactly once, thread-safely.
+/// Creates `Parallel`'s worker pool before tests run models concurrently, so its start-up is
+/// not part of any test's timing.
 let parallelPoolReady: Void = Parallel.forEachChunk(count: 2, minimumPerThread: 1) { _ in }
 
 /// One dataset entry of a tiny recipe.
