@@ -51,6 +51,6 @@ let package = Package(
         .testTarget(name: "MoEDataTests", dependencies: ["MoEData"]),
         .testTarget(
             name: "MoETrainingTests", dependencies: ["MoETraining", "MoETestSupport"]),
-        .testTarget(name: "MoECommandsTests", dependencies: ["MoECommands"]),
+        .testTarget(name: "MoECommandsTests", dependencies: ["MoECommands", "MoETestSupport"]),
     ]
 )

@@ -58,7 +58,7 @@ extension MoECommand {
                         + layerUsage[i].map { String(format: "%6.1f", 100 * $0) }.joined())
                 }
             }
-            var caption = "\(usage.count) datasets, \(min(images, Int.max)) test images each"
+            var caption = "\(usage.count) datasets, up to \(images) test images each"
             if let state = try? file.decodeMetadata(TrainingState.self, key: RunCheckpoint.Key.trainingState),
                 !state.mutualInformation.isEmpty
             {

@@ -1,5 +1,6 @@
 import Foundation
 import MoECheckpoint
+import MoETestSupport
 import Testing
 
 @testable import MoECommands

@@ -1,5 +1,6 @@
 import Foundation
 import MoETensor
+import MoETestSupport
 import Testing
 
 // Helpers for the command tests: a tiny digits recipe, temporary directories, stdout capture
@@ -43,22 +44,6 @@ func withTemporaryDirectory<R>(_ body: (URL) throws -> R) throws -> R {
     return try body(url)
 }
 
-/// Serialises, across the test modules of one `swift test` process, every test that runs a
-/// `TrainingRun` or touches the global `Interrupt` flag (same lock file as
-/// MoETrainingTests' `withTrainingRunLock`).
-func withTrainingRunLock<R>(_ body: () throws -> R) rethrows -> R {
-    let path = FileManager.default.temporaryDirectory
-        .appendingPathComponent("moe-tests-training-run.lock").path
-    let fd = open(path, O_CREAT | O_RDONLY | O_CLOEXEC, 0o644)
-    if fd >= 0 { flock(fd, LOCK_EX) }
-    defer {
-        if fd >= 0 {
-            flock(fd, LOCK_UN)
-            close(fd)
-        }
-    }
-    return try body()
-}
 
 /// Runs `body` with file descriptor 1 redirected to a file and returns what was written.
 /// (Other output of the process in that window lands there too; callers search the lines.)

@@ -2,6 +2,7 @@ import Foundation
 import MoECheckpoint
 import MoETensor
 import Synchronization
+import MoETestSupport
 import Testing
 
 @testable import MoETraining

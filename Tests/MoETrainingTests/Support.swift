@@ -3,6 +3,7 @@ import MoECheckpoint
 import MoEData
 import MoEModel
 import MoETensor
+import MoETestSupport
 import Testing
 
 @testable import MoETraining
@@ -177,21 +178,3 @@ func thrown<E: Error>(
     }
 }
 
-/// Serialises, across the test modules of one `swift test` process, every test that runs a
-/// `TrainingRun` or touches the global `Interrupt` flag (`MoECommandsTests` takes the same
-/// lock for its end-to-end `pretrain`). Swift Testing runs suites of different modules in
-/// parallel, and `.serialized` only orders tests within one suite. An advisory `flock` on a
-/// fixed file works across modules because both open their own descriptor.
-func withTrainingRunLock<R>(_ body: () throws -> R) rethrows -> R {
-    let path = FileManager.default.temporaryDirectory
-        .appendingPathComponent("moe-tests-training-run.lock").path
-    let fd = open(path, O_CREAT | O_RDONLY | O_CLOEXEC, 0o644)
-    if fd >= 0 { flock(fd, LOCK_EX) }
-    defer {
-        if fd >= 0 {
-            flock(fd, LOCK_UN)
-            close(fd)
-        }
-    }
-    return try body()
-}
