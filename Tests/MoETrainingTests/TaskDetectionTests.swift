@@ -26,34 +26,39 @@ private func idealOutputs(boxes: [[Box]], geometry g: TaskGeometry, large: Float
     /// C = 3, 3×3 grid of 8-pixel cells.
     static let tiny = TaskGeometry(classes: 3, imageHeight: 24, imageWidth: 24, patchSize: 8)
 
-    @Test func boxIsAssignedToTheCellOfItsCentre() throws {
-        // Image 0: centre (17, 7) → cell (i 0, j 2) = 2. Image 1: centre (8, 12) lies on the
-        // borders x = 8 and y = 12 → cell (1, 1) = 4 (half-open cells).
+    @Test func boxIsAssignedToTheCellOfItsCentreAndNeighboursInsideIt() throws {
+        // Image 0: centre (17, 7) → cell (i 0, j 2) = 2; of its 3×3 neighbours only cell
+        // (0, 1), centre (12, 4), lies strictly inside the box. Image 1: centre (8, 12) lies on
+        // the borders x = 8 and y = 12 → cell (1, 1) = 4 (half-open cells); no neighbour's
+        // centre is strictly inside (x = 4 and x = 12 are on the box's edges).
         let boxes = [[box(11, 2, 23, 12, 2)], [box(4, 4, 12, 20, 0)]]
         let a = try DetectionTask.assign(boxes: boxes, geometry: Self.tiny)
-        #expect(a.positives == 2)
+        #expect(a.positives == 3)
         var classes = [Int32](repeating: 0, count: 18)
+        classes[1] = 3
         classes[2] = 3
         classes[9 + 4] = 1
         #expect(a.classTargets == classes)
-        #expect(a.assignedBox.enumerated().allSatisfy { $1 == ([2, 13].contains($0) ? 0 : -1) })
+        #expect(a.assignedBox.enumerated().allSatisfy { $1 == ([1, 2, 13].contains($0) ? 0 : -1) })
         let expected: [(Int, [Float])] = [
+            (1, [17.0 / 8 - 1.5, 7.0 / 8 - 0.5, 0.405_465_1, 0.223_143_55]),  // 0.625, 0.375, log 1.5, log 1.25
             (2, [17.0 / 8 - 2.5, 7.0 / 8 - 0.5, 0.405_465_1, 0.223_143_55]),  // −0.375, 0.375, log 1.5, log 1.25
             (13, [-0.5, 0, 0, 0.693_147_2]),  // 8/8 − 1.5, 12/8 − 1.5, log 1, log 2
         ]
         for (row, targets) in expected {
             for q in 0..<4 { #expect(abs(a.boxTargets[row * 4 + q] - targets[q]) < 1e-6, "row \(row) q \(q)") }
         }
-        let others = (0..<18).filter { $0 != 2 && $0 != 13 }.flatMap { r in (0..<4).map { a.boxTargets[r * 4 + $0] } }
+        let others = (0..<18).filter { ![1, 2, 13].contains($0) }.flatMap { r in (0..<4).map { a.boxTargets[r * 4 + $0] } }
         #expect(others.allSatisfy { $0 == 0 })
     }
 
     @Test func smallerBoxWinsASharedCell() throws {
-        let big = box(0, 0, 16, 16, 0)  // centre (8, 8), area 256
-        let small = box(6, 6, 10, 12, 1)  // centre (8, 9), area 24
+        let big = box(0, 0, 16, 16, 0)  // centre (8, 8), area 256: cells 0, 1, 3, 4
+        let small = box(6, 6, 10, 12, 1)  // centre (8, 9), area 24: cell 4 only
         for (list, smallIndex) in [([big, small], 1), ([small, big], 0)] {
             let a = try DetectionTask.assign(boxes: [list], geometry: Self.tiny)
-            #expect(a.positives == 1)
+            #expect(a.positives == 4)
+            #expect([0, 1, 3].allSatisfy { a.classTargets[$0] == 1 })
             #expect(a.classTargets[4] == 2)
             #expect(a.assignedBox[4] == Int32(smallIndex))
             #expect(abs(a.boxTargets[4 * 4 + 1] - (9.0 / 8 - 1.5)) < 1e-6)
@@ -68,11 +73,12 @@ private func idealOutputs(boxes: [[Box]], geometry g: TaskGeometry, large: Float
         // Image 0: two objects; image 1: no object at all.
         let boxes = [[box(11, 2, 23, 12, 2), box(1, 9, 9, 22, 0)], []]
         let a = try DetectionTask.assign(boxes: boxes, geometry: g)
-        #expect(a.positives == 2)
+        #expect(a.positives == 4)  // cells 1, 2 (first box) and 3, 6 (second)
         var values = randomTensorValues(count: 2 * g.cells * (k + 4), seed: 61, scale: 2)
         // Positive cells' box outputs at target + offset: both smooth-L1 branches, ≥ 4h from
         // the kink at β = 1/9 (central differences are exact on each branch).
-        let offsets: [Float] = [0.05, -0.06, 0.3, -0.8, -0.04, 0.5, -0.25, 0.02]
+        let offsets: [Float] = [0.05, -0.06, 0.3, -0.8, -0.04, 0.5, -0.25, 0.02,
+                                0.4, -0.05, 0.06, -0.3, 0.9, -0.6, 0.05, 0.2]
         var used = 0
         for r in 0..<(2 * g.cells) where a.classTargets[r] > 0 {
             for q in 0..<4 {
@@ -89,9 +95,9 @@ private func idealOutputs(boxes: [[Box]], geometry g: TaskGeometry, large: Float
         }
         expectClose(result.gradient.storage, numeric, tolerance: 2e-2, floor: 1e-3)
 
-        // The parts by hand: box = Σ smoothL1(offset) / 2 positives.
+        // The parts by hand: box = Σ smoothL1(offset) / 4 positives.
         let beta: Float = 1.0 / 9
-        let box = offsets.map { abs($0) < beta ? 0.5 * $0 * $0 / beta : abs($0) - 0.5 * beta }.reduce(0, +) / 2
+        let box = offsets.map { abs($0) < beta ? 0.5 * $0 * $0 / beta : abs($0) - 0.5 * beta }.reduce(0, +) / 4
         #expect(abs(result.parts["box"]! - box) < 1e-5)
         #expect(abs(result.loss - (result.parts["cls"]! + boxWeight * box)) < 1e-5)
         // Box outputs of background cells get no gradient.

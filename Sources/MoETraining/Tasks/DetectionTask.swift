@@ -37,12 +37,15 @@ public enum DetectionTask {
         public var positives: Int
     }
 
-    /// Target assignment: each ground-truth box is assigned to the cell containing its centre
-    /// `(cx, cy) = ((x0 + x1)/2, (y0 + y1)/2)`, i.e. `j = ⌊cx / P⌋`, `i = ⌊cy / P⌋` (cells are
-    /// half-open, so a centre on a cell border belongs to the right/lower cell; a centre
-    /// outside the image is clamped to the nearest border cell). When several boxes land in
-    /// one cell, the box of smallest area wins (equal areas: the earlier box in the list).
-    /// A positive cell gets
+    /// Target assignment with centre sampling (FCOS): a ground-truth box makes positive the
+    /// cell containing its centre `(cx, cy) = ((x0 + x1)/2, (y0 + y1)/2)` — `j = ⌊cx / P⌋`,
+    /// `i = ⌊cy / P⌋`, clamped to the grid (cells are half-open, so a centre on a border
+    /// belongs to the right/lower cell) — and every other cell of the 3×3 block around it
+    /// whose centre lies strictly inside the box. With one positive cell per object the
+    /// class head learned to call every cell background (about 1 % of cells were positive,
+    /// test mAP@0.5 under 1 %); objects here span 3–7 cells. When several boxes claim a
+    /// cell, the box of smallest area wins (equal areas: the earlier box in the list).
+    /// A positive cell `(i, j)` gets
     ///
     ///     class = label + 1
     ///     dx = cx/P − (j + 0.5),  dy = cy/P − (i + 0.5),  lw = log(w/P),  lh = log(h/P)
@@ -77,23 +80,30 @@ public enum DetectionTask {
                         image: b, index: k, box: "(\(box.x0), \(box.y0), \(box.x1), \(box.y1))")
                 }
                 let cx = (box.x0 + box.x1) / 2, cy = (box.y0 + box.y1) / 2
-                let j = Int(min(max((cx / p).rounded(.down), 0), Float(gw - 1)))
-                let i = Int(min(max((cy / p).rounded(.down), 0), Float(gh - 1)))
-                let cell = i * gw + j
-                let row = b * cells + cell
+                let j0 = Int(min(max((cx / p).rounded(.down), 0), Float(gw - 1)))
+                let i0 = Int(min(max((cy / p).rounded(.down), 0), Float(gh - 1)))
                 let area = (box.x1 - box.x0) * (box.y1 - box.y0)
-                if assignment.assignedBox[row] >= 0 {
-                    guard area < areas[cell] else { continue }
-                } else {
-                    assignment.positives += 1
+                for i in max(i0 - 1, 0)...min(i0 + 1, gh - 1) {
+                    for j in max(j0 - 1, 0)...min(j0 + 1, gw - 1) {
+                        let (xc, yc) = ((Float(j) + 0.5) * p, (Float(i) + 0.5) * p)
+                        let inside = xc > box.x0 && xc < box.x1 && yc > box.y0 && yc < box.y1
+                        guard (i == i0 && j == j0) || inside else { continue }
+                        let cell = i * gw + j
+                        let row = b * cells + cell
+                        if assignment.assignedBox[row] >= 0 {
+                            guard area < areas[cell] else { continue }
+                        } else {
+                            assignment.positives += 1
+                        }
+                        areas[cell] = area
+                        assignment.assignedBox[row] = Int32(k)
+                        assignment.classTargets[row] = box.label + 1
+                        assignment.boxTargets[row * 4 + 0] = cx / p - (Float(j) + 0.5)
+                        assignment.boxTargets[row * 4 + 1] = cy / p - (Float(i) + 0.5)
+                        assignment.boxTargets[row * 4 + 2] = logf((box.x1 - box.x0) / p)
+                        assignment.boxTargets[row * 4 + 3] = logf((box.y1 - box.y0) / p)
+                    }
                 }
-                areas[cell] = area
-                assignment.assignedBox[row] = Int32(k)
-                assignment.classTargets[row] = box.label + 1
-                assignment.boxTargets[row * 4 + 0] = cx / p - (Float(j) + 0.5)
-                assignment.boxTargets[row * 4 + 1] = cy / p - (Float(i) + 0.5)
-                assignment.boxTargets[row * 4 + 2] = logf((box.x1 - box.x0) / p)
-                assignment.boxTargets[row * 4 + 3] = logf((box.y1 - box.y0) / p)
             }
         }
         return assignment
