@@ -64,7 +64,20 @@ public struct AdamW: Optimizer, Sendable {
     ) {
         let a1 = 1 - beta1, a2 = 1 - beta2
         Parallel.forEachChunk(count: count, minimumPerThread: 1 << 15) { r in
-            for i in r {
+            // Explicit SIMD: LLVM does not vectorise the scalar loop because of the square root.
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                let gi = OptimKernels.load8(grad, i)
+                let mi = beta1 * OptimKernels.load8(m, i) + a1 * gi
+                let vi = beta2 * OptimKernels.load8(v, i) + a2 * (gi * gi)
+                OptimKernels.store8(mi, m, i)
+                OptimKernels.store8(vi, v, i)
+                let denom = vi.squareRoot() / bc2Sqrt + eps
+                let th = OptimKernels.load8(theta, i) * decay - stepSize * mi / denom
+                OptimKernels.store8(th, theta, i)
+                i += 8
+            }
+            while i < r.upperBound {
                 let gi = grad[i]
                 let mi = beta1 * m[i] + a1 * gi
                 let vi = beta2 * v[i] + a2 * (gi * gi)
@@ -72,6 +85,7 @@ public struct AdamW: Optimizer, Sendable {
                 v[i] = vi
                 let denom = vi.squareRoot() / bc2Sqrt + eps
                 theta[i] = theta[i] * decay - stepSize * mi / denom
+                i += 1
             }
         }
     }

@@ -3,12 +3,13 @@ import MoETensor
 /// Global gradient-norm clipping (`torch.nn.utils.clip_grad_norm_`):
 /// ‖g‖ = √(Σ_p Σ_i g_{p,i}²) over trainable parameters p; if ‖g‖ > c then g ← g · c/(‖g‖ + 10⁻⁶).
 public enum GradientClipping {
-    /// Global L2 norm over the gradients of trainable parameters (Double accumulation).
+    /// Global L2 norm over the gradients of trainable parameters (Double accumulation,
+    /// independent of the thread count).
     public static func globalNorm(_ store: ParameterStore) -> Float {
         var sum: Double = 0
         for parameter in store.parameters where parameter.isTrainable {
             sum += parameter.grad.withUnsafePointer { g in
-                sumOfSquares(g, count: parameter.grad.count)
+                OptimKernels.sumOfSquares(g, count: parameter.grad.count)
             }
         }
         return Float(sum.squareRoot())
@@ -31,15 +32,5 @@ public enum GradientClipping {
             }
         }
         return norm
-    }
-
-    /// Σ xᵢ² in Double.
-    static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
-        var sum: Double = 0
-        for i in 0..<count {
-            let v = Double(x[i])
-            sum += v * v
-        }
-        return sum
     }
 }

@@ -67,26 +67,54 @@ public struct LAMB: Optimizer, Sendable {
         weightDecay wd: Float, beta1: Float, beta2: Float, bc1: Float, bc2: Float, eps: Float
     ) {
         let a1 = 1 - beta1, a2 = 1 - beta2
-        // Pass 1: moments, ‖θ‖² and ‖r‖² (serial, so the sums do not depend on thread count).
-        var weightSq: Double = 0, updateSq: Double = 0
-        for i in 0..<count {
-            let gi = grad[i]
-            let mi = beta1 * m[i] + a1 * gi
-            let vi = beta2 * v[i] + a2 * (gi * gi)
-            m[i] = mi
-            v[i] = vi
-            let th = theta[i]
-            let ri = (mi / bc1) / ((vi / bc2).squareRoot() + eps) + wd * th
-            weightSq += Double(th) * Double(th)
-            updateSq += Double(ri) * Double(ri)
+        // Pass 1: moments, ‖θ‖² and ‖r‖² (SIMD, Double sums in a thread-independent order).
+        let (weightSq, updateSq) = OptimKernels.blockedSums(count: count) { range in
+            var accW = SIMD8<Double>(), accR = SIMD8<Double>()
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let gi = OptimKernels.load8(grad, i)
+                let mi = beta1 * OptimKernels.load8(m, i) + a1 * gi
+                let vi = beta2 * OptimKernels.load8(v, i) + a2 * (gi * gi)
+                OptimKernels.store8(mi, m, i)
+                OptimKernels.store8(vi, v, i)
+                let th = OptimKernels.load8(theta, i)
+                let ri = (mi / bc1) / ((vi / bc2).squareRoot() + eps) + wd * th
+                let thd = SIMD8<Double>(th), rid = SIMD8<Double>(ri)
+                accW += thd * thd
+                accR += rid * rid
+                i += 8
+            }
+            var sumW = OptimKernels.lanesInOrder(accW), sumR = OptimKernels.lanesInOrder(accR)
+            while i < range.upperBound {
+                let gi = grad[i]
+                let mi = beta1 * m[i] + a1 * gi
+                let vi = beta2 * v[i] + a2 * (gi * gi)
+                m[i] = mi
+                v[i] = vi
+                let th = theta[i]
+                let ri = (mi / bc1) / ((vi / bc2).squareRoot() + eps) + wd * th
+                sumW += Double(th) * Double(th)
+                sumR += Double(ri) * Double(ri)
+                i += 1
+            }
+            return (sumW, sumR)
         }
         let scale = lr * trustRatio(weightNorm: weightSq.squareRoot(), updateNorm: updateSq.squareRoot())
         // Pass 2: recompute r (same expression, same values) and apply it.
         Parallel.forEachChunk(count: count, minimumPerThread: 1 << 15) { r in
-            for i in r {
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                let th = OptimKernels.load8(theta, i)
+                let mi = OptimKernels.load8(m, i), vi = OptimKernels.load8(v, i)
+                let ri = (mi / bc1) / ((vi / bc2).squareRoot() + eps) + wd * th
+                OptimKernels.store8(th - scale * ri, theta, i)
+                i += 8
+            }
+            while i < r.upperBound {
                 let th = theta[i]
                 let ri = (m[i] / bc1) / ((v[i] / bc2).squareRoot() + eps) + wd * th
                 theta[i] = th - scale * ri
+                i += 1
             }
         }
     }

@@ -16,7 +16,8 @@ public enum ScheduleKind: String, Codable, Sendable {
 ///   step 0 without warm-up) is η and the last step s = T − 1 is f·η (later steps stay there).
 /// - `onecycle`: `torch.optim.lr_scheduler.OneCycleLR` with `three_phase=False,
 ///   anneal_strategy='linear'` (warm-up is ignored): with η₀ = η/`divFactor`,
-///   η_min = η₀/`finalDivFactor` and E = `pctStart`·T − 1, linear from η₀ at s = 0 to η at
+///   η_min = η₀/`finalDivFactor` and E = `pctStart`·T − 1 (pctStart·T snapped to an
+///   integer when within 10⁻⁴ of one), linear from η₀ at s = 0 to η at
 ///   s = E, then linear to η_min at s = T − 1 (steps past the end stay at η_min).
 ///
 /// Decodes from partial YAML/JSON with defaults for absent keys: `kind`, `warmup`,
@@ -102,7 +103,11 @@ public struct LRSchedule: Codable, Sendable, Equatable {
             let final = initial / Double(finalDivFactor)
             let last = Double(max(totalSteps - 1, 0))
             let x = min(Double(s), last)
-            let riseEnd = min(max(Double(pctStart) * Double(totalSteps) - 1, 0), last)
+            // pctStart·T, snapped to the nearest step when within float noise of one (0.3 as
+            // a Float times 100 is 30.0000012), so the peak lands exactly on a step.
+            let raw = Double(pctStart) * Double(totalSteps)
+            let rise = abs(raw - raw.rounded()) < 1e-4 ? raw.rounded() : raw
+            let riseEnd = min(max(rise - 1, 0), last)
             if x <= riseEnd {
                 let pct = riseEnd > 0 ? x / riseEnd : 1
                 return Float(initial + (peak - initial) * pct)

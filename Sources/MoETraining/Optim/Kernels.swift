@@ -1,0 +1,79 @@
+import MoETensor
+
+/// Reduction kernels shared by the optimisers and gradient clipping.
+///
+/// Sums are accumulated in Double over fixed blocks of `blockSize` elements (eight SIMD lanes
+/// per block, lanes added in order), and block sums are added in block order, so a result
+/// never depends on the number of worker threads.
+enum OptimKernels {
+    static let blockSize = 1 << 15
+
+    /// (Σ a, Σ b) of `body` over consecutive blocks of `0..<count`, blocks spread over the
+    /// worker threads, combined in block order.
+    static func blockedSums(
+        count: Int, _ body: (Range<Int>) -> (Double, Double)
+    ) -> (Double, Double) {
+        let blocks = (count + blockSize - 1) / blockSize
+        if blocks == 0 { return (0, 0) }
+        if blocks == 1 { return body(0..<count) }
+        var partial = [Double](repeating: 0, count: 2 * blocks)
+        partial.withUnsafeMutableBufferPointer { buffer in
+            let out = buffer.baseAddress!
+            Parallel.forEachChunk(count: blocks, minimumPerThread: 1) { range in
+                for b in range {
+                    let (x, y) = body(b * blockSize..<min(count, (b + 1) * blockSize))
+                    out[2 * b] = x
+                    out[2 * b + 1] = y
+                }
+            }
+        }
+        var x: Double = 0, y: Double = 0
+        for b in 0..<blocks {
+            x += partial[2 * b]
+            y += partial[2 * b + 1]
+        }
+        return (x, y)
+    }
+
+    /// Σ xᵢ² in Double.
+    static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        blockedSums(count: count) { range in
+            var acc = SIMD8<Double>()
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let v = SIMD8<Double>(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
+                acc += v * v
+                i += 8
+            }
+            var sum = lanesInOrder(acc)
+            while i < range.upperBound {
+                let v = Double(x[i])
+                sum += v * v
+                i += 1
+            }
+            return (sum, 0)
+        }.0
+    }
+
+    @inline(__always)
+    static func lanesInOrder(_ v: SIMD8<Double>) -> Double {
+        var s: Double = 0
+        for lane in 0..<8 { s += v[lane] }
+        return s
+    }
+
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+        UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    static func load8(_ p: UnsafeMutablePointer<Float>, _ i: Int) -> SIMD8<Float> {
+        UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+        UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+}
