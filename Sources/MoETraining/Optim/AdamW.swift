@@ -28,31 +28,16 @@ public struct AdamW: Optimizer, Sendable {
         let beta1 = settings.beta1, beta2 = settings.beta2, eps = settings.epsilon
         store.updateEach { p in
             guard p.isTrainable else { return }
-            let name = p.name
             let count = p.value.count
-            var m = state.take(0, name, shape: p.value.shape)
-            var v = state.take(1, name, shape: p.value.shape)
-            let t = state.nextStep(name)
-            let bc1 = 1 - pow(Double(beta1), Double(t))
-            let bc2 = 1 - pow(Double(beta2), Double(t))
-            let stepSize = Float(Double(lr) / bc1)
-            let bc2Sqrt = Float(bc2.squareRoot())
             let decay: Float = p.decays ? 1 - lr * settings.weightDecay : 1
-            let grad = p.grad
-            grad.withUnsafePointer { g in
-                m.withUnsafeMutablePointer { mp in
-                    v.withUnsafeMutablePointer { vp in
-                        p.value.withUnsafeMutablePointer { theta in
-                            Self.kernel(
-                                theta: theta, grad: g, m: mp, v: vp, count: count,
-                                decay: decay, beta1: beta1, beta2: beta2,
-                                stepSize: stepSize, bc2Sqrt: bc2Sqrt, eps: eps)
-                        }
-                    }
-                }
+            state.updateWithMoments(p) { theta, g, m, v, t in
+                let bc1 = 1 - pow(Double(beta1), Double(t))
+                let bc2 = 1 - pow(Double(beta2), Double(t))
+                Self.kernel(
+                    theta: theta, grad: g, m: m, v: v, count: count, decay: decay, beta1: beta1,
+                    beta2: beta2, stepSize: Float(Double(lr) / bc1),
+                    bc2Sqrt: Float(bc2.squareRoot()), eps: eps)
             }
-            state.put(0, name, m)
-            state.put(1, name, v)
         }
     }
 

@@ -29,29 +29,14 @@ public struct LAMB: Optimizer, Sendable {
         let beta1 = settings.beta1, beta2 = settings.beta2, eps = settings.epsilon
         store.updateEach { p in
             guard p.isTrainable else { return }
-            let name = p.name
             let count = p.value.count
-            var m = state.take(0, name, shape: p.value.shape)
-            var v = state.take(1, name, shape: p.value.shape)
-            let t = state.nextStep(name)
-            let bc1 = Float(1 - pow(Double(beta1), Double(t)))
-            let bc2 = Float(1 - pow(Double(beta2), Double(t)))
             let wd: Float = p.decays ? settings.weightDecay : 0
-            let grad = p.grad
-            grad.withUnsafePointer { g in
-                m.withUnsafeMutablePointer { mp in
-                    v.withUnsafeMutablePointer { vp in
-                        p.value.withUnsafeMutablePointer { theta in
-                            Self.kernel(
-                                theta: theta, grad: g, m: mp, v: vp, count: count, lr: lr,
-                                weightDecay: wd, beta1: beta1, beta2: beta2, bc1: bc1,
-                                bc2: bc2, eps: eps)
-                        }
-                    }
-                }
+            state.updateWithMoments(p) { theta, g, m, v, t in
+                Self.kernel(
+                    theta: theta, grad: g, m: m, v: v, count: count, lr: lr, weightDecay: wd,
+                    beta1: beta1, beta2: beta2, bc1: Float(1 - pow(Double(beta1), Double(t))),
+                    bc2: Float(1 - pow(Double(beta2), Double(t))), eps: eps)
             }
-            state.put(0, name, m)
-            state.put(1, name, v)
         }
     }
 

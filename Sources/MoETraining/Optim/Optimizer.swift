@@ -112,6 +112,29 @@ struct OptimizerState: Sendable {
         slots[slot][name] = tensor
     }
 
+    /// Adam-style update of one parameter: calls `body(θ, g, m, v, t)` with its value,
+    /// gradient, moment slots 0 and 1 (zero on first use) and its incremented update count.
+    mutating func updateWithMoments(
+        _ p: Parameter,
+        _ body: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>,
+                 UnsafeMutablePointer<Float>, Int) -> Void
+    ) {
+        let name = p.name
+        var m = take(0, name, shape: p.value.shape)
+        var v = take(1, name, shape: p.value.shape)
+        let t = nextStep(name)
+        let grad = p.grad
+        grad.withUnsafePointer { g in
+            m.withUnsafeMutablePointer { mp in
+                v.withUnsafeMutablePointer { vp in
+                    p.value.withUnsafeMutablePointer { theta in body(theta, g, mp, vp, t) }
+                }
+            }
+        }
+        put(0, name, m)
+        put(1, name, v)
+    }
+
     /// Increments and returns the update count of `name`.
     mutating func nextStep(_ name: String) -> Int {
         let t = (paramSteps[name] ?? 0) + 1
