@@ -8,7 +8,12 @@ public final class Parameter {
     public let name: String
     public var value: Tensor
     /// Same shape as `value`; backward passes accumulate into it.
-    public var grad: Tensor
+    public var grad: Tensor { didSet { hasGradient = true } }
+    /// Whether `grad` was written since the last `ParameterStore.zeroGradients()`. False for
+    /// parameters the backward pass never reached (another dataset's head or router); the
+    /// optimisers skip those, as PyTorch skips a parameter whose `grad` is `None`, so a head
+    /// gets neither weight decay nor stale-momentum steps while other datasets train.
+    public fileprivate(set) var hasGradient = true
     /// Frozen parameters get no gradient, no weight decay and are never changed.
     public var isTrainable: Bool
     /// Whether decoupled weight decay applies (false for norms, biases, embeddings).
@@ -114,9 +119,13 @@ public final class ParameterStore {
         }
     }
 
-    /// Zeroes every gradient (before a backward pass, which accumulates).
+    /// Zeroes every gradient (before a backward pass, which accumulates) and marks none as
+    /// written yet.
     public func zeroGradients() {
-        for parameter in parameters { parameter.grad.zero() }
+        for parameter in parameters {
+            parameter.grad.zero()
+            parameter.hasGradient = false
+        }
     }
 
     /// Read pointer to a parameter's value, valid for the duration of `body`.

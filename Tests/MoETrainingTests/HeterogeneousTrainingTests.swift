@@ -70,6 +70,23 @@ import Testing
         #expect(metrics["segment"]?.values["mIoU"] != nil && metrics["segment"]?.count == 16)
     }
 
+    @Test("a step leaves the heads and routers of the datasets it did not sample untouched")
+    func unsampledDatasetsWait() throws {
+        let trainer = try Trainer(recipe: try Self.recipe(), data: Self.data)
+        for _ in 0..<12 {
+            let before = parameterBits(trainer.model)
+            let report = try trainer.step()
+            let dataset = report.dataset
+            let changed = Set(differingNames(before, parameterBits(trainer.model)))
+            let others = Set(["digits", "detect", "segment"]).subtracting([dataset])
+            let owned = { (name: String) in
+                others.contains { name.hasPrefix("heads.\($0).") || name.hasSuffix(".routers.\($0)") }
+            }
+            #expect(!changed.contains(where: owned), "step on \(dataset) moved \(changed.filter(owned))")
+            if report.learningRate > 0 { #expect(changed.contains("heads.\(dataset).fc.weight")) }
+        }
+    }
+
     @Test("resuming a heterogeneous run (MI buffers included) equals the uninterrupted run")
     func resumeIsBitIdentical() throws {
         let whole = try Trainer(recipe: try Self.recipe(), data: Self.data)

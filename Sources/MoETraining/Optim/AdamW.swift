@@ -27,7 +27,7 @@ public struct AdamW: Optimizer, Sendable {
         stepCount += 1
         let beta1 = settings.beta1, beta2 = settings.beta2, eps = settings.epsilon
         store.updateEach { p in
-            guard p.isTrainable else { return }
+            guard p.isTrainable, p.hasGradient else { return }
             let count = p.value.count
             let decay: Float = p.decays ? 1 - lr * settings.weightDecay : 1
             state.updateWithMoments(p) { theta, g, m, v, t in

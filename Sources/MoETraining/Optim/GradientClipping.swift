@@ -7,7 +7,7 @@ public enum GradientClipping {
     /// independent of the thread count).
     public static func globalNorm(_ store: ParameterStore) -> Float {
         var sum: Double = 0
-        for parameter in store.parameters where parameter.isTrainable {
+        for parameter in store.parameters where parameter.isTrainable && parameter.hasGradient {
             sum += parameter.grad.withUnsafePointer { g in
                 OptimKernels.sumOfSquares(g, count: parameter.grad.count)
             }
@@ -23,7 +23,7 @@ public enum GradientClipping {
         guard maxNorm > 0, norm > maxNorm else { return norm }
         let scale = maxNorm / (norm + 1e-6)
         store.updateEach { parameter in
-            guard parameter.isTrainable else { return }
+            guard parameter.isTrainable, parameter.hasGradient else { return }
             let n = parameter.grad.count
             parameter.grad.withUnsafeMutablePointer { g in
                 Parallel.forEachChunk(count: n, minimumPerThread: 1 << 15) { range in

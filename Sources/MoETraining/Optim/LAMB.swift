@@ -28,7 +28,7 @@ public struct LAMB: Optimizer, Sendable {
         stepCount += 1
         let beta1 = settings.beta1, beta2 = settings.beta2, eps = settings.epsilon
         store.updateEach { p in
-            guard p.isTrainable else { return }
+            guard p.isTrainable, p.hasGradient else { return }
             let count = p.value.count
             let wd: Float = p.decays ? settings.weightDecay : 0
             state.updateWithMoments(p) { theta, g, m, v, t in

@@ -7,6 +7,9 @@ import MoETensor
 /// Contract shared by `SGD`, `AdamW` and `LAMB`:
 /// - Frozen parameters (`isTrainable == false`) are never touched: no weight decay, no moment
 ///   update, value bit-identical; their state is not even allocated.
+/// - Parameters without a gradient this step (`hasGradient == false`: zeroed and not reached
+///   by the backward pass, e.g. another dataset's head) are skipped the same way, so their
+///   moments, update counts and values wait for the next step that reaches them.
 /// - Weight decay applies only where `decays == true` (and the parameter is trainable).
 /// - State (moments, momentum buffers, per-parameter step counts) is allocated lazily, with
 ///   the parameter's shape, the first time a parameter is updated. Parameters added later

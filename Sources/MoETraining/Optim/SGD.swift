@@ -25,7 +25,7 @@ public struct SGD: Optimizer, Sendable {
         let useMomentum = mu != 0
         let nesterov = settings.nesterov
         store.updateEach { p in
-            guard p.isTrainable else { return }
+            guard p.isTrainable, p.hasGradient else { return }
             let name = p.name
             let count = p.value.count
             let wd: Float = p.decays ? settings.weightDecay : 0
