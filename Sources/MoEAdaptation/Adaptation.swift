@@ -334,7 +334,8 @@ public enum Adaptation {
     }
 
     /// Expansion: appends `count` experts per MoE layer (initialised by `initializer`),
-    /// adds `dataset` with a router over old and new experts, and trains only the new
+    /// adds `dataset` with a router over old and new experts (zero towards the old ones,
+    /// small random towards the new ones), and trains only the new
     /// experts, that router and its head. Old datasets' routers never see the new experts,
     /// so their outputs are bit-identical (zero forgetting).
     public static func expand(
@@ -366,6 +367,16 @@ public enum Adaptation {
                         "expansion initialiser '\(initializer.name)' changed an old expert or a shape (\(partName), layer \(i))")
                 }
                 try model.store.setValue(tensor, for: "blocks.\(block).moe.experts.\(partName)")
+            }
+        }
+        // The new router starts neutral towards the old experts (zero columns) and with small
+        // random columns (std 0.02) towards the new ones, so that new experts receive tokens
+        // from the first step (an all-zero router would break its ties towards expert 0).
+        for block in model.config.moeBlocks {
+            let router = try model.store.parameter(named: "blocks.\(block).moe.routers.\(name)")
+            let columns = old + count
+            for r in 0..<router.value.shape[0] {
+                for c in old..<columns { router.value.storage[r * columns + c] = rng.truncatedNormal(std: 0.02) }
             }
         }
         let newExperts = Array(repeating: Array(old..<(old + count)), count: model.moeLayerCount)
