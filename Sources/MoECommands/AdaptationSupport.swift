@@ -16,7 +16,7 @@ struct SourceCheckpoint {
 
     init(path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw ValidationError("checkpoint '\(path)' does not exist")
+            throw AdaptationError.invalid("checkpoint '\(path)' does not exist")
         }
         self.path = path
         let file = try RunCheckpoint.read(path: path)
@@ -29,7 +29,7 @@ struct SourceCheckpoint {
     func dataset(named name: String) throws -> RunDataset {
         _ = try model.config.dataset(named: name)
         guard let entry = recipe.datasets.first(where: { $0.name == name }) else {
-            throw ValidationError("the checkpoint's recipe has no entry for dataset '\(name)'")
+            throw AdaptationError.invalid("the checkpoint's recipe has no entry for dataset '\(name)'")
         }
         return try RunDataset.load(entry, seed: recipe.seed)
     }
@@ -40,21 +40,21 @@ struct SourceCheckpoint {
         let entry: DatasetRecipe
         if let name {
             guard let e = recipe.datasets.first(where: { $0.name == name }) else {
-                throw ValidationError("the recipe has no dataset '\(name)'; it has: \(recipe.datasets.map(\.name).joined(separator: ", "))")
+                throw AdaptationError.invalid("the recipe has no dataset '\(name)'; it has: \(recipe.datasets.map(\.name).joined(separator: ", "))")
             }
             entry = e
         } else {
             guard recipe.datasets.count == 1, let e = recipe.datasets.first else {
-                throw ValidationError("the recipe has \(recipe.datasets.count) datasets; name the one to adapt to with --dataset")
+                throw AdaptationError.invalid("the recipe has \(recipe.datasets.count) datasets; name the one to adapt to with --dataset")
             }
             entry = e
         }
         let data = try RunDataset.load(entry, seed: self.recipe.seed)
         guard data.train.channels == model.config.channels else {
-            throw ValidationError("dataset '\(entry.name)' has \(data.train.channels) channels, the model takes \(model.config.channels)")
+            throw AdaptationError.invalid("dataset '\(entry.name)' has \(data.train.channels) channels, the model takes \(model.config.channels)")
         }
         guard data.train.height % model.config.patchSize == 0, data.train.width % model.config.patchSize == 0 else {
-            throw ValidationError("dataset '\(entry.name)' images are \(data.train.height)×\(data.train.width), not a multiple of the patch size \(model.config.patchSize)")
+            throw AdaptationError.invalid("dataset '\(entry.name)' images are \(data.train.height)×\(data.train.width), not a multiple of the patch size \(model.config.patchSize)")
         }
         return data
     }

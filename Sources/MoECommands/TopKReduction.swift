@@ -8,13 +8,13 @@ enum TopKReduction {
     /// The model with K = `k` for every dataset; prints each dataset's FLOPs ratio against
     /// the checkpoint as saved, and the parameter counts.
     static func apply(_ k: Int, to model: VisionMoE, report: (String) -> Void = say) throws -> VisionMoE {
-        guard !model.config.isDense else { throw ValidationError("--top-k needs an MoE checkpoint") }
+        guard !model.config.isDense else { throw AdaptationError.invalid("--top-k needs an MoE checkpoint") }
         for spec in model.config.datasets {
             let allowed = (0..<model.moeLayerCount).map { layer in
                 (0..<model.config.experts).filter { model.config.allows(spec, moeLayer: layer, expert: $0) }.count
             }.min() ?? 0
             if k > allowed {
-                throw ValidationError("--top-k \(k) is more than the \(allowed) experts dataset '\(spec.name)' may use")
+                throw AdaptationError.invalid("--top-k \(k) is more than the \(allowed) experts dataset '\(spec.name)' may use")
             }
         }
         let reduced = try model.settingTopK(k, datasets: model.config.datasets.map(\.name))

@@ -67,7 +67,7 @@ import Testing
 
     @Test("a missing checkpoint is reported by name")
     func missingCheckpoint() throws {
-        #expect(throws: ValidationError.self) { try SourceCheckpoint(path: "/nonexistent/x.moe") }
+        #expect(throws: AdaptationError.self) { try SourceCheckpoint(path: "/nonexistent/x.moe") }
         do {
             _ = try SourceCheckpoint(path: "/nonexistent/x.moe")
         } catch {
