@@ -333,6 +333,30 @@ public enum Adaptation {
         return (model, record)
     }
 
+    /// Per MoE layer, how the source model's routers (averaged over its datasets whose
+    /// routers cover every expert) spread `dataset`'s training images over the experts;
+    /// nil when no router qualifies. Each old router is tried as the new dataset's router.
+    public static func usageByOldRouters(
+        _ source: VisionMoE, dataset: RunDataset, images: Int = 128
+    ) throws -> [[Double]]? {
+        let routers = source.config.datasets.filter {
+            source.config.routerExperts(of: $0) == source.config.experts && $0.expertMask == nil
+        }
+        guard !routers.isEmpty else { return nil }
+        let probe = try source.addingDataset(dataset.spec, seed: 0)
+        var total = [[Double]](
+            repeating: [Double](repeating: 0, count: source.config.experts), count: source.moeLayerCount)
+        for spec in routers {
+            for block in source.config.moeBlocks {
+                let router = try source.store.parameter(named: "blocks.\(block).moe.routers.\(spec.name)").value
+                try probe.store.setValue(router, for: "blocks.\(block).moe.routers.\(dataset.name)")
+            }
+            let usage = try measureUsage(model: probe, dataset: dataset, images: images)
+            for l in usage.indices { for e in usage[l].indices { total[l][e] += usage[l][e] / Double(routers.count) } }
+        }
+        return total
+    }
+
     /// Expansion: appends `count` experts per MoE layer (initialised by `initializer`),
     /// adds `dataset` with a router over old and new experts (zero towards the old ones,
     /// small random towards the new ones), and trains only the new
@@ -350,6 +374,7 @@ public enum Adaptation {
         }
         guard count >= 1 else { throw AdaptationError.invalid("--experts must be at least 1, got \(count)") }
         let old = source.config.experts
+        let usage = try usageByOldRouters(source, dataset: dataset)
         let model = try source.appendingExperts(count, seed: seed).addingDataset(dataset.spec, seed: seed)
         var rng = SeededGenerator(seed: seed &+ 0x9E37)
         for (i, block) in model.config.moeBlocks.enumerated() {
@@ -357,7 +382,7 @@ public enum Adaptation {
             let values = try names.map { try model.store.parameter(named: $0).value }
             var bank = ExpertBank(w1: values[0], b1: values[1], w2: values[2], b2: values[3])
             initializer.initialize(
-                &bank, context: ExpansionContext(moeLayer: i, oldCount: old, usage: nil), rng: &rng)
+                &bank, context: ExpansionContext(moeLayer: i, oldCount: old, usage: usage?[i]), rng: &rng)
             for ((partName, tensor), before) in zip(bank.parts, values) {
                 let size = before.count / (old + count)
                 guard tensor.shape == before.shape,
@@ -391,6 +416,7 @@ public enum Adaptation {
             operation: "expand", dataset: name,
             settings: [
                 "experts": "\(old)→\(old + count)", "init": initializer.name, "steps": String(steps),
+                "oldRouterUsage": usage.map { $0.map { $0.map { String(format: "%.3f", $0) }.joined(separator: ",") }.joined(separator: ";") } ?? "",
                 "frozenDatasets": source.config.datasets.map(\.name).joined(separator: ","),
             ],
             trainableParameters: trainable, modelParameters: model.store.scalarCount,

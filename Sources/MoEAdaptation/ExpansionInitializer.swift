@@ -64,8 +64,9 @@ public struct FreshExperts: ExpansionInitializer {
     public func initialize(_ bank: inout ExpertBank, context: ExpansionContext, rng: inout SeededGenerator) {}
 }
 
-/// Copies the most used old experts (Mod-Squad/MTHL copy old experts) and adds Gaussian
-/// noise of standard deviation `noise` to the weights, so copies can diverge.
+/// Copies the old experts the source routers would send the new data to most (Mod-Squad and
+/// MTHL copy old experts; without usage, the first ones) and adds Gaussian noise of standard
+/// deviation `noise` to the weights, so copies can diverge.
 public struct CopyMostUsed: ExpansionInitializer {
     public let noise: Float
     public init(noise: Float = 0.01) { self.noise = noise }
