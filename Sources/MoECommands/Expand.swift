@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MoEAdaptation
+import MoETensor
 import MoETraining
 
 extension MoECommand {
@@ -47,9 +48,13 @@ extension MoECommand {
         @Option(help: "Output checkpoint.")
         var out: String
 
+        @Option(help: "Test images per old dataset whose outputs are compared before and after (0: skip).")
+        var verifyImages: Int = 16
+
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
+            if verifyImages < 0 { throw ValidationError("--verify-images must be at least 0, got \(verifyImages)") }
             if experts < 1 { throw ValidationError("--experts must be at least 1, got \(experts)") }
             if let steps, steps < 0 { throw ValidationError("--steps must be at least 0, got \(steps)") }
             if out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
@@ -68,6 +73,13 @@ extension MoECommand {
             printPlan("expand", source: source, dataset: data, steps: total, out: out)
             let initializer: any ExpansionInitializer =
                 initialization == .fresh ? FreshExperts() : CopyMostUsed()
+            let probes: [(String, Tensor, Tensor)] = try verifyImages == 0 ? [] : source.model.config.datasets.map { spec in
+                let data = try source.dataset(named: spec.name)
+                var images = Tensor(shape: [0])
+                _ = data.test.makeBatch(indices: Array(0..<min(verifyImages, data.test.count)), into: &images)
+                let output = try source.model.forward(images: images, dataset: spec.name, training: false)
+                return (spec.name, images, output)
+            }
             Interrupt.install()
             let progress = ProgressPrinter()
             let (model, record) = try Adaptation.expand(
@@ -76,7 +88,13 @@ extension MoECommand {
             ) { progress.show($0, final: $1) }
             progress.finish()
             try Adaptation.save(model, recipe: merged, history: source.history, record: record, path: out)
-            say("old datasets (\(source.model.config.datasets.map(\.name).joined(separator: ", "))) see only experts 0..<\(source.model.config.experts); their outputs are unchanged")
+            say("old datasets (\(source.model.config.datasets.map(\.name).joined(separator: ", "))) see only experts 0..<\(source.model.config.experts)")
+            for (name, images, before) in probes {
+                let after = try model.forward(images: images, dataset: name, training: false)
+                let same = after.storage.map { $0.bitPattern } == before.storage.map { $0.bitPattern }
+                say("  \(name): outputs on \(images.shape[0]) test images " + (same ? "bit-identical to the source's" : "CHANGED"))
+                if !same { throw AdaptationError.invalid("expansion changed the outputs of old dataset '\(name)'") }
+            }
             printRecord(record, out: out)
         }
     }
