@@ -10,18 +10,22 @@ src=${1:-checkpoints/default/default.moe}
 out=${2:-checkpoints/adaptation}
 moe=${MOE:-.build/release/moe}
 mkdir -p "$out"
-run() { local name=$1; shift; echo "== $name: moe $*" | tee "$out/$name.log"; "$moe" "$@" 2>/dev/null | tee -a "$out/$name.log"; }
+# Steps whose log already ends with a result are skipped, so the script can be resumed.
+run() {
+  local name=$1; shift
+  if [ -f "$out/$name.log" ] && grep -q "^checkpoint:\|^dataset " "$out/$name.log"; then return; fi
+  echo "== $name: moe $*" | tee "$out/$name.log"; "$moe" "$@" 2>/dev/null | tee -a "$out/$name.log"
+}
 d=recipes/digits.yaml
 
 # Digits (Table 3 rows).
 run digits-full adapt --checkpoint "$src" --recipe $d --out "$out/digits-full.moe"
 run digits-router adapt --router-only --checkpoint "$src" --recipe $d --out "$out/digits-router.moe"
-run digits-router-1 adapt --router-only --experts 1 --expert-choice most-used --checkpoint "$src" --recipe $d --out "$out/digits-router-1.moe"
 run digits-router-2 adapt --router-only --experts 2 --expert-choice most-used --checkpoint "$src" --recipe $d --out "$out/digits-router-2.moe"
+run digits-router-1 adapt --router-only --experts 1 --expert-choice most-used --checkpoint "$src" --recipe $d --out "$out/digits-router-1.moe"
 run digits-prune-half prune --checkpoint "$out/digits-router.moe" --dataset digits --keep 6 --finetune-steps 100 --out "$out/digits-prune-half.moe"
 run digits-prune-twothirds prune --checkpoint "$out/digits-router.moe" --dataset digits --keep 4 --finetune-steps 100 --out "$out/digits-prune-twothirds.moe"
 for k in 3 2 1; do
-  run digits-topk$k adapt --router-only --top-k $k --checkpoint "$src" --recipe $d --out "$out/digits-topk$k.moe"
   run digits-router-eval-topk$k eval --checkpoint "$out/digits-router.moe" --top-k $k
 done
 run digits-hybrid-prune prune --checkpoint "$out/digits-router.moe" --dataset digits --keep 4 --out "$out/digits-hybrid-pruned.moe"
@@ -40,6 +44,11 @@ for r in digits scenes-small-detect scenes-small-segment; do
     prevf=$out/finetune-$r.moe
   fi
   run finetune-$r-eval eval --checkpoint "$prevf"
+done
+
+# Top-K reduction trained into a new router.
+for k in 2 1 3; do
+  run digits-topk$k adapt --router-only --top-k $k --checkpoint "$src" --recipe $d --out "$out/digits-topk$k.moe"
 done
 
 # A downstream dense task: detection on small scenes.
