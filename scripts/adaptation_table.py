@@ -51,7 +51,7 @@ def row(label, r, base):
             f"{r['metric']:.2f} % | {rel:.1f} % |")
 
 
-def table(prefix, label, metric):
+def table(prefix, label, metric, dataset):
     full = record(f"{prefix}-full")
     base = full["metric"] if full else None
     print(f"| {label} | trainable params | model params | FLOPs ratio | {metric} | vs full fine-tune |")
@@ -70,15 +70,15 @@ def table(prefix, label, metric):
         print(row(name, r, base))
     for k in (3, 2, 1):
         e = evaluation(f"{prefix}-router-eval-topk{k}")
-        if e:
-            ds = [d for d in e if not d.endswith(":flops")][0]
+        ds = dataset
+        if ds in e and ds + ":flops" in e:
             rel = 100 * e[ds] / base if base else float("nan")
             print(f"| router only, evaluated at K={k} (`eval --top-k {k}`) | 0 | – | {e[ds + ':flops']:.3f} | {e[ds]:.2f} % | {rel:.1f} % |")
     print()
 
 
-table("digits", "digits (top-1)", "top-1")
-table("detect", "small-scene detection", "mAP@0.5")
+table("digits", "digits (top-1)", "top-1", "digits")
+table("detect", "small-scene detection", "mAP@0.5", "detect-small")
 
 print("| checkpoint | " + " | ".join(["fmnist", "detect", "segment", "digits", "detect-small", "segment-small"]) + " |")
 print("|---|---|---|---|---|---|---|")

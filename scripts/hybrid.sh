@@ -18,5 +18,5 @@ mkdir -p "$out"
 "$moe" prune --checkpoint "$out/1-router.moe" --dataset digits --keep 4 --finetune-steps 0 \
     --out "$out/2-pruned.moe"
 "$moe" adapt --router-only --checkpoint "$out/2-pruned.moe" --recipe recipes/digits.yaml \
-    --top-k 3 --experts 2 --steps 200 --out "$out/3-hybrid.moe"
+    --top-k 3 --experts 2 --expert-choice most-used --steps 200 --out "$out/3-hybrid.moe"
 "$moe" eval --checkpoint "$out/3-hybrid.moe"
