@@ -88,7 +88,8 @@ extension MoECommand {
             ) { progress.show($0, final: $1) }
             progress.finish()
             try Adaptation.save(model, recipe: merged, history: source.history, record: record, path: out)
-            say("old datasets (\(source.model.config.datasets.map(\.name).joined(separator: ", "))) see only experts 0..<\(source.model.config.experts)")
+            let old = source.model.config.experts
+            say("new experts \(old)..<\(old + experts) per MoE layer are visible only to '\(data.name)'; the old datasets' routers are unchanged")
             for (name, images, before) in probes {
                 let after = try model.forward(images: images, dataset: name, training: false)
                 let same = after.storage.map { $0.bitPattern } == before.storage.map { $0.bitPattern }
