@@ -7,7 +7,9 @@ let package = Package(
         .executable(name: "moe", targets: ["moe"]),
         .library(
             name: "MoEKit",
-            targets: ["MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoETraining"]),
+            targets: [
+                "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoETraining", "MoEAdaptation",
+            ]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,10 +38,12 @@ let package = Package(
                 "MoEModel", "MoECheckpoint", "MoEData",
                 .product(name: "Yams", package: "Yams"),
             ]),
+        // adaptation & continual learning: policies over the model's surgery mechanisms
+        .target(name: "MoEAdaptation", dependencies: ["MoETraining"]),
         .target(
             name: "MoECommands",
             dependencies: [
-                "MoETraining",
+                "MoETraining", "MoEAdaptation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "moe", dependencies: ["MoECommands"]),
@@ -52,5 +56,13 @@ let package = Package(
         .testTarget(
             name: "MoETrainingTests", dependencies: ["MoETraining", "MoETestSupport"]),
         .testTarget(name: "MoECommandsTests", dependencies: ["MoECommands", "MoETestSupport"]),
+        .testTarget(
+            name: "MoEAdaptationTests", dependencies: ["MoEAdaptation", "MoETestSupport"]),
+
+        // An example continual-learning extension built on the public MoEAdaptation API.
+        .target(name: "ExpertInitExample", dependencies: ["MoEAdaptation"], path: "Examples/ExpertInitExample/Sources"),
+        .testTarget(
+            name: "ExpertInitExampleTests", dependencies: ["ExpertInitExample"],
+            path: "Examples/ExpertInitExample/Tests"),
     ]
 )

@@ -21,6 +21,18 @@ training: {steps: 5, logEvery: 1}
 YAML
 .build/debug/moe pretrain --recipe "$smoke/tiny.yaml" --out "$smoke/run/smoke.moe"
 .build/debug/moe eval --checkpoint "$smoke/run/smoke.moe" --json
+# Adaptation end to end: router-only on a second digits head, prune, expand, Top-K eval.
+cat > "$smoke/adapt.yaml" <<'YAML'
+name: smoke-adapt
+datasets:
+  digits2: {source: digits, batchSize: 32}
+training: {steps: 3, logEvery: 1}
+YAML
+sed 's/digits2/digits3/' "$smoke/adapt.yaml" > "$smoke/expand.yaml"
+.build/debug/moe adapt --router-only --experts 1 --checkpoint "$smoke/run/smoke.moe" --recipe "$smoke/adapt.yaml" --out "$smoke/run/adapted.moe"
+.build/debug/moe prune --checkpoint "$smoke/run/adapted.moe" --dataset digits2 --keep 3 --finetune-steps 2 --out "$smoke/run/pruned.moe"
+.build/debug/moe expand --checkpoint "$smoke/run/adapted.moe" --recipe "$smoke/expand.yaml" --experts 2 --out "$smoke/run/expanded.moe"
+.build/debug/moe eval --checkpoint "$smoke/run/expanded.moe" --top-k 1
 python3 -m pip install --quiet --disable-pip-version-check safetensors numpy 2>&1 | tail -n 2 || true
 python3 scripts/check_safetensors.py "$smoke/run/smoke.moe"
 echo "smoke: ok"

@@ -17,16 +17,23 @@ extension MoECommand {
         @Option(help: "Evaluation batch size.")
         var batchSize: Int = 256
 
+        @Option(help: "Evaluate with K experts per token for every dataset (Top-K reduction at inference).")
+        var topK: Int?
+
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
             if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+            if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1, got \(topK)") }
         }
 
         func run() throws {
             _ = runtime.apply()
             let file = try RunCheckpoint.read(path: checkpoint)
-            let model = try RunCheckpoint.loadModel(file, path: checkpoint)
+            var model = try RunCheckpoint.loadModel(file, path: checkpoint)
+            if let topK {
+                model = try TopKReduction.apply(topK, to: model, report: json ? sayOnStandardError : say)
+            }
             let recipe = try RunCheckpoint.recipe(file)
             var results: [(String, TaskMetrics)] = []
             let items = FashionMNISTCache()

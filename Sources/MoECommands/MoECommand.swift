@@ -8,6 +8,8 @@ public struct MoECommand: ParsableCommand {
         version: "0.1.0",
         groupedSubcommands: [
             CommandGroup(name: "Training", subcommands: [Pretrain.self, Eval.self, Inspect.self]),
+            CommandGroup(
+                name: "Adaptation", subcommands: [Adapt.self, Prune.self, Expand.self]),
             CommandGroup(name: "Performance", subcommands: [Bench.self]),
         ])
 

@@ -5,3 +5,8 @@ import Foundation
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
+
+/// Writes a line to standard error (notes that must not mix with JSON on standard output).
+func sayOnStandardError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}

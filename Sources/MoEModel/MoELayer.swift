@@ -3,7 +3,9 @@ import MoETensor
 /// A Top-K mixture-of-experts MLP with one router per dataset.
 ///
 /// Experts are stacked: `W1[E, D, F]`, `b1[E, F]`, `W2[E, F, D]`, `b2[E, D]`. The router of
-/// dataset t is `Wr[D, E]` (no bias, zero-initialised, so routing starts uniform).
+/// dataset t is `Wr[D, E_t]` (no bias, zero-initialised, so routing starts uniform); it covers
+/// the first E_t ≤ E experts (E_t < E after expansion: old routers never see new experts).
+/// Each dataset has its own K_t ≤ E_t (Top-K reduction).
 ///
 ///     p = softmax(x·Wr)            over the experts the dataset may use (others -inf → 0)
 ///     picked = top-K of p          (ties → lower index)
@@ -22,7 +24,6 @@ struct MoELayer {
     let dim: Int
     let hidden: Int
     let experts: Int
-    let topK: Int
     let renormalize: Bool
 
     init(
@@ -31,18 +32,19 @@ struct MoELayer {
         dim = config.width
         hidden = config.expertHidden
         experts = config.experts
-        topK = config.topK
         renormalize = config.renormalize
         w1 = store.addNormal("\(name).experts.w1", shape: [experts, dim, hidden], rng: &rng)
         b1 = store.add("\(name).experts.b1", Tensor(shape: [experts, hidden]), decays: false)
         w2 = store.addNormal("\(name).experts.w2", shape: [experts, hidden, dim], rng: &rng)
         b2 = store.add("\(name).experts.b2", Tensor(shape: [experts, dim]), decays: false)
         routers = [:]
-        for spec in config.datasets { addRouter(store, name: name, dataset: spec.name) }
+        for spec in config.datasets {
+            addRouter(store, name: name, dataset: spec.name, experts: config.routerExperts(of: spec))
+        }
     }
 
-    /// Adds a zero-initialised router for `dataset`.
-    mutating func addRouter(_ store: ParameterStore, name: String, dataset: String) {
+    /// Adds a zero-initialised router `[D, experts]` for `dataset`.
+    mutating func addRouter(_ store: ParameterStore, name: String, dataset: String, experts: Int) {
         routers[dataset] = store.add(
             "\(name).routers.\(dataset)", Tensor(shape: [dim, experts]))
     }
@@ -63,17 +65,28 @@ struct MoELayer {
         let expertOutput = ScratchBuffer()  // [T·K, D]
         var expertOffsets: [Int] = []       // [E + 1]
         var router: ParameterID? = nil
+        /// Experts the last pass's router covers (E_t) and experts picked per token (K_t).
+        var experts = 0
+        var topK = 0
         /// How many tokens each expert received in the last forward pass.
         var expertLoad: [Int] { (0..<(expertOffsets.count - 1)).map { expertOffsets[$0 + 1] - expertOffsets[$0] } }
     }
 
-    /// y[T, D] = MoE(x[T, D]) for dataset `dataset`; `allowed[E]` masks unavailable experts.
+    /// y[T, D] = MoE(x[T, D]) for one dataset: its router `[D, routerExperts]` covers the
+    /// first `routerExperts` experts, `allowed[routerExperts]` masks unavailable ones, and
+    /// each token picks `topK` of them.
     func forward(
         _ store: ParameterStore, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-        rows: Int, router: ParameterID, allowed: [Bool]?, training: Bool, cache: Cache
+        rows: Int, router: ParameterID, allowed: [Bool]?, routerExperts: Int, topK: Int,
+        training: Bool, cache: Cache
     ) {
-        let (e, k, assignments) = (experts, topK, rows * topK)
+        precondition(
+            routerExperts <= experts && topK <= routerExperts,
+            "router covers \(routerExperts) of \(experts) experts with top-\(topK)")
+        let (e, k, assignments) = (routerExperts, topK, rows * topK)
         cache.router = router
+        cache.experts = e
+        cache.topK = k
         cache.logits.resize(rows * e)
         cache.probabilities.resize(rows * e)
         cache.picked.resize(assignments)
@@ -106,7 +119,7 @@ struct MoELayer {
                 indices: cache.picked.pointer, values: cache.pickedProbabilities.pointer,
                 inp: cache.probabilities.readPointer, allowed: mask, rows: rows, cols: e, k: k)
         }
-        computeGates(cache, rows: rows)
+        computeGates(cache, rows: rows, k: k)
 
         // Group assignments by expert (counting sort keeps token order within an expert).
         var offsets = [Int](repeating: 0, count: e + 1)
@@ -166,8 +179,8 @@ struct MoELayer {
     }
 
     /// g = picked probabilities, or their renormalisation over the K picked.
-    private func computeGates(_ cache: Cache, rows: Int) {
-        let (v, g, k) = (cache.pickedProbabilities.pointer, cache.gates.pointer, topK)
+    private func computeGates(_ cache: Cache, rows: Int, k: Int) {
+        let (v, g) = (cache.pickedProbabilities.pointer, cache.gates.pointer)
         for t in 0..<rows {
             var sum: Float = 0
             for s in 0..<k { sum += v[t * k + s] }
@@ -182,8 +195,10 @@ struct MoELayer {
         inp: UnsafePointer<Float>, rows: Int, cache: Cache, scratch: BackwardScratch,
         extraProbabilityGradient: UnsafePointer<Float>? = nil
     ) {
-        let (e, k, assignments) = (experts, topK, rows * topK)
+        let (e, k) = (cache.experts, cache.topK)
+        let assignments = rows * k
         let offsets = cache.expertOffsets
+        let trainable = trainableExperts(store)
         let dOutputs = scratch.buffer(.expertOutput, count: assignments * dim)
         let dSortedGates = scratch.buffer(.gates, count: assignments)
         scatterAddRowsBackward(
@@ -198,9 +213,11 @@ struct MoELayer {
             withExpertGradients(store) { dw1, db1, dw2, db2 in
                 for j in 0..<e where offsets[j + 1] > offsets[j] {
                     let (start, n) = (offsets[j], offsets[j + 1] - offsets[j])
+                    let learns = trainable?[j] ?? true
                     linearBackward(
-                        dinp: dActivation + start * hidden, dweight: dw2.map { $0 + j * hidden * dim },
-                        dbias: db2.map { $0 + j * dim }, dout: dOutputs + start * dim,
+                        dinp: dActivation + start * hidden,
+                        dweight: learns ? dw2.map { $0 + j * hidden * dim } : nil,
+                        dbias: learns ? db2.map { $0 + j * dim } : nil, dout: dOutputs + start * dim,
                         inp: cache.expertActivation.readPointer + start * hidden,
                         weight: w2 + j * hidden * dim, rows: n, inDim: hidden, outDim: dim)
                 }
@@ -209,9 +226,11 @@ struct MoELayer {
                     dout: dActivation, count: assignments * hidden)
                 for j in 0..<e where offsets[j + 1] > offsets[j] {
                     let (start, n) = (offsets[j], offsets[j + 1] - offsets[j])
+                    let learns = trainable?[j] ?? true
                     linearBackward(
-                        dinp: dInputs + start * dim, dweight: dw1.map { $0 + j * dim * hidden },
-                        dbias: db1.map { $0 + j * hidden }, dout: dHidden + start * hidden,
+                        dinp: dInputs + start * dim,
+                        dweight: learns ? dw1.map { $0 + j * dim * hidden } : nil,
+                        dbias: learns ? db1.map { $0 + j * hidden } : nil, dout: dHidden + start * hidden,
                         inp: cache.expertInput.readPointer + start * dim,
                         weight: w1 + j * dim * hidden, rows: n, inDim: dim, outDim: hidden)
                 }
@@ -256,6 +275,14 @@ struct MoELayer {
                     rows: rows, inDim: dim, outDim: e)
             }
         }
+    }
+
+    /// Which experts receive gradients: the expert bank's `trainableSlices` (one flag per
+    /// expert, the same for w1, b1, w2, b2), or nil when the whole bank learns alike.
+    private func trainableExperts(_ store: ParameterStore) -> [Bool]? {
+        guard let slices = store[w1].trainableSlices else { return nil }
+        precondition(slices.count == experts, "trainableSlices has \(slices.count) entries for \(experts) experts")
+        return slices
     }
 
     private func withExpertWeights(

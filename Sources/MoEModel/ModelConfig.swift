@@ -25,12 +25,21 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
     /// from the model's base `imageSize`.
     public var height: Int
     public var width: Int
-    /// Per MoE layer, which experts this dataset's router may pick; `nil` means all.
+    /// Per MoE layer, which of the experts its router covers this dataset may pick; `nil`
+    /// means all. Rows have `routerExperts ?? experts` entries.
     public var expertMask: [[Bool]]?
+    /// How many experts (the first ones of each layer) this dataset's router covers, i.e. its
+    /// router's columns; `nil` means all `experts`. Expansion appends experts after the old
+    /// ones and pins the old datasets' routers here, so they never see the new experts and
+    /// compute exactly what they computed before.
+    public var routerExperts: Int?
+    /// Experts picked per token for this dataset; `nil` means the model's `topK`
+    /// (Top-K reduction gives a dataset a smaller K while the others keep theirs).
+    public var topK: Int?
 
     public init(
         name: String, task: TaskKind = .classification, classes: Int, height: Int, width: Int,
-        expertMask: [[Bool]]? = nil
+        expertMask: [[Bool]]? = nil, routerExperts: Int? = nil, topK: Int? = nil
     ) {
         self.name = name
         self.task = task
@@ -38,6 +47,8 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
         self.height = height
         self.width = width
         self.expertMask = expertMask
+        self.routerExperts = routerExperts
+        self.topK = topK
     }
 
     /// Box-regression values per cell of a detection head: dx, dy, log w, log h.
@@ -124,6 +135,18 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     /// Indices of the MoE blocks, in order.
     public var moeBlocks: [Int] { (0..<depth).filter(isMoEBlock) }
 
+    /// Columns of `spec`'s routers: the leading experts it may route to.
+    public func routerExperts(of spec: DatasetSpec) -> Int { spec.routerExperts ?? experts }
+
+    /// Experts picked per token for `spec`.
+    public func topK(of spec: DatasetSpec) -> Int { spec.topK ?? topK }
+
+    /// Whether `spec` may route to expert `expert` of MoE layer `moeLayer`.
+    public func allows(_ spec: DatasetSpec, moeLayer: Int, expert: Int) -> Bool {
+        guard expert < routerExperts(of: spec) else { return false }
+        return spec.expertMask?[moeLayer][expert] ?? true
+    }
+
     public func dataset(named name: String) throws -> DatasetSpec {
         guard let spec = datasets.first(where: { $0.name == name }) else {
             throw ModelError.unknownDataset(name, known: datasets.map(\.name))
@@ -158,14 +181,20 @@ public struct ModelConfig: Codable, Sendable, Equatable {
             try check(d.height % patchSize == 0 && d.width % patchSize == 0 && d.height > 0
                       && d.width > 0, "datasets.\(d.name).size",
                       "\(d.height)x\(d.width) is not a positive multiple of patchSize \(patchSize)")
+            if isDense { continue }
+            let (visible, k) = (routerExperts(of: d), topK(of: d))
+            try check(visible >= 1 && visible <= experts, "datasets.\(d.name).routerExperts",
+                      "must be between 1 and experts (\(experts)), got \(visible)")
+            try check(k >= 1 && k <= visible, "datasets.\(d.name).topK",
+                      "must be between 1 and the router's experts (\(visible)), got \(k)")
             if let mask = d.expertMask {
                 try check(mask.count == moeBlocks.count, "datasets.\(d.name).expertMask",
                           "has \(mask.count) layers, the model has \(moeBlocks.count) MoE layers")
                 for row in mask {
-                    try check(row.count == experts, "datasets.\(d.name).expertMask",
-                              "rows must have \(experts) entries")
-                    try check(row.filter { $0 }.count >= topK, "datasets.\(d.name).expertMask",
-                              "allows fewer experts than topK \(topK) in some layer")
+                    try check(row.count == visible, "datasets.\(d.name).expertMask",
+                              "rows must have \(visible) entries")
+                    try check(row.filter { $0 }.count >= k, "datasets.\(d.name).expertMask",
+                              "allows fewer experts than topK \(k) in some layer")
                 }
             }
         }

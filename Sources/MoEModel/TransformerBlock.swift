@@ -44,10 +44,13 @@ struct TransformerBlock {
         return nil
     }
 
-    /// Routing for one dataset in this block: its router and availability mask.
+    /// Routing for one dataset in this block: its router, the experts it covers, its
+    /// availability mask and its K.
     struct Routing {
         let router: ParameterID
         let allowed: [Bool]?
+        let experts: Int
+        let topK: Int
     }
 
     func forward(
@@ -79,7 +82,8 @@ struct TransformerBlock {
             guard let routing else { preconditionFailure("an MoE block needs routing") }
             layer.forward(
                 store, out: out, inp: cache.norm2.readPointer, rows: rows, router: routing.router,
-                allowed: routing.allowed, training: training, cache: cache.moe)
+                allowed: routing.allowed, routerExperts: routing.experts, topK: routing.topK,
+                training: training, cache: cache.moe)
         }
         addInPlace(out, cache.middle.readPointer, count: rows * d)
     }

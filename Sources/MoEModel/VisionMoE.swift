@@ -133,7 +133,9 @@ public final class VisionMoE {
                 guard let router = moe.routers[dataset] else {
                     throw ModelError.unknownDataset(dataset, known: Array(moe.routers.keys).sorted())
                 }
-                routing = .init(router: router, allowed: spec.expertMask?[moeIndex])
+                routing = .init(
+                    router: router, allowed: spec.expertMask?[moeIndex],
+                    experts: config.routerExperts(of: spec), topK: config.topK(of: spec))
                 moeIndex += 1
             }
             block.forward(
@@ -204,7 +206,7 @@ public final class VisionMoE {
             moeBlockIndices.indices.contains(moeLayer),
             "MoE layer \(moeLayer) is outside 0..<\(moeLayerCount)")
         let l = moeBlockIndices[moeLayer]
-        let experts = blocks[l].moe!.experts
+        let experts = blockCaches[l].moe.experts
         return blockCaches[l].moe.probabilities.tensor(
             shape: [pass.batch * pass.tokens, experts])
     }
@@ -235,7 +237,7 @@ public final class VisionMoE {
                 "routerProbabilityGradients has \(extra.count) entries, the model has \(moeLayerCount) MoE layers")
             for (i, gradient) in extra.enumerated() {
                 guard let gradient else { continue }
-                let shape = [rows, blocks[moeBlockIndices[i]].moe!.experts]
+                let shape = [rows, blockCaches[moeBlockIndices[i]].moe.experts]
                 precondition(
                     gradient.shape == shape,
                     "routerProbabilityGradients[\(i)] has shape \(gradient.shape), expected [T, E] = \(shape)")
@@ -340,7 +342,17 @@ public final class VisionMoE {
 
     /// Matrix FLOPs (2 per multiply-add) of one forward pass of `batch` images of `dataset`.
     public func forwardFLOPs(dataset: String, batch: Int) throws -> Double {
-        let spec = try config.dataset(named: dataset)
+        try config.forwardFLOPs(spec: config.dataset(named: dataset), batch: batch)
+    }
+}
+
+extension ModelConfig {
+    /// Matrix FLOPs (2 per multiply-add) of one forward pass of `batch` images of `spec`
+    /// through a model of this architecture: the router covers `routerExperts(of: spec)`
+    /// experts and each token runs `topK(of: spec)` of them. `spec` need not be one of
+    /// `datasets` (FLOPs ratios of an adapted model against its source).
+    public func forwardFLOPs(spec: DatasetSpec, batch: Int) -> Double {
+        let config = self
         let np = Double((spec.height / config.patchSize) * (spec.width / config.patchSize))
         let n = np + 1
         let d = Double(config.width)
@@ -349,13 +361,15 @@ public final class VisionMoE {
             perToken += 2 * d * 3 * d + 2 * d * d + 4 * n * d
             if config.isMoEBlock(l) {
                 let f = Double(config.expertHidden)
-                perToken += 2 * d * Double(config.experts) + Double(config.topK) * 4 * d * f
+                perToken += 2 * d * Double(config.routerExperts(of: spec))
+                    + Double(config.topK(of: spec)) * 4 * d * f
             } else {
                 perToken += 4 * d * Double(config.mlpRatio) * d
             }
         }
         let embed = 2 * Double(config.patchDim) * d * np
-        let head = heads[dataset]?.flops(width: config.width, patches: Int(np)) ?? 0
+        let outputs = 2 * d * Double(spec.outputChannels)
+        let head = spec.task == .classification ? outputs : outputs * np
         return Double(batch) * (perToken * n + embed + head)
     }
 }

@@ -18,6 +18,11 @@ public final class Parameter {
     public var isTrainable: Bool
     /// Whether decoupled weight decay applies (false for norms, biases, embeddings).
     public var decays: Bool
+    /// For a trainable parameter stacked along its first axis (an expert bank), which slices
+    /// learn; `nil` means all. Layers that know the stacking (the MoE expert bank) leave the
+    /// gradient of frozen slices zero, so with zero optimiser state and `decays == false`
+    /// every optimiser leaves those slices bit-identical (adaptation with N trainable experts).
+    public var trainableSlices: [Bool]?
 
     public init(name: String, value: Tensor, isTrainable: Bool = true, decays: Bool = true) {
         self.name = name
@@ -78,9 +83,14 @@ public final class ParameterStore {
 
     /// Total number of scalar values.
     public var scalarCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
-    /// Number of scalar values that the optimiser may change.
+    /// Number of scalar values that the optimiser may change (only the learning slices of a
+    /// parameter with `trainableSlices`).
     public var trainableScalarCount: Int {
-        parameters.reduce(0) { $0 + ($1.isTrainable ? $1.value.count : 0) }
+        parameters.reduce(0) { total, p in
+            guard p.isTrainable else { return total }
+            guard let slices = p.trainableSlices, !slices.isEmpty else { return total + p.value.count }
+            return total + p.value.count / slices.count * slices.filter { $0 }.count
+        }
     }
 
     public func id(_ name: String) throws -> ParameterID {

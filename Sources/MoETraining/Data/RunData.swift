@@ -31,7 +31,8 @@ public struct RunDataset: Sendable {
                 train: ClassificationSplit(try items.load(.train, directory: directory)),
                 test: ClassificationSplit(try items.load(.test, directory: directory)))
         case .digits:
-            let all = try Digits.load(path: recipe.path ?? Digits.defaultPath)
+            var all = try Digits.load(path: recipe.path ?? Digits.defaultPath)
+            if let side = recipe.resize { all = try all.resized(height: side, width: side) }
             let (train, test) = Digits.split(all, testFraction: recipe.testFraction, seed: seed)
             return RunDataset(
                 recipe: recipe, train: ClassificationSplit(train), test: ClassificationSplit(test))

@@ -4,7 +4,8 @@ import MoETensor
 /// How a dataset's tokens are spread over the experts of every MoE layer.
 public enum ExpertUsage {
     /// Per MoE layer, the fraction of the dataset's token→expert assignments each expert
-    /// receives, over the first `images` test images. Rows sum to 1.
+    /// receives, over the first `images` test images. Rows sum to 1 and have `experts`
+    /// entries (experts the dataset's router does not cover get 0).
     public static func measure(model: VisionMoE, dataset: RunDataset, images: Int, batchSize: Int = 128) throws -> [[Double]] {
         let experts = model.config.experts
         var counts = [[Double]](
@@ -17,7 +18,7 @@ public enum ExpertUsage {
             // A training-mode pass keeps every layer's routing (no backward follows).
             _ = try model.forward(images: batch, dataset: dataset.name, training: true)
             for (layer, load) in model.lastExpertLoad.enumerated() {
-                for e in 0..<experts { counts[layer][e] += Double(load[e]) }
+                for (e, n) in load.enumerated() { counts[layer][e] += Double(n) }
             }
             start += batchSize
         }

@@ -35,6 +35,9 @@ public struct DatasetRecipe: Codable, Sendable, Equatable {
     public var lossWeight: Float = 1
     /// Fraction held out as the test split where the source has no split of its own (digits).
     public var testFraction: Double = 0.2
+    /// Resample images to this square size (digits: e.g. 28 to match a Fashion-MNIST
+    /// backbone's patch scale); nil keeps the source's size.
+    public var resize: Int?
 
     public init(name: String, source: DataSourceKind, task: TaskKind = .classification) {
         self.name = name
@@ -44,7 +47,7 @@ public struct DatasetRecipe: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, source, task, path, scene, trainSize, testSize, batchSize, samplingWeight
-        case lossWeight, testFraction
+        case lossWeight, testFraction, resize
     }
 
     public init(from decoder: any Decoder) throws {
@@ -60,6 +63,7 @@ public struct DatasetRecipe: Codable, Sendable, Equatable {
         samplingWeight = try c.decodeIfPresent(Double.self, forKey: .samplingWeight) ?? 1
         lossWeight = try c.decodeIfPresent(Float.self, forKey: .lossWeight) ?? 1
         testFraction = try c.decodeIfPresent(Double.self, forKey: .testFraction) ?? 0.2
+        resize = try c.decodeIfPresent(Int.self, forKey: .resize)
     }
 }
 

@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import MoEAdaptation
+import MoETraining
+
+extension MoECommand {
+    /// `moe adapt`: a new router per MoE layer and a head for a new dataset, trained alone
+    /// (router-only), with N experts per layer, at a smaller K, or everything (fine-tune).
+    struct Adapt: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Adapt a checkpoint to a new dataset: new router + head (router-only), optionally experts or a smaller K.",
+            discussion: """
+                Without --router-only the whole model is fine-tuned (the baseline that forgets). \
+                With --router-only every tensor but the dataset's routers and head (and, with \
+                --experts N, N experts per MoE layer) is bit-identical in the output. If the \
+                checkpoint already has the dataset, its router and head are trained further \
+                (e.g. at a smaller --top-k after pruning).
+                """)
+
+        @Option(help: "Checkpoint to adapt (.moe).")
+        var checkpoint: String
+
+        @Option(help: "Recipe (YAML) with the new dataset, optimizer, schedule and steps; its model section is ignored.")
+        var recipe: String
+
+        @Option(help: "Which of the recipe's datasets to adapt to (default: its only one).")
+        var dataset: String?
+
+        @Flag(help: "Freeze the backbone: train only the new routers and head (plus --experts).")
+        var routerOnly = false
+
+        @Option(help: "Experts per MoE layer that also train (with --router-only).")
+        var experts: Int = 0
+
+        @Option(help: "How to choose those experts: random, most-used, least-used.")
+        var expertChoice: ExpertSelection = .random
+
+        @Option(help: "Experts per token for the dataset (Top-K reduction).")
+        var topK: Int?
+
+        @Option(help: "Optimiser steps (default: the recipe's).")
+        var steps: Int?
+
+        @Option(
+            name: .customLong("set"),
+            help: ArgumentHelp("Override a recipe field (repeatable).", valueName: "key.path=value"))
+        var overrides: [String] = []
+
+        @Option(help: "Seed of the new head and the random expert choice.")
+        var seed: UInt64 = 0
+
+        @Option(help: "Output checkpoint.")
+        var out: String
+
+        @OptionGroup var runtime: RuntimeOptions
+
+        func validate() throws {
+            if experts < 0 { throw ValidationError("--experts must be at least 0, got \(experts)") }
+            if experts > 0 && !routerOnly {
+                throw ValidationError("--experts needs --router-only (without it every expert trains)")
+            }
+            if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1, got \(topK)") }
+            if let steps, steps < 0 { throw ValidationError("--steps must be at least 0, got \(steps)") }
+            if out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
+        }
+
+        func run() throws {
+            let source = try SourceCheckpoint(path: checkpoint)
+            let adaptation = try Recipe.load(path: recipe, overrides: overrides)
+            let data = try source.newDataset(of: adaptation, named: dataset)
+            let threads = runtime.apply(fallback: adaptation.training.threads)
+            let total = steps ?? adaptation.totalSteps(for: [data])
+            var config = source.model.config
+            if !config.datasets.contains(where: { $0.name == data.name }) { config.datasets.append(data.spec) }
+            var merged = Adaptation.mergedRecipe(source: source.recipe, adaptation: adaptation, model: config)
+            merged.training.steps = total
+            printPlan("adapt", source: source, dataset: data, steps: total, out: out)
+            say("  threads \(threads)")
+
+            var settings = Adaptation.AdaptSettings()
+            settings.routerOnly = routerOnly
+            settings.experts = experts
+            settings.selection = expertChoice
+            settings.topK = topK
+            settings.steps = total
+            settings.seed = seed
+            Interrupt.install()
+            let progress = ProgressPrinter()
+            let (model, record) = try Adaptation.adapt(
+                source.model, dataset: data, settings: settings, recipe: merged,
+                history: source.history, checkpointPath: out
+            ) { progress.show($0, final: $1) }
+            progress.finish()
+            try Adaptation.save(model, recipe: merged, history: source.history, record: record, path: out)
+            printRecord(record, out: out)
+        }
+    }
+}

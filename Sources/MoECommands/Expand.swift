@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import MoEAdaptation
+import MoETensor
+import MoETraining
+
+extension MoECommand {
+    /// `moe expand`: new experts and a router for a new dataset; old datasets unchanged.
+    struct Expand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Append N experts per MoE layer and a router + head for a new dataset; train only those.",
+            discussion: """
+                Old datasets' routers never see the new experts and nothing they use is \
+                trained, so their predictions are bit-identical (zero forgetting).
+                """)
+
+        enum Initialization: String, ExpressibleByArgument, CaseIterable {
+            case fresh
+            case copy
+        }
+
+        @Option(help: "Checkpoint to expand (.moe).")
+        var checkpoint: String
+
+        @Option(help: "Recipe (YAML) with the new dataset, optimizer, schedule and steps.")
+        var recipe: String
+
+        @Option(help: "Which of the recipe's datasets to add (default: its only one).")
+        var dataset: String?
+
+        @Option(help: "Experts to append per MoE layer.")
+        var experts: Int
+
+        @Option(help: "New experts start fresh (random) or as noisy copies of old experts.")
+        var initialization: Initialization = .copy
+
+        @Option(help: "Optimiser steps (default: the recipe's).")
+        var steps: Int?
+
+        @Option(
+            name: .customLong("set"),
+            help: ArgumentHelp("Override a recipe field (repeatable).", valueName: "key.path=value"))
+        var overrides: [String] = []
+
+        @Option(help: "Seed of the new experts, router and head.")
+        var seed: UInt64 = 0
+
+        @Option(help: "Output checkpoint.")
+        var out: String
+
+        @Option(help: "Test images per old dataset whose outputs are compared before and after (0: skip).")
+        var verifyImages: Int = 16
+
+        @OptionGroup var runtime: RuntimeOptions
+
+        func validate() throws {
+            if verifyImages < 0 { throw ValidationError("--verify-images must be at least 0, got \(verifyImages)") }
+            if experts < 1 { throw ValidationError("--experts must be at least 1, got \(experts)") }
+            if let steps, steps < 0 { throw ValidationError("--steps must be at least 0, got \(steps)") }
+            if out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
+        }
+
+        func run() throws {
+            let source = try SourceCheckpoint(path: checkpoint)
+            let adaptation = try Recipe.load(path: recipe, overrides: overrides)
+            let data = try source.newDataset(of: adaptation, named: dataset)
+            _ = runtime.apply(fallback: adaptation.training.threads)
+            let total = steps ?? adaptation.totalSteps(for: [data])
+            var config = source.model.config
+            config.datasets.append(data.spec)
+            var merged = Adaptation.mergedRecipe(source: source.recipe, adaptation: adaptation, model: config)
+            merged.training.steps = total
+            printPlan("expand", source: source, dataset: data, steps: total, out: out)
+            let initializer: any ExpansionInitializer =
+                initialization == .fresh ? FreshExperts() : CopyMostUsed()
+            let probes: [(String, Tensor, Tensor)] = try verifyImages == 0 ? [] : source.model.config.datasets.map { spec in
+                let data = try source.dataset(named: spec.name)
+                var images = Tensor(shape: [0])
+                _ = data.test.makeBatch(indices: Array(0..<min(verifyImages, data.test.count)), into: &images)
+                let output = try source.model.forward(images: images, dataset: spec.name, training: false)
+                return (spec.name, images, output)
+            }
+            Interrupt.install()
+            let progress = ProgressPrinter()
+            let (model, record) = try Adaptation.expand(
+                source.model, dataset: data, count: experts, initializer: initializer, steps: total,
+                seed: seed, recipe: merged, history: source.history, checkpointPath: out
+            ) { progress.show($0, final: $1) }
+            progress.finish()
+            try Adaptation.save(model, recipe: merged, history: source.history, record: record, path: out)
+            let old = source.model.config.experts
+            say("new experts \(old)..<\(old + experts) per MoE layer are visible only to '\(data.name)'; the old datasets' routers are unchanged")
+            for (name, images, before) in probes {
+                let after = try model.forward(images: images, dataset: name, training: false)
+                let same = after.storage.map { $0.bitPattern } == before.storage.map { $0.bitPattern }
+                say("  \(name): outputs on \(images.shape[0]) test images " + (same ? "bit-identical to the source's" : "CHANGED"))
+                if !same { throw AdaptationError.invalid("expansion changed the outputs of old dataset '\(name)'") }
+            }
+            printRecord(record, out: out)
+        }
+    }
+}
