@@ -1,3 +1,5 @@
+import MoETensor
+
 /// GradSplit [GS], on parameter gradients: the output channels of one shared layer (the last
 /// dimension of its weights and biases) are split into T contiguous groups; element e of
 /// output channel c belongs to group g = ⌊c·T / C⌋ and receives Σ_t m[g][t]·∇L_t, where the
@@ -35,5 +37,26 @@ public struct GradSplit: GradientBalancer {
         var c = GradientCombination.sum(tasks: set.shared.count)
         c.channelMask = relations
         return c
+    }
+}
+
+extension TaskParameterLayout {
+    /// Writes GradSplit's combination into the shared gradients: slices under `prefix` get
+    /// the channel-group mask, every other slice the plain sum of the rows.
+    public func scatterGradSplit(_ rows: [[Float]], mask: [[Float]], prefix: String, into store: ParameterStore) {
+        let t = rows.count
+        scatterCombination(rows, coefficients: Array(repeating: 1, count: t), into: store)
+        for k in slices(prefix: prefix) {
+            let s = shared[k]
+            let channels = s.lastDimension
+            store.parameters[s.parameterIndex].grad.withUnsafeMutablePointer { g in
+                for e in 0..<s.count {
+                    let group = GradSplit.group(channel: e % channels, channels: channels, groups: t)
+                    var v: Float = 0
+                    for task in 0..<t { v += mask[group][task] * rows[task][s.offset + e] }
+                    g[e] = v
+                }
+            }
+        }
     }
 }

@@ -18,6 +18,8 @@ public struct TrainingState: Codable, Sendable, Equatable {
     /// Per MoE layer, the running dataset × expert buffer of the MI loss (DESIGN §4);
     /// empty for dense models and single-dataset runs.
     public var mutualInformation: [MutualInformationBuffer]
+    /// What the balancing method has learned (roundRobin runs; nil in sampled runs).
+    public var balancer: BalancerState?
 
     public init(recipe: Recipe, data: [RunDataset], totalSteps: Int, moeLayers: Int) {
         step = 0

@@ -80,11 +80,17 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// w_MI: weight of the mutual-information loss summed over MoE layers (DESIGN §4);
     /// used when a run has several datasets and experts.
     public var miWeight: Float = 5e-4
+    /// `sampled` (one dataset per step) or `roundRobin` (every dataset each step); nil:
+    /// roundRobin when the balancing method needs it, else sampled.
+    public var stepMode: StepMode?
+    /// Log gradient-conflict diagnostics every N steps (roundRobin only; 0 = never).
+    public var diagnosticsEvery: Int = 0
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case steps, epochs, logEvery, evalEvery, checkpointEvery, evalBatchSize, threads, miWeight
+        case stepMode, diagnosticsEvery
     }
 
     public init(from decoder: any Decoder) throws {
@@ -97,6 +103,8 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         evalBatchSize = try c.decodeIfPresent(Int.self, forKey: .evalBatchSize) ?? 256
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? 2
         miWeight = try c.decodeIfPresent(Float.self, forKey: .miWeight) ?? 5e-4
+        stepMode = try c.decodeIfPresent(StepMode.self, forKey: .stepMode)
+        diagnosticsEvery = try c.decodeIfPresent(Int.self, forKey: .diagnosticsEvery) ?? 0
     }
 }
 
@@ -111,11 +119,18 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var optimizer: OptimizerSettings
     public var schedule: LRSchedule
     public var training: TrainingSettings
+    /// How task losses or gradients are combined (DESIGN §5); default `static` (λ_t).
+    public var balancing: BalancingSettings
     /// Checkpoint path; default `checkpoints/<name>/<name>.moe`.
     public var output: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, seed, model, datasets, optimizer, schedule, training, output
+        case name, seed, model, datasets, optimizer, schedule, training, balancing, output
+    }
+
+    /// The step mode in effect (`training.stepMode`, else what the balancing method needs).
+    public var stepMode: StepMode {
+        training.stepMode ?? (balancing.method.needsRoundRobin ? .roundRobin : .sampled)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -127,6 +142,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         optimizer = try c.decodeIfPresent(OptimizerSettings.self, forKey: .optimizer) ?? OptimizerSettings()
         schedule = try c.decodeIfPresent(LRSchedule.self, forKey: .schedule) ?? LRSchedule()
         training = try c.decodeIfPresent(TrainingSettings.self, forKey: .training) ?? TrainingSettings()
+        balancing = try c.decodeIfPresent(BalancingSettings.self, forKey: .balancing) ?? BalancingSettings()
         output = try c.decodeIfPresent(String.self, forKey: .output)
     }
 
@@ -147,6 +163,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         "optimizer": ["kind", "lr", "weightDecay", "beta1", "beta2", "eps", "momentum", "nesterov", "clip"],
         "schedule": ["kind", "warmup", "minFactor", "pctStart", "divFactor", "finalDivFactor"],
         "training": TrainingSettings.CodingKeys.allCases.map(\.rawValue),
+        "balancing": BalancingSettings.CodingKeys.allCases.map(\.rawValue),
     ]
 
     /// Reads a YAML recipe file and applies `overrides` (`key.path=value`) in order.
@@ -201,7 +218,7 @@ public struct Recipe: Codable, Sendable, Equatable {
             }
         }
         try check(tree, section: "", schemaKey: "")
-        for section in ["model", "optimizer", "schedule", "training"] {
+        for section in ["model", "optimizer", "schedule", "training", "balancing"] {
             try check(tree[section], section: section, schemaKey: section)
         }
         guard let datasets = tree["datasets"] else {
@@ -243,6 +260,20 @@ public struct Recipe: Codable, Sendable, Equatable {
         try check(training.miWeight >= 0, "training.miWeight", "must not be negative")
         try check(training.evalBatchSize >= 1, "training.evalBatchSize", "must be at least 1")
         try check(optimizer.learningRate > 0, "optimizer.lr", "must be positive")
+        try check(training.diagnosticsEvery >= 0, "training.diagnosticsEvery", "must not be negative")
+        let method = balancing.method.rawValue
+        try check(!balancing.method.needsRoundRobin || stepMode == .roundRobin, "training.stepMode",
+                  "balancing '\(method)' needs one batch of every dataset per step (stepMode: roundRobin)")
+        try check(!(balancing.method == .tbgc || balancing.method == .tbgcNoRescale) || optimizer.clipNorm == 0,
+                  "optimizer.clip", "must be 0 with balancing '\(method)': TBGC clips per task and is never combined with a global clip")
+        try check(balancing.norm > 0, "balancing.norm", "must be positive")
+        try check(balancing.lr > 0, "balancing.lr", "must be positive")
+        try check(!(balancing.method == .gradsplit && optimizer.kind == .adamPerTask), "optimizer.kind",
+                  "adam-per-task cannot be combined with gradsplit")
+        if let r = balancing.relations {
+            try check(r.count == datasets.count && r.allSatisfy { $0.count == datasets.count },
+                      "balancing.relations", "must be a \(datasets.count)×\(datasets.count) matrix (datasets in recipe order)")
+        }
         do {
             var probe = model
             probe.datasets = []
