@@ -1,3 +1,5 @@
+import MoEData
+
 /// Δm (DESIGN §5): Δm = 100/T · Σ_t (−1)^{l_t} (M_m,t − M_s,t) / M_s,t in percent, with
 /// l_t = 1 where lower is better, so a positive Δm means the multi-task model beats the
 /// single-task baselines (LibMTL's sign, task-averaged, one primary metric per task).
@@ -28,5 +30,35 @@ public enum DeltaM {
         precondition(!entries.isEmpty && entries.allSatisfy { $0.singleTask != 0 },
                      "Δm needs at least one task and non-zero baselines")
         return entries.map(\.relativeChange).reduce(0, +) / Double(entries.count)
+    }
+}
+
+extension DeltaM {
+    /// Entries for every dataset present in both maps, by name, on each task's primary
+    /// metric (top-1, mAP@0.5, mIoU: all higher-is-better).
+    public static func entries(
+        multiTask: [String: TaskMetrics], singleTask: [String: TaskMetrics]
+    ) -> [Entry] {
+        multiTask.keys.sorted().compactMap { name in
+            guard let m = multiTask[name], let s = singleTask[name], s.primary != 0 else { return nil }
+            return Entry(task: name, multiTask: m.primary, singleTask: s.primary)
+        }
+    }
+
+    /// Test metrics of the single-task baseline checkpoints at `paths`, by dataset name
+    /// (each checkpoint may hold several datasets; a later one wins).
+    public static func evaluateBaselines(paths: [String], batchSize: Int) throws -> [String: TaskMetrics] {
+        var result: [String: TaskMetrics] = [:]
+        let items = FashionMNISTCache()
+        for path in paths {
+            let file = try RunCheckpoint.read(path: path)
+            let model = try RunCheckpoint.loadModel(file, path: path)
+            let recipe = try RunCheckpoint.recipe(file)
+            for entry in recipe.datasets where model.config.datasets.contains(where: { $0.name == entry.name }) {
+                let data = try RunDataset.load(entry, seed: recipe.seed, items: items)
+                result[entry.name] = try Evaluation.evaluate(model: model, dataset: data, batchSize: batchSize)
+            }
+        }
+        return result
     }
 }

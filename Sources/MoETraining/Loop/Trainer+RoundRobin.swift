@@ -32,7 +32,8 @@ extension Trainer {
         for t in 0..<tasks {
             let dataset = data[t]
             let indices = state.batchSamplers[dataset.name]!.next()
-            let targets = dataset.train.makeBatch(indices: indices, into: &images)
+            var targets = dataset.train.makeBatch(indices: indices, into: &images)
+            augment(dataset: dataset.name, targets: &targets)
             rows += indices.count
             state.imagesSeen[dataset.name, default: 0] += indices.count
             let outputs = try model.forward(images: images, dataset: dataset.name)

@@ -132,7 +132,8 @@ public final class Trainer {
         let t = chooseDataset()
         let dataset = data[t]
         let indices = state.batchSamplers[dataset.name]!.next()
-        let targets = dataset.train.makeBatch(indices: indices, into: &images)
+        var targets = dataset.train.makeBatch(indices: indices, into: &images)
+        augment(dataset: dataset.name, targets: &targets)
         let rows = indices.count
 
         model.store.zeroGradients()
@@ -207,6 +208,17 @@ public final class Trainer {
             gradients.append(g)
         }
         return (gradients.contains { $0 != nil } ? gradients : nil, loss)
+    }
+
+    /// Applies the recipe's multi-branch augmentation of `dataset` to the batch in `images`.
+    func augment(dataset: String, targets: inout TaskTargets) {
+        guard let branches = recipe.augmentation[dataset], !branches.isEmpty,
+            var rng = state.augmentationGenerator
+        else { return }
+        let progress = Double(state.step) / Double(max(state.totalSteps - 1, 1))
+        MultiBranchAugmentation.apply(
+            branches: branches, progress: progress, images: &images, targets: &targets, rng: &rng)
+        state.augmentationGenerator = rng
     }
 
     /// Test-split metrics of every dataset, by name.

@@ -121,11 +121,13 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var training: TrainingSettings
     /// How task losses or gradients are combined (DESIGN §5); default `static` (λ_t).
     public var balancing: BalancingSettings
+    /// Multi-branch augmentation: dataset name → branches (one drawn per sample).
+    public var augmentation: [String: [AugmentationBranch]]
     /// Checkpoint path; default `checkpoints/<name>/<name>.moe`.
     public var output: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, seed, model, datasets, optimizer, schedule, training, balancing, output
+        case name, seed, model, datasets, optimizer, schedule, training, balancing, augmentation, output
     }
 
     /// The step mode in effect (`training.stepMode`, else what the balancing method needs).
@@ -143,6 +145,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         schedule = try c.decodeIfPresent(LRSchedule.self, forKey: .schedule) ?? LRSchedule()
         training = try c.decodeIfPresent(TrainingSettings.self, forKey: .training) ?? TrainingSettings()
         balancing = try c.decodeIfPresent(BalancingSettings.self, forKey: .balancing) ?? BalancingSettings()
+        augmentation = try c.decodeIfPresent([String: [AugmentationBranch]].self, forKey: .augmentation) ?? [:]
         output = try c.decodeIfPresent(String.self, forKey: .output)
     }
 
@@ -228,6 +231,24 @@ public struct Recipe: Codable, Sendable, Equatable {
             throw RecipeError.invalid(
                 file: source, detail: "'datasets' must map each dataset name to its settings")
         }
+        if case .mapping(let augmented)? = tree["augmentation"] {
+            let names = pairs.map(\.key)
+            for (name, value) in augmented {
+                guard names.contains(name) else {
+                    throw RecipeError.unknownKey(file: source, path: "augmentation.\(name)", known: names)
+                }
+                guard case .sequence(let branches) = value else {
+                    throw RecipeError.invalid(file: source, detail: "'augmentation.\(name)' must be a list of branches")
+                }
+                let known = AugmentationBranch.CodingKeys.allCases.map(\.rawValue)
+                for (i, branch) in branches.enumerated() {
+                    guard case .mapping(let keys) = branch else { continue }
+                    for (key, _) in keys where !known.contains(key) {
+                        throw RecipeError.unknownKey(file: source, path: "augmentation.\(name).\(i).\(key)", known: known)
+                    }
+                }
+            }
+        }
         for (name, value) in pairs {
             try check(value, section: "datasets.\(name)", schemaKey: "datasets.*")
             try check(value["scene"], section: "datasets.\(name).scene", schemaKey: "datasets.*.scene")
@@ -270,6 +291,18 @@ public struct Recipe: Codable, Sendable, Equatable {
         try check(balancing.lr > 0, "balancing.lr", "must be positive")
         try check(!(balancing.method == .gradsplit && optimizer.kind == .adamPerTask), "optimizer.kind",
                   "adam-per-task cannot be combined with gradsplit")
+        for d in datasets {
+            let branches = augmentation[d.name] ?? []
+            for (i, b) in branches.enumerated() {
+                let path = "augmentation.\(d.name).\(i)"
+                try check(b.weight >= 0 && (b.finalWeight ?? 0) >= 0, path + ".weight", "must not be negative")
+                try check(b.kind != .mixup || d.task == .classification, path + ".kind", "mixup needs a classification dataset")
+                try check(b.kind != .mosaic || d.source == .scenes, path + ".kind", "mosaic needs a scenes dataset")
+                try check(b.minScale > 0 && b.minScale <= 1, path + ".minScale", "must be in (0, 1]")
+            }
+            try check(branches.isEmpty || branches.contains { $0.weight > 0 || ($0.finalWeight ?? 0) > 0 },
+                      "augmentation.\(d.name)", "needs a branch with positive weight")
+        }
         if let r = balancing.relations {
             try check(r.count == datasets.count && r.allSatisfy { $0.count == datasets.count },
                       "balancing.relations", "must be a \(datasets.count)×\(datasets.count) matrix (datasets in recipe order)")
