@@ -114,3 +114,18 @@ import Testing
         #expect(abs(DeltaM.compute(entries) - (2 - 10 + 20) / 3) < 1e-9)
     }
 }
+
+/// GradSplit's relation mask from pairwise runs (τ = −0.01).
+@Suite struct TaskRelationsTests {
+    @Test("relative changes and the τ = −1 % mask by hand")
+    func mask() {
+        let single = [0.80, 0.40, 0.20]
+        // joint[t][s]: task t's metric when trained with s.
+        let joint = [[0, 0.82, 0.795], [0.30, 0, 0.40], [0.19, 0.21, 0]]
+        let r = TaskRelations.relativeChanges(single: single, joint: joint)
+        #expect(abs(r[0][1] - 0.025) < 1e-12 && abs(r[0][2] + 0.00625) < 1e-12 && abs(r[1][0] + 0.25) < 1e-12)
+        #expect(TaskRelations.mask(r) == [[1, 1, 1], [0, 1, 1], [0, 1, 1]])
+        let yaml = TaskRelations.yaml(datasets: ["a", "b", "c"], changes: r, mask: TaskRelations.mask(r), tau: -0.01)
+        #expect(yaml.contains("relations: [[1, 1, 1], [0, 1, 1], [0, 1, 1]]"))
+    }
+}

@@ -27,7 +27,7 @@ public enum GradientCurves {
             guard let step = r["step"] as? Int, let layers = r["layers"] as? [String: Any],
                 let l = layers[layer] as? [String: Any], let values = l[field] as? [String: Any]
             else { continue }
-            for (k, v) in values { if let d = v as? Double { points[k, default: []].append((Double(step), d)) } }
+            for (k, v) in values { if let d = (v as? NSNumber)?.doubleValue { points[k, default: []].append((Double(step), d)) } }
         }
         return points.keys.sorted().map { ($0, points[$0]!) }
     }
@@ -39,7 +39,7 @@ public enum GradientCurves {
             guard let step = r["step"] as? Int, let layers = r["layers"] as? [String: Any] else { continue }
             for (name, value) in layers {
                 guard let l = value as? [String: Any], let c = l["cosine"] as? [String: Any] else { continue }
-                let v = c.values.compactMap { $0 as? Double }
+                let v = c.values.compactMap { ($0 as? NSNumber)?.doubleValue }
                 if !v.isEmpty { points[name, default: []].append((Double(step), v.reduce(0, +) / Double(v.count))) }
             }
         }
