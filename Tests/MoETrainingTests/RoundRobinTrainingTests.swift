@@ -59,6 +59,13 @@ import Testing
         ])
         #expect(mapping.balancing.method == .gradnorm && mapping.balancing.alpha == 0.5)
         #expect(mapping.balancing.layer == "blocks.0.")
+        // `balancing: NAME` in the file can be extended and switched from the command line.
+        let yaml = tinyRecipeYAML(datasets: Self.twoDatasets) + "balancing: gradnorm\n"
+        let extended = try Recipe.parse(yaml: yaml, source: "r.yaml", overrides: [
+            "balancing.alpha=0.5", "balancing=gradsplit", "balancing.relations=[[1, 0], [1, 1]]",
+        ])
+        #expect(extended.balancing.method == .gradsplit && extended.balancing.alpha == 0.5)
+        #expect(extended.balancing.relations == [[1, 0], [1, 1]])
         // Typos and bad combinations name the key.
         let typo = thrown(RecipeError.self) {
             _ = try tinyRecipe(datasets: Self.twoDatasets, overrides: ["balancing.alhpa=1"])

@@ -183,7 +183,24 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// Parses YAML recipe text (`source` names it in errors) and applies `overrides`.
     public static func parse(yaml: String, source: String, overrides: [String] = []) throws -> Recipe {
         var tree = try RecipeTree.parse(yaml: yaml, source: source)
-        for o in overrides { try tree.apply(override: o) }
+        // `balancing: NAME` is short for `balancing: {method: NAME}`; normalising it lets
+        // `--set balancing.alpha=...` extend it, and `--set balancing=NAME` keep the rest.
+        func normaliseBalancing() throws {
+            if case .scalar(let name, let quoted)? = tree["balancing"] {
+                try tree.set(path: ["balancing"], to: .mapping([("method", .scalar(name, quoted: quoted))]))
+            }
+        }
+        try normaliseBalancing()
+        for o in overrides {
+            if o.hasPrefix("balancing="), case .mapping? = tree["balancing"],
+                case .scalar = try RecipeTree.parse(yaml: String(o.dropFirst("balancing=".count)), source: "--set balancing")
+            {
+                try tree.apply(override: "balancing.method=" + o.dropFirst("balancing=".count))
+            } else {
+                try tree.apply(override: o)
+                try normaliseBalancing()
+            }
+        }
         try checkKeys(tree, source: source)
         var object = tree.jsonObject() as? [String: Any] ?? [:]
         // `datasets` is written as a mapping name → settings; decode it as an ordered list.
