@@ -87,6 +87,17 @@ import Testing
         #expect(back == g && back.balancing.relations == [[1, 0], [1, 1]])
     }
 
+    @Test("an epoch of roundRobin steps is the longest dataset's epoch; sampled sums them")
+    func epochLength() throws {
+        let base = ["training.steps=null", "training.epochs=1"]
+        let rr = try Self.recipe("equal", extra: base + ["training.stepMode=roundRobin"])
+        let sampled = try Self.recipe("equal", extra: base)
+        let data = tinyData(rr)
+        let batches = data.map { $0.train.count / $0.recipe.batchSize }
+        #expect(rr.totalSteps(for: data) == batches.max())
+        #expect(sampled.totalSteps(for: data) == batches.reduce(0, +))
+    }
+
     /// Trains 3 steps with task 0's loss multiplied by `scale`.
     static func scaled(_ recipe: Recipe, scale: Float) throws -> Trainer {
         let trainer = try tinyTrainer(recipe)
