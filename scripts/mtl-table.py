@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Markdown table of scripts/mtl-results.sh runs: each dataset's primary metric, Δm against
-the single-task baselines (DESIGN §5: mean relative change in percent, positive = better),
-and the mean training time per step. Usage: mtl-table.py OUTDIR [methods...]"""
+the single-task baselines (DESIGN §5: mean relative change in percent, positive = better).
+(Time per step: use `moe bench --balancing`, not these runs' wall times.) Usage: mtl-table.py OUTDIR [methods...]"""
 import json, os, sys
 
 out = sys.argv[1]
@@ -12,7 +12,7 @@ for line in open(os.path.join(out, "baselines.json")):
     if line.startswith("{"):
         base.update(json.loads(line))
 names = ["fmnist", "detect", "segment"]
-print("| method | Fashion-MNIST top-1 | detection mAP@0.5 | segmentation mIoU | Δm | s/step |")
+print("| method | Fashion-MNIST top-1 | detection mAP@0.5 | segmentation mIoU | Δm | last diagnostics: backbone cos fmnist/detect, fmnist/segment, detect/segment |")
 print("|---|---|---|---|---|---|")
 row = ["single-task baselines"] + [f"{100*base[n][primary[base[n]['task']]]:.2f} %" for n in names] + ["0", ""]
 print("| " + " | ".join(row) + " |")
@@ -30,6 +30,9 @@ for m in methods:
         v, b = res[n][key], base[n][key]
         changes.append((v - b) / b * 100)
         cells.append(f"{100*v:.2f} %")
-    recs = [json.loads(l) for l in open(os.path.join(out, m, "metrics.jsonl")) if '"train"' in l]
-    per = recs[-1]["seconds"] / recs[-1]["step"]
-    print(f"| {m} | " + " | ".join(cells) + f" | {sum(changes)/len(changes):+.2f} % | {per:.2f} |")
+    grads = [json.loads(l) for l in open(os.path.join(out, m, "metrics.jsonl")) if '"grad"' in l]
+    cos = ""
+    if grads:
+        c = grads[-1]["layers"]["backbone"]["cosine"]
+        cos = f"{c['fmnist/detect']:+.2f}, {c['fmnist/segment']:+.2f}, {c['detect/segment']:+.2f} (step {grads[-1]['step']})"
+    print(f"| {m} | " + " | ".join(cells) + f" | {sum(changes)/len(changes):+.2f} % | {cos} |")
