@@ -59,6 +59,27 @@ import Testing
         }
     }
 
+    @Test("relations trains singles and the pair and writes a gradsplit fragment")
+    func relationsRuns() throws {
+        _ = parallelPoolReady
+        try withTemporaryDirectory { dir in
+            let two = tinyDigitsRecipe.replacingOccurrences(
+                of: "\noptimizer:", with: "\n  digits-b:\n    source: digits\n    batchSize: 8\noptimizer:")
+            let recipePath = dir.appendingPathComponent("two.yaml")
+            try two.write(to: recipePath, atomically: true, encoding: .utf8)
+            let out = dir.appendingPathComponent("relations.yaml")
+            var command = try MoECommand.parseAsRoot([
+                "relations", "--recipe", recipePath.path, "--steps", "2", "--out", out.path,
+            ])
+            _ = try capturingStandardOutput(in: dir) { try command.run() }
+            let fragment = try String(contentsOf: out, encoding: .utf8)
+            #expect(fragment.contains("method: gradsplit") && fragment.contains("relations: [[1, "))
+            // The fragment is a valid balancing section of the same recipe.
+            let recipe = try Recipe.parse(yaml: two + fragment.split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n") + "\n", source: "r.yaml")
+            #expect(recipe.balancing.method == .gradsplit && recipe.balancing.relations?.count == 2)
+        }
+    }
+
     @Test("relations parses its options")
     func relationsParses() throws {
         let command = try MoECommand.parseAsRoot(["relations", "--steps", "10", "--tau=-0.02"])
