@@ -7,8 +7,9 @@ public struct MoECommand: ParsableCommand {
         abstract: "Train modular mixture-of-experts vision transformers on many datasets at once.",
         version: "0.1.0",
         groupedSubcommands: [
-            CommandGroup(name: "Training", subcommands: [Pretrain.self, Eval.self, Inspect.self, Relations.self]),
+            CommandGroup(name: "Training", subcommands: [Pretrain.self, Eval.self, Inspect.self]),
             CommandGroup(name: "Performance", subcommands: [Bench.self]),
+            CommandGroup(name: "Multi-task", subcommands: [Relations.self]),
         ])
 
     public init() {}
