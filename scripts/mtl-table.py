@@ -12,9 +12,9 @@ for line in open(os.path.join(out, "baselines.json")):
     if line.startswith("{"):
         base.update(json.loads(line))
 names = ["fmnist", "detect", "segment"]
-print("| method | Fashion-MNIST top-1 | detection mAP@0.5 | segmentation mIoU | Δm | last diagnostics: backbone cos fmnist/detect, fmnist/segment, detect/segment |")
-print("|---|---|---|---|---|---|")
-row = ["single-task baselines"] + [f"{100*base[n][primary[base[n]['task']]]:.2f} %" for n in names] + ["0", ""]
+print("| method | Fashion-MNIST top-1 | detection mAP@0.5 | segmentation mIoU | Δm | loss weights at the last step (fmnist, detect, segment) | last diagnostics: backbone cos fmnist/detect, fmnist/segment, detect/segment |")
+print("|---|---|---|---|---|---|---|")
+row = ["single-task baselines"] + [f"{100*base[n][primary[base[n]['task']]]:.2f} %" for n in names] + ["0", "", ""]
 print("| " + " | ".join(row) + " |")
 for m in methods:
     path = os.path.join(out, f"{m}.eval.json")
@@ -35,4 +35,7 @@ for m in methods:
     if grads:
         c = grads[-1]["layers"]["backbone"]["cosine"]
         cos = f"{c['fmnist/detect']:+.2f}, {c['fmnist/segment']:+.2f}, {c['detect/segment']:+.2f} (step {grads[-1]['step']})"
-    print(f"| {m} | " + " | ".join(cells) + f" | {sum(changes)/len(changes):+.2f} % | {cos} |")
+    train = [json.loads(l) for l in open(os.path.join(out, m, "metrics.jsonl")) if '"train"' in l]
+    w = train[-1].get("task_weights", {})
+    weights = ", ".join(f"{w[n]:.3g}" for n in names) if w else ""
+    print(f"| {m} | " + " | ".join(cells) + f" | {sum(changes)/len(changes):+.2f} % | {weights} | {cos} |")
