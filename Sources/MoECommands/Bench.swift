@@ -25,6 +25,15 @@ extension MoECommand {
         @Option(help: "Batch size of inference passes.")
         var inferBatch: Int = 256
 
+        @Option(help: "Instead: time a roundRobin step of every balancing method on this recipe (interleaved rounds).")
+        var balancing: String?
+
+        @Option(help: "With --balancing: timed rounds (each runs --balancing-steps steps of every method).")
+        var rounds: Int = 3
+
+        @Option(help: "With --balancing: steps per method per round.")
+        var balancingSteps: Int = 2
+
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
@@ -34,6 +43,20 @@ extension MoECommand {
 
         func run() throws {
             let threads = runtime.apply()
+            if let balancing {
+                let results = try BalancingBenchmark.run(
+                    recipePath: balancing, rounds: rounds, steps: balancingSteps,
+                    progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+                let reference = results.first.map { $0.seconds.sorted()[$0.seconds.count / 2] } ?? 1
+                for r in results {
+                    let median = r.seconds.sorted()[r.seconds.count / 2]
+                    say(pad(r.label, 32) + String(format: "%8.0f ms/step (median of %d rounds)  %.2f× equal   rounds: %@",
+                        1000 * median, r.seconds.count, median / reference,
+                        r.seconds.map { String(format: "%.0f", 1000 * $0) }.joined(separator: " ")))
+                }
+                say(String(format: "peak RSS %.0f MiB (all %d trainers alive in one process)", Benchmark.peakResidentMiB(), results.count))
+                return
+            }
             let sgemm = Benchmark.sgemm(size: 1024, samples: samples, threads: threads)
             emit(sgemm)
             let peak = sgemm.gflopsPerSecond

@@ -20,6 +20,9 @@ extension MoECommand {
         @Option(help: "Evaluate with K experts per token for every dataset (Top-K reduction at inference).")
         var topK: Int?
 
+        @Option(help: "Single-task baseline checkpoints (comma-separated), matched to datasets by name; reports Δm.")
+        var baselines: String?
+
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
@@ -46,6 +49,7 @@ extension MoECommand {
                 encoder.outputFormatting = [.sortedKeys]
                 let object = Dictionary(uniqueKeysWithValues: results)
                 say(String(decoding: try encoder.encode(object), as: UTF8.self))
+                try reportDeltaM(Dictionary(uniqueKeysWithValues: results))
                 return
             }
             say("dataset            task            examples   metrics")
@@ -54,6 +58,38 @@ extension MoECommand {
                     + m.task.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
                     + String(format: " %8d   ", m.count) + m.summary)
             }
+            try reportDeltaM(Dictionary(uniqueKeysWithValues: results))
+        }
+
+        /// Δm against `--baselines` (DESIGN §5; percent, positive = better than single-task).
+        private func reportDeltaM(_ results: [String: TaskMetrics]) throws {
+            guard let baselines else { return }
+            let paths = baselines.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+            let single = try DeltaM.evaluateBaselines(paths: paths, batchSize: batchSize)
+            let entries = DeltaM.entries(multiTask: results, singleTask: single)
+            guard !entries.isEmpty else {
+                throw ValidationError("no baseline checkpoint holds a dataset of this checkpoint")
+            }
+            let delta = DeltaM.compute(entries)
+            if json {
+                let object: [String: Any] = [
+                    "delta_m": delta,
+                    "tasks": Dictionary(uniqueKeysWithValues: entries.map {
+                        ($0.task, ["multi_task": $0.multiTask, "single_task": $0.singleTask,
+                                   "relative_change": $0.relativeChange])
+                    }),
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                say(String(decoding: data, as: UTF8.self))
+                return
+            }
+            say("")
+            say("dataset            multi-task   single-task   change")
+            for e in entries {
+                say(e.task.padding(toLength: 18, withPad: " ", startingAt: 0)
+                    + String(format: " %9.2f%%   %9.2f%%   %+6.2f%%", 100 * e.multiTask, 100 * e.singleTask, e.relativeChange))
+            }
+            say(String(format: "Δm = %+.2f%% over %d tasks (positive = better than single-task)", delta, entries.count))
         }
     }
 }

@@ -25,6 +25,9 @@ extension MoECommand {
         @Option(help: "Where to write the SVG (default: beside the checkpoint).")
         var svg: String?
 
+        @Flag(help: "Plot the gradient-conflict diagnostics of metrics.jsonl beside the checkpoint (SVG) instead.")
+        var gradients = false
+
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
@@ -32,6 +35,7 @@ extension MoECommand {
         }
 
         func run() throws {
+            if gradients { return try plotGradients() }
             _ = runtime.apply()
             let file = try RunCheckpoint.read(path: checkpoint)
             let model = try RunCheckpoint.loadModel(file, path: checkpoint)
@@ -80,6 +84,23 @@ extension MoECommand {
                 throw ValidationError("cannot write the heatmap to '\(out)': \(error.localizedDescription)")
             }
             say("heatmap: \(out)")
+        }
+
+        /// `--gradients`: curves of the `grad` records of metrics.jsonl beside the checkpoint.
+        private func plotGradients() throws {
+            let log = (checkpoint as NSString).deletingLastPathComponent + "/metrics.jsonl"
+            guard let text = try? String(contentsOfFile: log, encoding: .utf8) else {
+                throw ValidationError("cannot read '\(log)' (the run's metrics log beside the checkpoint)")
+            }
+            let records = GradientCurves.records(jsonLines: text)
+            guard !records.isEmpty else {
+                throw ValidationError("'\(log)' has no gradient diagnostics; train with training.diagnosticsEvery > 0 in roundRobin mode")
+            }
+            let out = svg ?? ((checkpoint as NSString).deletingPathExtension + "-gradients.svg")
+            let name = ((checkpoint as NSString).lastPathComponent as NSString).deletingPathExtension
+            try GradientCurves.svg(records: records, title: "gradient diagnostics of \(name) (\(records.count) records)")
+                .write(toFile: out, atomically: true, encoding: .utf8)
+            say("gradient plot: \(out)")
         }
     }
 }

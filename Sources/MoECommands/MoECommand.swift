@@ -11,6 +11,7 @@ public struct MoECommand: ParsableCommand {
             CommandGroup(
                 name: "Adaptation", subcommands: [Adapt.self, Prune.self, Expand.self]),
             CommandGroup(name: "Performance", subcommands: [Bench.self]),
+            CommandGroup(name: "Multi-task", subcommands: [Relations.self]),
         ])
 
     public init() {}

@@ -83,12 +83,14 @@ extension Recipe {
         return config
     }
 
-    /// Total optimiser steps: `training.steps`, or epochs × Σ_t batches per epoch of t.
+    /// Total optimiser steps: `training.steps`, or epochs × Σ_t batches per epoch of t
+    /// (sampled), or epochs × max_t batches per epoch of t (roundRobin: every step takes a
+    /// batch of every dataset; an epoch is the longest dataset's, as in LibMTL).
     public func totalSteps(for data: [RunDataset]) -> Int {
         if let steps = training.steps { return steps }
-        let batches = data.reduce(0.0) {
-            $0 + Double($1.train.count / $1.recipe.batchSize)
-        }
+        let perDataset = data.map { Double($0.train.count / $0.recipe.batchSize) }
+        let batches = stepMode == .roundRobin
+            ? perDataset.max() ?? 0 : perDataset.reduce(0, +)
         return max(1, Int(((training.epochs ?? 1) * batches).rounded()))
     }
 }

@@ -14,6 +14,11 @@ public struct StepReport: Sendable {
     public var images: Int
     /// w_MI · Σ_layers L_MI of this step (the surrogate's value, not MI).
     public var mutualInformationLoss: Float
+    /// roundRobin: each dataset's unweighted loss and the weight it was multiplied by.
+    public var taskLosses: [String: Float] = [:]
+    public var taskWeights: [String: Float] = [:]
+    /// roundRobin, every `training.diagnosticsEvery` steps: gradient-conflict diagnostics.
+    public var diagnostics: GradientDiagnostics?
 }
 
 /// The training loop: the two-step sampler picks a dataset, its next batch runs forward and
@@ -21,14 +26,22 @@ public struct StepReport: Sendable {
 public final class Trainer {
     public let recipe: Recipe
     public let model: VisionMoE
-    public private(set) var optimizer: any Optimizer
-    public private(set) var state: TrainingState
+    public internal(set) var optimizer: any Optimizer
+    public internal(set) var state: TrainingState
     public let data: [RunDataset]
     /// Operations that produced the weights (carried into the checkpoint).
     public var history: [String]
 
-    private var images = Tensor(shape: [0])
+    var images = Tensor(shape: [0])
     private let samplingWeights: [Double]
+    /// The balancing method (its learned state is mirrored into `state.balancer`).
+    public internal(set) var balancer: any GradientBalancer
+    /// Shared vs per-dataset parameters and the flat layout of per-task gradient buffers.
+    public let layout: TaskParameterLayout
+    /// One shared-gradient buffer per task, allocated on first use and reused.
+    var taskBuffers: [[Float]] = []
+    /// Multiplies each dataset's loss (tests use it for loss-scale invariance checks).
+    var taskLossScales: [Float]
 
     /// A fresh run: model initialised from the recipe's seed.
     public convenience init(recipe: Recipe, data: [RunDataset]) throws {
@@ -40,7 +53,7 @@ public final class Trainer {
         }
         let model = try VisionMoE(config: recipe.modelConfig(for: data), seed: recipe.seed)
         try self.init(
-            recipe: recipe, data: data, model: model, optimizer: makeOptimizer(recipe.optimizer),
+            recipe: recipe, data: data, model: model, optimizer: makeOptimizer(recipe.optimizer, tasks: data.map(\.name)),
             state: TrainingState(
                 recipe: recipe, data: data, totalSteps: recipe.totalSteps(for: data),
                 moeLayers: model.moeLayerCount),
@@ -61,6 +74,14 @@ public final class Trainer {
         self.state = state
         self.history = history
         samplingWeights = data.map(\.recipe.samplingWeight)
+        taskLossScales = Array(repeating: 1, count: data.count)
+        layout = TaskParameterLayout(store: model.store, datasets: data.map(\.name))
+        balancer = makeBalancer(
+            recipe.balancing, datasets: data.map(\.name), lossWeights: data.map(\.recipe.lossWeight),
+            seed: recipe.seed, depth: model.config.depth)
+        if recipe.stepMode == .roundRobin {
+            if let saved = state.balancer { balancer.state = saved } else { self.state.balancer = balancer.state }
+        }
     }
 
     /// Continues the run saved in `checkpoint`: weights, optimiser moments, sampler state.
@@ -74,7 +95,7 @@ public final class Trainer {
         var state = try checkpoint.decodeMetadata(
             TrainingState.self, key: RunCheckpoint.Key.trainingState)
         if let totalSteps { state.totalSteps = totalSteps }
-        var optimizer = makeOptimizer(recipe.optimizer)
+        var optimizer = makeOptimizer(recipe.optimizer, tasks: recipe.datasets.map(\.name))
         let optimizerTensors = Dictionary(
             uniqueKeysWithValues: checkpoint.tensors
                 .filter { $0.name.hasPrefix(RunCheckpoint.optimizerPrefix) }
@@ -107,10 +128,12 @@ public final class Trainer {
     /// before touching the weights, so the last checkpoint stays the last good state.
     @discardableResult
     public func step() throws -> StepReport {
+        if recipe.stepMode == .roundRobin { return try roundRobinStep() }
         let t = chooseDataset()
         let dataset = data[t]
         let indices = state.batchSamplers[dataset.name]!.next()
-        let targets = dataset.train.makeBatch(indices: indices, into: &images)
+        var targets = dataset.train.makeBatch(indices: indices, into: &images)
+        augment(dataset: dataset.name, targets: &targets)
         let rows = indices.count
 
         model.store.zeroGradients()
@@ -120,7 +143,8 @@ public final class Trainer {
         guard result.loss.isFinite else {
             throw TrainingError.nonFiniteLoss(step: state.step + 1, dataset: dataset.name, lastCheckpoint: nil)
         }
-        let lossWeight = dataset.recipe.lossWeight
+        let lossWeight = (recipe.balancing.method == .equal ? 1 : dataset.recipe.lossWeight)
+            * taskLossScales[t]
         if lossWeight != 1 {
             let count = result.gradient.count
             result.gradient.withUnsafeMutablePointer { g in
@@ -136,7 +160,13 @@ public final class Trainer {
         }
         let lr = recipe.schedule.learningRate(
             step: state.step, totalSteps: state.totalSteps, peakLR: recipe.optimizer.learningRate)
-        optimizer.step(model.store, lr: lr)
+        if let perTask = optimizer as? AdamPerTask {
+            perTask.currentTask = t
+            optimizer.step(model.store, lr: lr)
+            perTask.currentTask = nil
+        } else {
+            optimizer.step(model.store, lr: lr)
+        }
         state.step += 1
         state.imagesSeen[dataset.name, default: 0] += rows
         return StepReport(
@@ -178,6 +208,17 @@ public final class Trainer {
             gradients.append(g)
         }
         return (gradients.contains { $0 != nil } ? gradients : nil, loss)
+    }
+
+    /// Applies the recipe's multi-branch augmentation of `dataset` to the batch in `images`.
+    func augment(dataset: String, targets: inout TaskTargets) {
+        guard let branches = recipe.augmentation[dataset], !branches.isEmpty,
+            var rng = state.augmentationGenerator
+        else { return }
+        let progress = Double(state.step) / Double(max(state.totalSteps - 1, 1))
+        MultiBranchAugmentation.apply(
+            branches: branches, progress: progress, images: &images, targets: &targets, rng: &rng)
+        state.augmentationGenerator = rng
     }
 
     /// Test-split metrics of every dataset, by name.

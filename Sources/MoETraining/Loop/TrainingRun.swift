@@ -70,17 +70,24 @@ public struct TrainingRun {
             totalImages += report.images
 
             let step = report.step
+            if let diagnostics = report.diagnostics { log.write(diagnostics.record(step: step)) }
             if step % max(settings.logEvery, 1) == 0 || trainer.isFinished {
                 let rate = Double(window.images) / max(window.seconds, 1e-9)
                 let remaining = Double(trainer.state.totalSteps - step) * window.seconds
                     / Double(max(settings.logEvery, 1))
-                log.write([
+                var record: [String: Any] = [
                     "event": "train", "step": step, "dataset": report.dataset,
                     "loss": Double(report.loss), "lr": Double(report.learningRate),
                     "grad_norm": Double(report.gradientNorm), "images_per_s": rate,
                     "mi_loss": Double(report.mutualInformationLoss),
                     "seconds": trainer.state.trainingSeconds,
-                ])
+                    "step_seconds": window.seconds / Double(max(settings.logEvery, 1)),
+                ]
+                if !report.taskLosses.isEmpty {
+                    record["task_losses"] = report.taskLosses.mapValues(Double.init)
+                    record["task_weights"] = report.taskWeights.mapValues(Double.init)
+                }
+                log.write(record)
                 let numbers = String(
                     format: "loss %.4f  lr %.2e  %.0f img/s", report.loss, report.learningRate, rate)
                 progress(

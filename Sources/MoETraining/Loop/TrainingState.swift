@@ -18,6 +18,10 @@ public struct TrainingState: Codable, Sendable, Equatable {
     /// Per MoE layer, the running dataset × expert buffer of the MI loss (DESIGN §4);
     /// empty for dense models and single-dataset runs.
     public var mutualInformation: [MutualInformationBuffer]
+    /// What the balancing method has learned (roundRobin runs; nil in sampled runs).
+    public var balancer: BalancerState?
+    /// Draws of multi-branch augmentation (nil when the recipe has none).
+    public var augmentationGenerator: SeededGenerator?
 
     public init(recipe: Recipe, data: [RunDataset], totalSteps: Int, moeLayers: Int) {
         step = 0
@@ -32,6 +36,8 @@ public struct TrainingState: Codable, Sendable, Equatable {
             imagesSeen[d.name] = 0
         }
         trainingSeconds = 0
+        augmentationGenerator = recipe.augmentation.values.contains { !$0.isEmpty }
+            ? SeededGenerator(seed: recipe.seed &+ 0xA065) : nil
         mutualInformation = data.count > 1 && recipe.model.experts > 0
             ? (0..<moeLayers).map { _ in
                 MutualInformationBuffer(datasets: data.count, experts: recipe.model.experts)

@@ -54,11 +54,13 @@ extension Optimizer {
 }
 
 /// The optimiser for `settings.kind`.
-public func makeOptimizer(_ settings: OptimizerSettings) -> any Optimizer {
+/// `tasks` (dataset names) tell `adam-per-task` which parameters are shared.
+public func makeOptimizer(_ settings: OptimizerSettings, tasks: [String] = []) -> any Optimizer {
     switch settings.kind {
     case .sgd: SGD(settings: settings)
     case .adamw: AdamW(settings: settings)
     case .lamb: LAMB(settings: settings)
+    case .adamPerTask: AdamPerTask(settings: settings, tasks: tasks)
     }
 }
 

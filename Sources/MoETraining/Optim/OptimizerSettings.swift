@@ -1,6 +1,8 @@
 /// Which update rule an `Optimizer` applies; see `SGD`, `AdamW` and `LAMB`.
 public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
     case sgd, adamw, lamb
+    /// AdamW with separate moments per task for shared parameters (`AdamPerTask`).
+    case adamPerTask = "adam-per-task"
 }
 
 /// Hyper-parameters shared by every optimiser (each kind reads the fields it needs).

@@ -84,11 +84,17 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// w_MI: weight of the mutual-information loss summed over MoE layers (DESIGN §4);
     /// used when a run has several datasets and experts.
     public var miWeight: Float = 5e-4
+    /// `sampled` (one dataset per step) or `roundRobin` (every dataset each step); nil:
+    /// roundRobin when the balancing method needs it, else sampled.
+    public var stepMode: StepMode?
+    /// Log gradient-conflict diagnostics every N steps (roundRobin only; 0 = never).
+    public var diagnosticsEvery: Int = 0
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case steps, epochs, logEvery, evalEvery, checkpointEvery, evalBatchSize, threads, miWeight
+        case stepMode, diagnosticsEvery
     }
 
     public init(from decoder: any Decoder) throws {
@@ -101,6 +107,8 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         evalBatchSize = try c.decodeIfPresent(Int.self, forKey: .evalBatchSize) ?? 256
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? 2
         miWeight = try c.decodeIfPresent(Float.self, forKey: .miWeight) ?? 5e-4
+        stepMode = try c.decodeIfPresent(StepMode.self, forKey: .stepMode)
+        diagnosticsEvery = try c.decodeIfPresent(Int.self, forKey: .diagnosticsEvery) ?? 0
     }
 }
 
@@ -115,11 +123,20 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var optimizer: OptimizerSettings
     public var schedule: LRSchedule
     public var training: TrainingSettings
+    /// How task losses or gradients are combined (DESIGN §5); default `static` (λ_t).
+    public var balancing: BalancingSettings
+    /// Multi-branch augmentation: dataset name → branches (one drawn per sample).
+    public var augmentation: [String: [AugmentationBranch]]
     /// Checkpoint path; default `checkpoints/<name>/<name>.moe`.
     public var output: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, seed, model, datasets, optimizer, schedule, training, output
+        case name, seed, model, datasets, optimizer, schedule, training, balancing, augmentation, output
+    }
+
+    /// The step mode in effect (`training.stepMode`, else what the balancing method needs).
+    public var stepMode: StepMode {
+        training.stepMode ?? (balancing.method.needsRoundRobin ? .roundRobin : .sampled)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -131,6 +148,8 @@ public struct Recipe: Codable, Sendable, Equatable {
         optimizer = try c.decodeIfPresent(OptimizerSettings.self, forKey: .optimizer) ?? OptimizerSettings()
         schedule = try c.decodeIfPresent(LRSchedule.self, forKey: .schedule) ?? LRSchedule()
         training = try c.decodeIfPresent(TrainingSettings.self, forKey: .training) ?? TrainingSettings()
+        balancing = try c.decodeIfPresent(BalancingSettings.self, forKey: .balancing) ?? BalancingSettings()
+        augmentation = try c.decodeIfPresent([String: [AugmentationBranch]].self, forKey: .augmentation) ?? [:]
         output = try c.decodeIfPresent(String.self, forKey: .output)
     }
 
@@ -151,6 +170,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         "optimizer": ["kind", "lr", "weightDecay", "beta1", "beta2", "eps", "momentum", "nesterov", "clip"],
         "schedule": ["kind", "warmup", "minFactor", "pctStart", "divFactor", "finalDivFactor"],
         "training": TrainingSettings.CodingKeys.allCases.map(\.rawValue),
+        "balancing": BalancingSettings.CodingKeys.allCases.map(\.rawValue),
     ]
 
     /// Reads a YAML recipe file and applies `overrides` (`key.path=value`) in order.
@@ -167,7 +187,24 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// Parses YAML recipe text (`source` names it in errors) and applies `overrides`.
     public static func parse(yaml: String, source: String, overrides: [String] = []) throws -> Recipe {
         var tree = try RecipeTree.parse(yaml: yaml, source: source)
-        for o in overrides { try tree.apply(override: o) }
+        // `balancing: NAME` is short for `balancing: {method: NAME}`; normalising it lets
+        // `--set balancing.alpha=...` extend it, and `--set balancing=NAME` keep the rest.
+        func normaliseBalancing() throws {
+            if case .scalar(let name, let quoted)? = tree["balancing"] {
+                try tree.set(path: ["balancing"], to: .mapping([("method", .scalar(name, quoted: quoted))]))
+            }
+        }
+        try normaliseBalancing()
+        for o in overrides {
+            if o.hasPrefix("balancing="), case .mapping? = tree["balancing"],
+                case .scalar = try RecipeTree.parse(yaml: String(o.dropFirst("balancing=".count)), source: "--set balancing")
+            {
+                try tree.apply(override: "balancing.method=" + o.dropFirst("balancing=".count))
+            } else {
+                try tree.apply(override: o)
+                try normaliseBalancing()
+            }
+        }
         try checkKeys(tree, source: source)
         var object = tree.jsonObject() as? [String: Any] ?? [:]
         // `datasets` is written as a mapping name → settings; decode it as an ordered list.
@@ -205,7 +242,7 @@ public struct Recipe: Codable, Sendable, Equatable {
             }
         }
         try check(tree, section: "", schemaKey: "")
-        for section in ["model", "optimizer", "schedule", "training"] {
+        for section in ["model", "optimizer", "schedule", "training", "balancing"] {
             try check(tree[section], section: section, schemaKey: section)
         }
         guard let datasets = tree["datasets"] else {
@@ -214,6 +251,24 @@ public struct Recipe: Codable, Sendable, Equatable {
         guard case .mapping(let pairs) = datasets, !pairs.isEmpty else {
             throw RecipeError.invalid(
                 file: source, detail: "'datasets' must map each dataset name to its settings")
+        }
+        if case .mapping(let augmented)? = tree["augmentation"] {
+            let names = pairs.map(\.key)
+            for (name, value) in augmented {
+                guard names.contains(name) else {
+                    throw RecipeError.unknownKey(file: source, path: "augmentation.\(name)", known: names)
+                }
+                guard case .sequence(let branches) = value else {
+                    throw RecipeError.invalid(file: source, detail: "'augmentation.\(name)' must be a list of branches")
+                }
+                let known = AugmentationBranch.CodingKeys.allCases.map(\.rawValue)
+                for (i, branch) in branches.enumerated() {
+                    guard case .mapping(let keys) = branch else { continue }
+                    for (key, _) in keys where !known.contains(key) {
+                        throw RecipeError.unknownKey(file: source, path: "augmentation.\(name).\(i).\(key)", known: known)
+                    }
+                }
+            }
         }
         for (name, value) in pairs {
             try check(value, section: "datasets.\(name)", schemaKey: "datasets.*")
@@ -247,6 +302,32 @@ public struct Recipe: Codable, Sendable, Equatable {
         try check(training.miWeight >= 0, "training.miWeight", "must not be negative")
         try check(training.evalBatchSize >= 1, "training.evalBatchSize", "must be at least 1")
         try check(optimizer.learningRate > 0, "optimizer.lr", "must be positive")
+        try check(training.diagnosticsEvery >= 0, "training.diagnosticsEvery", "must not be negative")
+        let method = balancing.method.rawValue
+        try check(!balancing.method.needsRoundRobin || stepMode == .roundRobin, "training.stepMode",
+                  "balancing '\(method)' needs one batch of every dataset per step (stepMode: roundRobin)")
+        try check(!(balancing.method == .tbgc || balancing.method == .tbgcNoRescale) || optimizer.clipNorm == 0,
+                  "optimizer.clip", "must be 0 with balancing '\(method)': TBGC clips per task and is never combined with a global clip")
+        try check(balancing.norm > 0, "balancing.norm", "must be positive")
+        try check(balancing.lr > 0, "balancing.lr", "must be positive")
+        try check(!(balancing.method == .gradsplit && optimizer.kind == .adamPerTask), "optimizer.kind",
+                  "adam-per-task cannot be combined with gradsplit")
+        for d in datasets {
+            let branches = augmentation[d.name] ?? []
+            for (i, b) in branches.enumerated() {
+                let path = "augmentation.\(d.name).\(i)"
+                try check(b.weight >= 0 && (b.finalWeight ?? 0) >= 0, path + ".weight", "must not be negative")
+                try check(b.kind != .mixup || d.task == .classification, path + ".kind", "mixup needs a classification dataset")
+                try check(b.kind != .mosaic || d.source == .scenes, path + ".kind", "mosaic needs a scenes dataset")
+                try check(b.minScale > 0 && b.minScale <= 1, path + ".minScale", "must be in (0, 1]")
+            }
+            try check(branches.isEmpty || branches.contains { $0.weight > 0 || ($0.finalWeight ?? 0) > 0 },
+                      "augmentation.\(d.name)", "needs a branch with positive weight")
+        }
+        if let r = balancing.relations {
+            try check(r.count == datasets.count && r.allSatisfy { $0.count == datasets.count },
+                      "balancing.relations", "must be a \(datasets.count)×\(datasets.count) matrix (datasets in recipe order)")
+        }
         do {
             var probe = model
             probe.datasets = []

@@ -1,0 +1,91 @@
+import Foundation
+import MoETensor
+
+/// AdamW with separate moments per task for the shared parameters (AdaTask-style; DESIGN §5
+/// "per-task Adam"). Parameters owned by one dataset (its head and routers) keep one pair of
+/// moments; each shared parameter keeps one pair per task. A step with `currentTask = t`
+/// updates the shared parameters with task t's moments and only task t's own parameters
+/// (other tasks' own parameters are skipped). Round-robin training calls it once per task
+/// with that task's gradient, so every task's update is normalised by its own second moment:
+/// scaling one task's loss by any factor leaves the updates unchanged (up to ε). With
+/// `currentTask == nil` it is plain AdamW. Weight decay on shared parameters applies only
+/// when `decayShared` (the trainer sets it for the first of a step's T updates).
+///
+/// State: `optim.m.<p>`, `optim.v.<p>` (own parameters), `optim.m.<task>.<p>`,
+/// `optim.v.<task>.<p>` (shared); metadata adds `optim.paramSteps.<task>`. A class so the
+/// trainer can set the task without copying the moments out of the existential.
+public final class AdamPerTask: Optimizer {
+    public let settings: OptimizerSettings
+    public private(set) var stepCount: Int = 0
+    public let tasks: [String]
+    var own = OptimizerState(slotNames: ["m", "v"])
+    var perTask: [OptimizerState]
+    /// The task whose moments the next step uses for shared parameters.
+    public var currentTask: Int?
+    /// Whether the next step decays shared parameters.
+    public var decayShared = true
+
+    public init(settings: OptimizerSettings, tasks: [String]) {
+        self.settings = settings
+        self.tasks = tasks
+        perTask = tasks.map { OptimizerState(slotNames: ["m.\($0)", "v.\($0)"]) }
+    }
+
+    public func step(_ store: ParameterStore, lr: Float) {
+        stepCount += 1
+        let beta1 = settings.beta1, beta2 = settings.beta2, eps = settings.epsilon
+        let task = currentTask
+        store.updateEach { p in
+            guard p.isTrainable, p.hasGradient else { return }
+            let owner = TaskParameterLayout.owner(of: p.name, datasets: tasks)
+            if let owner, let task, owner != task { return }
+            let isShared = owner == nil
+            let count = p.value.count
+            let decay: Float = p.decays && (!isShared || decayShared) ? 1 - lr * settings.weightDecay : 1
+            let body: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>,
+                       UnsafeMutablePointer<Float>, Int) -> Void = { theta, g, m, v, t in
+                let bc1 = 1 - pow(Double(beta1), Double(t))
+                let bc2 = 1 - pow(Double(beta2), Double(t))
+                AdamW.kernel(
+                    theta: theta, grad: g, m: m, v: v, count: count, decay: decay, beta1: beta1,
+                    beta2: beta2, stepSize: Float(Double(lr) / bc1),
+                    bc2Sqrt: Float(bc2.squareRoot()), eps: eps)
+            }
+            if isShared, let task {
+                perTask[task].updateWithMoments(p, body)
+            } else {
+                own.updateWithMoments(p, body)
+            }
+        }
+    }
+
+    public func stateTensors() -> [(name: String, tensor: Tensor)] {
+        own.tensors() + perTask.flatMap { $0.tensors() }
+    }
+
+    public var stateMetadata: [String: String] {
+        var meta = own.metadata(kind: .adamPerTask, stepCount: stepCount)
+        for (t, name) in tasks.enumerated() {
+            meta["optim.paramSteps.\(name)"] =
+                perTask[t].metadata(kind: .adamPerTask, stepCount: stepCount)["optim.paramSteps"]
+        }
+        return meta
+    }
+
+    public func loadState(
+        tensors: [String: Tensor], metadata: [String: String], store: ParameterStore
+    ) throws {
+        let (restoredOwn, count) = try own.loading(
+            kind: .adamPerTask, tensors: tensors, metadata: metadata, store: store)
+        var restored: [OptimizerState] = []
+        for (t, name) in tasks.enumerated() {
+            var meta = metadata
+            meta["optim.paramSteps"] = metadata["optim.paramSteps.\(name)"] ?? "{}"
+            restored.append(try perTask[t].loading(
+                kind: .adamPerTask, tensors: tensors, metadata: meta, store: store).0)
+        }
+        own = restoredOwn
+        perTask = restored
+        stepCount = count
+    }
+}
