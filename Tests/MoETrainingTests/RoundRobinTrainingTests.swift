@@ -66,6 +66,11 @@ import Testing
         ])
         #expect(extended.balancing.method == .gradsplit && extended.balancing.alpha == 0.5)
         #expect(extended.balancing.relations == [[1, 0], [1, 1]])
+        // `--set optimizer=NAME` switches the kind and keeps the other optimiser settings.
+        let perTask = try tinyRecipe(datasets: Self.twoDatasets, overrides: [
+            "optimizer.lr=0.02", "optimizer=adam-per-task",
+        ])
+        #expect(perTask.optimizer.kind == .adamPerTask && perTask.optimizer.learningRate == 0.02)
         // Typos and bad combinations name the key.
         let typo = thrown(RecipeError.self) {
             _ = try tinyRecipe(datasets: Self.twoDatasets, overrides: ["balancing.alhpa=1"])

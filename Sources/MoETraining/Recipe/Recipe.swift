@@ -184,25 +184,35 @@ public struct Recipe: Codable, Sendable, Equatable {
         return try parse(yaml: text, source: path, overrides: overrides)
     }
 
+    /// Sections that may be written as one name: the field that name sets.
+    static let shorthandFields: [(section: String, field: String)] = [
+        ("balancing", "method"), ("optimizer", "kind"),
+    ]
+
     /// Parses YAML recipe text (`source` names it in errors) and applies `overrides`.
     public static func parse(yaml: String, source: String, overrides: [String] = []) throws -> Recipe {
         var tree = try RecipeTree.parse(yaml: yaml, source: source)
-        // `balancing: NAME` is short for `balancing: {method: NAME}`; normalising it lets
-        // `--set balancing.alpha=...` extend it, and `--set balancing=NAME` keep the rest.
-        func normaliseBalancing() throws {
-            if case .scalar(let name, let quoted)? = tree["balancing"] {
-                try tree.set(path: ["balancing"], to: .mapping([("method", .scalar(name, quoted: quoted))]))
+        // `balancing: NAME` is short for `balancing: {method: NAME}` and `optimizer: NAME` for
+        // `optimizer: {kind: NAME}`; normalising lets `--set balancing.alpha=...` extend the
+        // mapping, and `--set optimizer=adam-per-task` keep the other optimiser settings.
+        func normaliseShorthands() throws {
+            for (section, field) in shorthandFields {
+                if case .scalar(let name, let quoted)? = tree[section] {
+                    try tree.set(path: [section], to: .mapping([(field, .scalar(name, quoted: quoted))]))
+                }
             }
         }
-        try normaliseBalancing()
+        try normaliseShorthands()
         for o in overrides {
-            if o.hasPrefix("balancing="), case .mapping? = tree["balancing"],
-                case .scalar = try RecipeTree.parse(yaml: String(o.dropFirst("balancing=".count)), source: "--set balancing")
+            let shorthand = shorthandFields.first { o.hasPrefix($0.section + "=") }
+            if let (section, field) = shorthand, case .mapping? = tree[section],
+                case .scalar = try RecipeTree.parse(
+                    yaml: String(o.dropFirst(section.count + 1)), source: "--set \(section)")
             {
-                try tree.apply(override: "balancing.method=" + o.dropFirst("balancing=".count))
+                try tree.apply(override: "\(section).\(field)=" + o.dropFirst(section.count + 1))
             } else {
                 try tree.apply(override: o)
-                try normaliseBalancing()
+                try normaliseShorthands()
             }
         }
         try checkKeys(tree, source: source)
