@@ -20,12 +20,6 @@ extension MoECommand {
         @Option(help: "Checkpoint to adapt (.moe).")
         var checkpoint: String
 
-        @Option(help: "Recipe (YAML) with the new dataset, optimizer, schedule and steps; its model section is ignored.")
-        var recipe: String
-
-        @Option(help: "Which of the recipe's datasets to adapt to (default: its only one).")
-        var dataset: String?
-
         @Flag(help: "Freeze the backbone: train only the new routers and head (plus --experts).")
         var routerOnly = false
 
@@ -38,19 +32,7 @@ extension MoECommand {
         @Option(help: "Experts per token for the dataset (Top-K reduction).")
         var topK: Int?
 
-        @Option(help: "Optimiser steps (default: the recipe's).")
-        var steps: Int?
-
-        @Option(
-            name: .customLong("set"),
-            help: ArgumentHelp("Override a recipe field (repeatable).", valueName: "key.path=value"))
-        var overrides: [String] = []
-
-        @Option(help: "Seed of the new head and the random expert choice.")
-        var seed: UInt64 = 0
-
-        @Option(help: "Output checkpoint.")
-        var out: String
+        @OptionGroup var job: AdaptationRecipeOptions
 
         @OptionGroup var runtime: RuntimeOptions
 
@@ -60,21 +42,20 @@ extension MoECommand {
                 throw ValidationError("--experts needs --router-only (without it every expert trains)")
             }
             if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1, got \(topK)") }
-            if let steps, steps < 0 { throw ValidationError("--steps must be at least 0, got \(steps)") }
-            if out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
+            if job.out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
         }
 
         func run() throws {
             let source = try SourceCheckpoint(path: checkpoint)
-            let adaptation = try Recipe.load(path: recipe, overrides: overrides)
-            let data = try source.newDataset(of: adaptation, named: dataset)
+            let adaptation = try Recipe.load(path: job.recipe, overrides: job.overrides)
+            let data = try source.newDataset(of: adaptation, named: job.dataset)
             let threads = runtime.apply(fallback: adaptation.training.threads)
-            let total = steps ?? adaptation.totalSteps(for: [data])
+            let total = job.steps ?? adaptation.totalSteps(for: [data])
             var config = source.model.config
             if !config.datasets.contains(where: { $0.name == data.name }) { config.datasets.append(data.spec) }
             var merged = Adaptation.mergedRecipe(source: source.recipe, adaptation: adaptation, model: config)
             merged.training.steps = total
-            printPlan("adapt", source: source, dataset: data, steps: total, out: out)
+            printPlan("adapt", source: source, dataset: data, steps: total, out: job.out)
             say("  threads \(threads)")
 
             var settings = Adaptation.AdaptSettings()
@@ -83,16 +64,16 @@ extension MoECommand {
             settings.selection = expertChoice
             settings.topK = topK
             settings.steps = total
-            settings.seed = seed
+            settings.seed = job.seed
             Interrupt.install()
             let progress = ProgressPrinter()
             let (model, record) = try Adaptation.adapt(
                 source.model, dataset: data, settings: settings, recipe: merged,
-                history: source.history, checkpointPath: out
+                history: source.history, checkpointPath: job.out
             ) { progress.show($0, final: $1) }
             progress.finish()
-            try Adaptation.save(model, recipe: merged, history: source.history, record: record, path: out)
-            printRecord(record, out: out)
+            try Adaptation.save(model, recipe: merged, history: source.history, record: record, path: job.out)
+            printRecord(record, out: job.out)
         }
     }
 }

@@ -22,55 +22,36 @@ extension MoECommand {
         @Option(help: "Checkpoint to expand (.moe).")
         var checkpoint: String
 
-        @Option(help: "Recipe (YAML) with the new dataset, optimizer, schedule and steps.")
-        var recipe: String
-
-        @Option(help: "Which of the recipe's datasets to add (default: its only one).")
-        var dataset: String?
-
         @Option(help: "Experts to append per MoE layer.")
         var experts: Int
 
         @Option(help: "New experts start fresh (random) or as noisy copies of old experts.")
         var initialization: Initialization = .copy
 
-        @Option(help: "Optimiser steps (default: the recipe's).")
-        var steps: Int?
-
-        @Option(
-            name: .customLong("set"),
-            help: ArgumentHelp("Override a recipe field (repeatable).", valueName: "key.path=value"))
-        var overrides: [String] = []
-
-        @Option(help: "Seed of the new experts, router and head.")
-        var seed: UInt64 = 0
-
-        @Option(help: "Output checkpoint.")
-        var out: String
-
         @Option(help: "Test images per old dataset whose outputs are compared before and after (0: skip).")
         var verifyImages: Int = 16
+
+        @OptionGroup var job: AdaptationRecipeOptions
 
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
             if verifyImages < 0 { throw ValidationError("--verify-images must be at least 0, got \(verifyImages)") }
             if experts < 1 { throw ValidationError("--experts must be at least 1, got \(experts)") }
-            if let steps, steps < 0 { throw ValidationError("--steps must be at least 0, got \(steps)") }
-            if out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
+            if job.out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
         }
 
         func run() throws {
             let source = try SourceCheckpoint(path: checkpoint)
-            let adaptation = try Recipe.load(path: recipe, overrides: overrides)
-            let data = try source.newDataset(of: adaptation, named: dataset)
+            let adaptation = try Recipe.load(path: job.recipe, overrides: job.overrides)
+            let data = try source.newDataset(of: adaptation, named: job.dataset)
             _ = runtime.apply(fallback: adaptation.training.threads)
-            let total = steps ?? adaptation.totalSteps(for: [data])
+            let total = job.steps ?? adaptation.totalSteps(for: [data])
             var config = source.model.config
             config.datasets.append(data.spec)
             var merged = Adaptation.mergedRecipe(source: source.recipe, adaptation: adaptation, model: config)
             merged.training.steps = total
-            printPlan("expand", source: source, dataset: data, steps: total, out: out)
+            printPlan("expand", source: source, dataset: data, steps: total, out: job.out)
             let initializer: any ExpansionInitializer =
                 initialization == .fresh ? FreshExperts() : CopyMostUsed()
             let probes: [(String, Tensor, Tensor)] = try verifyImages == 0 ? [] : source.model.config.datasets.map { spec in
@@ -84,10 +65,10 @@ extension MoECommand {
             let progress = ProgressPrinter()
             let (model, record) = try Adaptation.expand(
                 source.model, dataset: data, count: experts, initializer: initializer, steps: total,
-                seed: seed, recipe: merged, history: source.history, checkpointPath: out
+                seed: job.seed, recipe: merged, history: source.history, checkpointPath: job.out
             ) { progress.show($0, final: $1) }
             progress.finish()
-            try Adaptation.save(model, recipe: merged, history: source.history, record: record, path: out)
+            try Adaptation.save(model, recipe: merged, history: source.history, record: record, path: job.out)
             let old = source.model.config.experts
             say("new experts \(old)..<\(old + experts) per MoE layer are visible only to '\(data.name)'; the old datasets' routers are unchanged")
             for (name, images, before) in probes {
@@ -96,7 +77,7 @@ extension MoECommand {
                 say("  \(name): outputs on \(images.shape[0]) test images " + (same ? "bit-identical to the source's" : "CHANGED"))
                 if !same { throw AdaptationError.invalid("expansion changed the outputs of old dataset '\(name)'") }
             }
-            printRecord(record, out: out)
+            printRecord(record, out: job.out)
         }
     }
 }

@@ -15,7 +15,7 @@ import Testing
             "--out", "d.moe",
         ]) as? MoECommand.Adapt)
         #expect(a.routerOnly && a.experts == 2 && a.expertChoice == .mostUsed && a.topK == 3)
-        #expect(a.steps == 50 && a.out == "d.moe" && a.checkpoint == "c.moe")
+        #expect(a.job.steps == 50 && a.job.out == "d.moe" && a.checkpoint == "c.moe")
         let plain = try #require(try MoECommand.parseAsRoot([
             "adapt", "--checkpoint", "c.moe", "--recipe", "r.yaml", "--out", "d.moe",
         ]) as? MoECommand.Adapt)
@@ -41,7 +41,7 @@ import Testing
             "expand", "--checkpoint", "c.moe", "--recipe", "r.yaml", "--experts", "2",
             "--initialization", "fresh", "--steps", "20", "--out", "e.moe",
         ]) as? MoECommand.Expand)
-        #expect(e.experts == 2 && e.initialization == .fresh && e.steps == 20)
+        #expect(e.experts == 2 && e.initialization == .fresh && e.job.steps == 20)
         let v = try #require(try MoECommand.parseAsRoot(["eval", "--checkpoint", "c.moe", "--top-k", "2"]) as? MoECommand.Eval)
         #expect(v.topK == 2)
     }
