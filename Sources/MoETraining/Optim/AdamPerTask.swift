@@ -33,7 +33,6 @@ public final class AdamPerTask: Optimizer {
 
     public func step(_ store: ParameterStore, lr: Float) {
         stepCount += 1
-        let beta1 = settings.beta1, beta2 = settings.beta2, eps = settings.epsilon
         let task = currentTask
         store.updateEach { p in
             guard p.isTrainable, p.hasGradient else { return }
@@ -44,12 +43,9 @@ public final class AdamPerTask: Optimizer {
             let decay: Float = p.decays && (!isShared || decayShared) ? 1 - lr * settings.weightDecay : 1
             let body: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>,
                        UnsafeMutablePointer<Float>, Int) -> Void = { theta, g, m, v, t in
-                let bc1 = 1 - pow(Double(beta1), Double(t))
-                let bc2 = 1 - pow(Double(beta2), Double(t))
-                AdamW.kernel(
-                    theta: theta, grad: g, m: m, v: v, count: count, decay: decay, beta1: beta1,
-                    beta2: beta2, stepSize: Float(Double(lr) / bc1),
-                    bc2Sqrt: Float(bc2.squareRoot()), eps: eps)
+                AdamW.update(
+                    theta: theta, grad: g, m: m, v: v, t: t, count: count, decay: decay, lr: lr,
+                    settings: self.settings)
             }
             if isShared, let task {
                 perTask[task].updateWithMoments(p, body)

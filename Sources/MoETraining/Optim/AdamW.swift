@@ -25,20 +25,31 @@ public struct AdamW: Optimizer, Sendable {
 
     public mutating func step(_ store: ParameterStore, lr: Float) {
         stepCount += 1
-        let beta1 = settings.beta1, beta2 = settings.beta2, eps = settings.epsilon
         store.updateEach { p in
             guard p.isTrainable, p.hasGradient else { return }
             let count = p.value.count
             let decay: Float = p.decays ? 1 - lr * settings.weightDecay : 1
             state.updateWithMoments(p) { theta, g, m, v, t in
-                let bc1 = 1 - pow(Double(beta1), Double(t))
-                let bc2 = 1 - pow(Double(beta2), Double(t))
-                Self.kernel(
-                    theta: theta, grad: g, m: m, v: v, count: count, decay: decay, beta1: beta1,
-                    beta2: beta2, stepSize: Float(Double(lr) / bc1),
-                    bc2Sqrt: Float(bc2.squareRoot()), eps: eps)
+                Self.update(
+                    theta: theta, grad: g, m: m, v: v, t: t, count: count, decay: decay, lr: lr,
+                    settings: settings)
             }
         }
+    }
+
+    /// One bias-corrected AdamW update of `count` values whose moments have seen `t` updates
+    /// (this one included); shared with `AdamPerTask`.
+    static func update(
+        theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
+        m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, t: Int, count: Int,
+        decay: Float, lr: Float, settings: OptimizerSettings
+    ) {
+        let bc1 = 1 - pow(Double(settings.beta1), Double(t))
+        let bc2 = 1 - pow(Double(settings.beta2), Double(t))
+        kernel(
+            theta: theta, grad: grad, m: m, v: v, count: count, decay: decay,
+            beta1: settings.beta1, beta2: settings.beta2, stepSize: Float(Double(lr) / bc1),
+            bc2Sqrt: Float(bc2.squareRoot()), eps: settings.epsilon)
     }
 
     @inline(__always)
