@@ -70,9 +70,10 @@ import Testing
         #expect(metrics["segment"]?.values["mIoU"] != nil && metrics["segment"]?.count == 16)
     }
 
-    @Test("a step leaves the heads and routers of the datasets it did not sample untouched")
-    func unsampledDatasetsWait() throws {
-        let trainer = try Trainer(recipe: try Self.recipe(), data: Self.data)
+    @Test("a step leaves the heads and routers of the datasets it did not sample untouched",
+          arguments: ["adamw", "adam-per-task"])
+    func unsampledDatasetsWait(optimizer: String) throws {
+        let trainer = try Trainer(recipe: try Self.recipe(["optimizer=\(optimizer)"]), data: Self.data)
         for _ in 0..<12 {
             let before = parameterBits(trainer.model)
             let report = try trainer.step()

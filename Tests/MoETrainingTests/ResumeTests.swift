@@ -14,7 +14,7 @@ import Testing
     ]
 
     @Test("3 steps + checkpoint + resume + 3 steps is bit-identical to 6 steps",
-          arguments: ["adamw", "sgd", "lamb"], [false, true])
+          arguments: ["adamw", "sgd", "lamb", "adam-per-task"], [false, true])
     func resumeEqualsUninterrupted(optimizer: String, twoDatasets: Bool) throws {
         let datasets = twoDatasets ? Self.twoDatasets : [TinyDataset(name: "digits")]
         let recipe = try tinyRecipe(steps: 6, optimizer: optimizer, datasets: datasets)
