@@ -78,6 +78,25 @@ def table(prefix, label, metric, dataset):
 
 
 table("digits", "digits (top-1)", "top-1", "digits")
+
+
+def seeds_summary():
+    """Full fine-tuning and router + 2 experts over head seeds 0, 1, 2 (PARTS=seeds)."""
+    runs = {kind: [record(f"digits-{kind}{suffix}") for suffix in ("", "-seed1", "-seed2")]
+            for kind in ("full", "router-2")}
+    if not all(r and "metric" in r for rs in runs.values() for r in rs):
+        return
+    means = {kind: sum(r["metric"] for r in rs) / len(rs) for kind, rs in runs.items()}
+    for kind, label in (("full", "full fine-tune"), ("router-2", "router + 2 experts")):
+        values = " / ".join(f"{r['metric']:.2f}" for r in runs[kind])
+        print(f"{label}, head seeds 0 / 1 / 2: {values} % (mean {means[kind]:.2f} %)")
+    ratios = " / ".join(f"{100 * a['metric'] / b['metric']:.1f}" for a, b in zip(runs["router-2"], runs["full"]))
+    print(f"router + 2 experts vs full fine-tune: {ratios} % per seed, "
+          f"{100 * means['router-2'] / means['full']:.1f} % of the means")
+    print()
+
+
+seeds_summary()
 table("detect", "small-scene detection", "mAP@0.5", "detect-small")
 
 print("| checkpoint | " + " | ".join(["fmnist", "detect", "segment", "digits", "detect-small", "segment-small"]) + " |")
