@@ -74,6 +74,7 @@ import Testing
           arguments: ["adamw", "adam-per-task"])
     func unsampledDatasetsWait(optimizer: String) throws {
         let trainer = try Trainer(recipe: try Self.recipe(["optimizer=\(optimizer)"]), data: Self.data)
+        #expect((trainer.optimizer is AdamPerTask) == (optimizer == "adam-per-task"))
         for _ in 0..<12 {
             let before = parameterBits(trainer.model)
             let report = try trainer.step()
