@@ -68,7 +68,6 @@ if want topk; then
 for k in 2 1 3; do
   run digits-topk$k adapt --router-only --top-k $k --checkpoint "$src" --recipe $d --out "$out/digits-topk$k.moe"
 done
-
 fi
 
 # A downstream dense task: detection on small scenes.
