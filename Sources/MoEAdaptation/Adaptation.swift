@@ -29,25 +29,24 @@ public enum Adaptation {
     public static func measureUsage(
         model: VisionMoE, dataset: RunDataset, images: Int = 512, batchSize: Int = 128
     ) throws -> [[Double]] {
-        let experts = model.config.experts
-        var counts = [[Double]](
-            repeating: [Double](repeating: 0, count: experts), count: model.moeLayerCount)
-        var batch = Tensor(shape: [0])
-        let total = min(images, dataset.train.count)
-        var start = 0
-        while start < total {
-            let indices = Array(start..<min(total, start + batchSize))
-            _ = dataset.train.makeBatch(indices: indices, into: &batch)
-            _ = try model.forward(images: batch, dataset: dataset.name, training: true)
-            for (layer, load) in model.lastExpertLoad.enumerated() {
-                for (e, n) in load.enumerated() { counts[layer][e] += Double(n) }
-            }
-            start += batchSize
+        try ExpertUsage.measure(model: model, dataset: dataset, images: images, training: true, batchSize: batchSize)
+    }
+
+    /// The record of `operation` turning `source` into `model` for `dataset`: parameter
+    /// counts, FLOPs ratio and the run's final test metric.
+    /// - Throws: when the run ended without an evaluation (interrupted).
+    static func makeRecord(
+        _ operation: String, dataset: String, settings: [String: String], model: VisionMoE,
+        source: VisionMoE, summary: RunSummary, trainable: Int
+    ) throws -> AdaptationRecord {
+        guard let metrics = summary.metrics[dataset] else {
+            throw AdaptationError.invalid("the run of '\(dataset)' ended without an evaluation (interrupted?)")
         }
-        return counts.map { row in
-            let sum = max(row.reduce(0, +), 1)
-            return row.map { $0 / sum }
-        }
+        return AdaptationRecord(
+            operation: operation, dataset: dataset, settings: settings, trainableParameters: trainable,
+            modelParameters: model.store.scalarCount, sourceParameters: source.store.scalarCount,
+            flopsRatio: try flopsRatio(model: model, dataset: dataset, source: source.config),
+            metricName: metrics.primaryName, metric: metrics.primary)
     }
 
     // MARK: - Recipes
@@ -183,9 +182,6 @@ public enum Adaptation {
                           progress: progress)
         }
         let trainable = model.store.trainableScalarCount
-        guard let metrics = summary.metrics[name] else {
-            throw AdaptationError.invalid("the run of '\(name)' ended without an evaluation (interrupted?)")
-        }
         var details = [
             "policy": policyName, "steps": String(settings.steps),
             "topK": String(model.config.topK(of: try model.config.dataset(named: name))),
@@ -194,11 +190,9 @@ public enum Adaptation {
             details["experts"] = chosen.map { $0.map(String.init).joined(separator: ",") }.joined(separator: ";")
             details["selection"] = settings.selection.rawValue
         }
-        let record = AdaptationRecord(
-            operation: "adapt", dataset: name, settings: details, trainableParameters: trainable,
-            modelParameters: model.store.scalarCount, sourceParameters: source.store.scalarCount,
-            flopsRatio: try flopsRatio(model: model, dataset: name, source: source.config),
-            metricName: metrics.primaryName, metric: metrics.primary)
+        let record = try makeRecord(
+            "adapt", dataset: name, settings: details, model: model, source: source, summary: summary,
+            trainable: trainable)
         return (model, record)
     }
 
@@ -260,12 +254,9 @@ public enum Adaptation {
                       steps: finetuneSteps, checkpointPath: checkpointPath, history: history,
                       progress: progress)
         let trainable = finetuneSteps > 0 ? model.store.trainableScalarCount : 0
-        guard let metrics = summary.metrics[name] else {
-            throw AdaptationError.invalid("the run of '\(name)' ended without an evaluation (interrupted?)")
-        }
         let keptShare = kept.enumerated().map { i, row in row.reduce(0) { $0 + usage[i][$1] } }
-        let record = AdaptationRecord(
-            operation: "prune", dataset: name,
+        let record = try makeRecord(
+            "prune", dataset: name,
             settings: [
                 "kept": kept.map { $0.map(String.init).joined(separator: ",") }.joined(separator: ";"),
                 "keptUsage": keptShare.map { String(format: "%.3f", $0) }.joined(separator: ","),
@@ -273,10 +264,7 @@ public enum Adaptation {
                 "finetuneSteps": String(finetuneSteps), "finetune": finetune.rawValue,
                 "datasets": model.config.datasets.map(\.name).joined(separator: ","),
             ],
-            trainableParameters: trainable, modelParameters: model.store.scalarCount,
-            sourceParameters: source.store.scalarCount,
-            flopsRatio: try flopsRatio(model: model, dataset: name, source: source.config),
-            metricName: metrics.primaryName, metric: metrics.primary)
+            model: model, source: source, summary: summary, trainable: trainable)
         return (model, record)
     }
 
@@ -356,20 +344,14 @@ public enum Adaptation {
                       recipe: recipe, steps: steps, checkpointPath: checkpointPath, history: history,
                       progress: progress)
         let trainable = model.store.trainableScalarCount
-        guard let metrics = summary.metrics[name] else {
-            throw AdaptationError.invalid("the run of '\(name)' ended without an evaluation (interrupted?)")
-        }
-        let record = AdaptationRecord(
-            operation: "expand", dataset: name,
+        let record = try makeRecord(
+            "expand", dataset: name,
             settings: [
                 "experts": "\(old)→\(old + count)", "init": initializer.name, "steps": String(steps),
                 "oldRouterUsage": usage.map { $0.map { $0.map { String(format: "%.3f", $0) }.joined(separator: ",") }.joined(separator: ";") } ?? "",
                 "frozenDatasets": source.config.datasets.map(\.name).joined(separator: ","),
             ],
-            trainableParameters: trainable, modelParameters: model.store.scalarCount,
-            sourceParameters: source.store.scalarCount,
-            flopsRatio: try flopsRatio(model: model, dataset: name, source: source.config),
-            metricName: metrics.primaryName, metric: metrics.primary)
+            model: model, source: source, summary: summary, trainable: trainable)
         return (model, record)
     }
 }

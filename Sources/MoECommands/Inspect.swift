@@ -49,7 +49,7 @@ extension MoECommand {
             for entry in recipe.datasets where model.config.datasets.contains(where: { $0.name == entry.name }) {
                 let data = try RunDataset.load(entry, seed: recipe.seed, items: items)
                 usage.append((entry.name, try ExpertUsage.measure(
-                    model: model, dataset: data, images: min(images, data.test.count))))
+                    model: model, dataset: data, images: images)))
             }
             let layers = model.config.moeBlocks
             let experts = model.config.experts
