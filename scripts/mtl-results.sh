@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
-# Short-budget comparison of the balancing methods on recipes/mtl-short.yaml, each evaluated
-# (test metrics as JSON; scripts/mtl-table.py computes Δm against the baselines' metrics, the
-# same formula as `moe eval --baselines`, without re-evaluating the baselines for every run).
+# Comparison of the balancing methods, each run through `moe pretrain` and evaluated (test
+# metrics as JSON; scripts/mtl-table.py computes Δm against the baselines' metrics, the same
+# formula as `moe eval --baselines`, without re-evaluating the baselines for every run).
 # Usage: bash scripts/mtl-results.sh STEPS OUTDIR BASELINES [methods...]
+# Environment: RECIPE (default recipes/mtl-short.yaml); SETS, extra `--set` overrides for every
+# run; MOE, the moe binary or a wrapper; RELATIONS, GradSplit's mask (default: classification's
+# gradient kept out of the dense tasks' groups, see README). Finished methods are skipped, so
+# an interrupted comparison continues where it stopped.
+# Full budget on the default recipe (README "Multi-task optimisation"):
+#   RECIPE=recipes/default.yaml SETS="--set optimizer=adamw --set training.stepMode=roundRobin
+#   --set training.diagnosticsEvery=100" bash scripts/mtl-results.sh 1367 OUT BASELINES
 set -euo pipefail
 steps=$1; out=$2; baselines=$3; shift 3
 methods=${*:-equal static uncertainty uncertainty-analytic gradnorm tbgc pcgrad gradsplit}
 moe=${MOE:-.build/release/moe}
+recipe=${RECIPE:-recipes/mtl-short.yaml}
+relations=${RELATIONS:-[[1,1,1],[0,1,1],[0,1,1]]}
+read -r -a extra <<< "${SETS:-}"
 mkdir -p "$out"
 if [ ! -f "$out/baselines.json" ]; then
     for b in ${baselines//,/ }; do "$moe" eval --checkpoint "$b" --json; done > "$out/baselines.json"
 fi
 for m in $methods; do
+    if [ -s "$out/$m.eval.json" ]; then echo "$m: done"; continue; fi
     sets=(--set "balancing=$m")
     if [ "$m" = gradsplit ]; then
-        # Groups of detection and segmentation do not take classification's gradient (the
-        # joint default run lowered both; see README), every group takes its own task's.
-        sets=(--set balancing.method=gradsplit --set "balancing.relations=[[1,1,1],[0,1,1],[0,1,1]]")
+        sets=(--set balancing.method=gradsplit --set "balancing.relations=$relations")
     fi
-    "$moe" pretrain --recipe recipes/mtl-short.yaml --steps "$steps" --out "$out/$m/$m.moe" "${sets[@]}" \
+    "$moe" pretrain --recipe "$recipe" --steps "$steps" --out "$out/$m/$m.moe" "${extra[@]}" "${sets[@]}" \
         > "$out/$m.log" 2>&1
-    "$moe" eval --checkpoint "$out/$m/$m.moe" --json > "$out/$m.eval.json" 2>&1
+    "$moe" eval --checkpoint "$out/$m/$m.moe" --json > "$out/$m.eval.json.tmp" 2>&1
+    mv "$out/$m.eval.json.tmp" "$out/$m.eval.json"
 done

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Markdown table of scripts/mtl-results.sh runs: each dataset's primary metric, Δm against
 the single-task baselines (DESIGN §5: mean relative change in percent, positive = better).
-(Time per step: use `moe bench --balancing`, not these runs' wall times.) Usage: mtl-table.py OUTDIR [methods...]"""
-import json, os, sys
+Wall time is each run's own (training only); `moe bench --balancing` measures the time per step
+of every method side by side, which is the fair overhead comparison. Usage: mtl-table.py OUTDIR [methods...]"""
+import json, os, re, sys
 
 out = sys.argv[1]
 methods = sys.argv[2:] or ["equal", "static", "uncertainty", "uncertainty-analytic", "gradnorm", "tbgc", "pcgrad", "gradsplit"]
@@ -12,9 +13,9 @@ for line in open(os.path.join(out, "baselines.json")):
     if line.startswith("{"):
         base.update(json.loads(line))
 names = ["fmnist", "detect", "segment"]
-print("| method | Fashion-MNIST top-1 | detection mAP@0.5 | segmentation mIoU | Δm | loss weights at the last step (fmnist, detect, segment) | last diagnostics: backbone cos fmnist/detect, fmnist/segment, detect/segment |")
-print("|---|---|---|---|---|---|---|")
-row = ["single-task baselines"] + [f"{100*base[n][primary[base[n]['task']]]:.2f} %" for n in names] + ["0", "", ""]
+print("| method | Fashion-MNIST top-1 | detection mAP@0.5 | segmentation mIoU | Δm | wall time | loss weights at the last step (fmnist, detect, segment) | last diagnostics: backbone cos fmnist/detect, fmnist/segment, detect/segment |")
+print("|---|---|---|---|---|---|---|---|")
+row = ["single-task baselines"] + [f"{100*base[n][primary[base[n]['task']]]:.2f} %" for n in names] + ["0", "", "", ""]
 print("| " + " | ".join(row) + " |")
 for m in methods:
     path = os.path.join(out, f"{m}.eval.json")
@@ -38,4 +39,10 @@ for m in methods:
     train = [json.loads(l) for l in open(os.path.join(out, m, "metrics.jsonl")) if '"train"' in l]
     w = train[-1].get("task_weights", {})
     weights = ", ".join(f"{w[n]:.3g}" for n in names) if w else ""
-    print(f"| {m} | " + " | ".join(cells) + f" | {sum(changes)/len(changes):+.2f} % | {weights} | {cos} |")
+    wall = ""
+    log = os.path.join(out, f"{m}.log")
+    if os.path.exists(log):
+        found = re.findall(r"finished (\d+) steps in ([0-9.]+) s of training", open(log, errors="replace").read())
+        if found:
+            wall = f"{float(found[-1][1]):,.0f} s"
+    print(f"| {m} | " + " | ".join(cells) + f" | {sum(changes)/len(changes):+.2f} % | {wall} | {weights} | {cos} |")
