@@ -9,7 +9,8 @@
 # an interrupted comparison continues where it stopped.
 # Full budget on the default recipe (README "Multi-task optimisation"):
 #   RECIPE=recipes/default.yaml SETS="--set optimizer=adamw --set training.stepMode=roundRobin
-#   --set training.diagnosticsEvery=100" bash scripts/mtl-results.sh 1367 OUT BASELINES
+#   --set training.diagnosticsEvery=100" RELATIONS="[[1,1,0],[0,1,1],[0,1,1]]" \
+#   bash scripts/mtl-results.sh 1367 OUT BASELINES     (the mask `moe relations` measured)
 set -euo pipefail
 steps=$1; out=$2; baselines=$3; shift 3
 methods=${*:-equal static uncertainty uncertainty-analytic gradnorm tbgc pcgrad gradsplit}
