@@ -77,9 +77,6 @@ def table(prefix, label, metric, dataset):
     print()
 
 
-table("digits", "digits (top-1)", "top-1", "digits")
-
-
 def seeds_summary():
     """Full fine-tuning and router + 2 experts over head seeds 0, 1, 2 (PARTS=seeds)."""
     runs = {kind: [record(f"digits-{kind}{suffix}") for suffix in ("", "-seed1", "-seed2")]
@@ -96,6 +93,7 @@ def seeds_summary():
     print()
 
 
+table("digits", "digits (top-1)", "top-1", "digits")
 seeds_summary()
 table("detect", "small-scene detection", "mAP@0.5", "detect-small")
 

@@ -31,18 +31,19 @@ for m in methods:
         v, b = res[n][key], base[n][key]
         changes.append((v - b) / b * 100)
         cells.append(f"{100*v:.2f} %")
-    grads = [json.loads(l) for l in open(os.path.join(out, m, "metrics.jsonl")) if '"grad"' in l]
+    log_lines = open(os.path.join(out, m, "metrics.jsonl")).readlines()
+    grads = [json.loads(l) for l in log_lines if '"grad"' in l]
     cos = ""
     if grads:
         c = grads[-1]["layers"]["backbone"]["cosine"]
         cos = f"{c['fmnist/detect']:+.2f}, {c['fmnist/segment']:+.2f}, {c['detect/segment']:+.2f} (step {grads[-1]['step']})"
-    train = [json.loads(l) for l in open(os.path.join(out, m, "metrics.jsonl")) if '"train"' in l]
+    train = [json.loads(l) for l in log_lines if '"train"' in l]
     w = train[-1].get("task_weights", {})
     weights = ", ".join(f"{w[n]:.3g}" for n in names) if w else ""
     wall = ""
     log = os.path.join(out, f"{m}.log")
     if os.path.exists(log):
-        found = re.findall(r"finished (\d+) steps in ([0-9.]+) s of training", open(log, errors="replace").read())
+        found = re.findall(r"finished \d+ steps in ([0-9.]+) s of training", open(log, errors="replace").read())
         if found:
-            wall = f"{float(found[-1][1]):,.0f} s"
+            wall = f"{float(found[-1]):,.0f} s"
     print(f"| {m} | " + " | ".join(cells) + f" | {sum(changes)/len(changes):+.2f} % | {wall} | {weights} | {cos} |")

@@ -29,7 +29,8 @@ public enum Adaptation {
     public static func measureUsage(
         model: VisionMoE, dataset: RunDataset, images: Int = 512, batchSize: Int = 128
     ) throws -> [[Double]] {
-        try ExpertUsage.measure(model: model, dataset: dataset, images: images, training: true, batchSize: batchSize)
+        try ExpertUsage.measure(
+            model: model, dataset: dataset, images: images, training: true, batchSize: batchSize)
     }
 
     /// The record of `operation` turning `source` into `model` for `dataset`: parameter
