@@ -3,7 +3,7 @@
 the single-task baselines (DESIGN §5: mean relative change in percent, positive = better).
 Wall time is each run's own (training only); `moe bench --balancing` measures the time per step
 of every method side by side, which is the fair overhead comparison. Usage: mtl-table.py OUTDIR [methods...]"""
-import json, os, re, sys
+import json, os, sys
 
 out = sys.argv[1]
 methods = sys.argv[2:] or ["equal", "static", "uncertainty", "uncertainty-analytic", "gradnorm", "tbgc", "pcgrad", "gradsplit"]
@@ -40,10 +40,6 @@ for m in methods:
     train = [json.loads(l) for l in log_lines if '"train"' in l]
     w = train[-1].get("task_weights", {})
     weights = ", ".join(f"{w[n]:.3g}" for n in names) if w else ""
-    wall = ""
-    log = os.path.join(out, f"{m}.log")
-    if os.path.exists(log):
-        found = re.findall(r"finished \d+ steps in ([0-9.]+) s of training", open(log, errors="replace").read())
-        if found:
-            wall = f"{float(found[-1]):,.0f} s"
+    # Training seconds are cumulative in the log, across resumes too.
+    wall = f"{train[-1]['seconds']:,.0f} s" if "seconds" in train[-1] else ""
     print(f"| {m} | " + " | ".join(cells) + f" | {sum(changes)/len(changes):+.2f} % | {wall} | {weights} | {cos} |")

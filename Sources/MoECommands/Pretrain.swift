@@ -77,6 +77,8 @@ extension MoECommand {
                          summary.trainingSeconds, summary.imagesPerSecond, summary.seconds))
             say("checkpoint: \(summary.checkpointPath)")
             say("metrics:    \(logPath)")
+            // 128 + SIGINT, like a shell: a script must not take the saved partial run for a finished one.
+            if summary.outcome == .interrupted { throw ExitCode(130) }
         }
 
         private func printPlan(_ trainer: Trainer, checkpointPath: String, threads: Int) {

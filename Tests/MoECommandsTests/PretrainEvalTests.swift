@@ -1,6 +1,8 @@
+import ArgumentParser
 import Foundation
 import MoECheckpoint
 import MoETestSupport
+import Synchronization
 import Testing
 
 @testable import MoECommands
@@ -68,6 +70,30 @@ import Testing
                 let top5 = try #require(digits["top5"] as? Double)
                 #expect(0 <= top1 && top1 <= top5 && top5 <= 1)
                 #expect((digits["loss"] as? Double)?.isFinite == true)
+            }
+        }
+    }
+
+    @Test("Ctrl-C: pretrain saves the run and exits with status 130, so a script sees it unfinished")
+    func interruptExitStatus() throws {
+        _ = parallelPoolReady
+        try withTrainingRunLock {
+            Interrupt.reset()
+            defer { Interrupt.reset() }
+            try withTemporaryDirectory { dir in
+                let recipePath = dir.appendingPathComponent("tiny.yaml")
+                try tinyDigitsRecipe.write(to: recipePath, atomically: true, encoding: .utf8)
+                let out = dir.appendingPathComponent("run/run.moe")
+                var pretrain = try MoECommand.parseAsRoot(["pretrain", "--recipe", recipePath.path, "--out", out.path])
+                Interrupt.requested.store(1, ordering: .relaxed)
+                var status: Int32?
+                let printed = try capturingStandardOutput(in: dir) {
+                    do { try pretrain.run() } catch let code as ExitCode { status = code.rawValue }
+                }
+                #expect(status == 130)
+                #expect(printed.contains("interrupted 0 steps"))
+                let saved = try RunCheckpoint.read(path: out.path)
+                #expect(try saved.decodeMetadata(TrainingState.self, key: RunCheckpoint.Key.trainingState).step == 0)
             }
         }
     }
