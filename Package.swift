@@ -8,7 +8,9 @@ let package = Package(
         .library(
             name: "MoEKit",
             targets: [
-                "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoETraining", "MoEAdaptation",
+                "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
+                "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEBench",
+                "MoEAdaptation",
             ]),
     ],
     dependencies: [
@@ -27,23 +29,37 @@ let package = Package(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .yum(["zlib-devel"])]),
 
-        // tensors + kernels -> model -> training -> commands -> executable
+        // One-way layers: tensors + kernels -> model -> optimisers, tasks, data -> balancing
+        // -> recipe -> training -> reporting, bench, adaptation -> commands -> executable.
         .target(name: "MoETensor", dependencies: ["COpenBLAS"]),
         .target(name: "MoEModel", dependencies: ["MoETensor"]),
         .target(name: "MoECheckpoint", dependencies: ["MoETensor", "CZstd"]),
         .target(name: "MoEData", dependencies: ["MoETensor", "CZlib"]),
+        .target(name: "MoEOptim", dependencies: ["MoETensor", "MoEModel"]),
+        .target(name: "MoETasks", dependencies: ["MoETensor", "MoEModel", "MoEData"]),
+        .target(name: "MoEBalancing", dependencies: ["MoETensor", "MoEOptim", "MoETasks"]),
+        .target(
+            name: "MoERecipe",
+            dependencies: [
+                "MoEModel", "MoEData", "MoEOptim", "MoEBalancing",
+                .product(name: "Yams", package: "Yams"),
+            ]),
         .target(
             name: "MoETraining",
             dependencies: [
-                "MoEModel", "MoECheckpoint", "MoEData",
-                .product(name: "Yams", package: "Yams"),
+                "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
+                "MoEBalancing", "MoERecipe",
             ]),
+        .target(name: "MoEReporting", dependencies: ["MoETraining"]),
+        .target(name: "MoEBench", dependencies: ["MoETraining"]),
         // adaptation & continual learning: policies over the model's surgery mechanisms
         .target(name: "MoEAdaptation", dependencies: ["MoETraining"]),
         .target(
             name: "MoECommands",
             dependencies: [
-                "MoETraining", "MoEAdaptation",
+                "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
+                "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEBench",
+                "MoEAdaptation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "moe", dependencies: ["MoECommands"]),
@@ -51,13 +67,28 @@ let package = Package(
         .target(name: "MoETestSupport", dependencies: ["MoETensor"]),
         .testTarget(name: "MoETensorTests", dependencies: ["MoETensor", "MoETestSupport"]),
         .testTarget(name: "MoEModelTests", dependencies: ["MoEModel", "MoETestSupport"]),
-        .testTarget(name: "MoECheckpointTests", dependencies: ["MoECheckpoint"]),
-        .testTarget(name: "MoEDataTests", dependencies: ["MoEData"]),
         .testTarget(
-            name: "MoETrainingTests", dependencies: ["MoETraining", "MoETestSupport"]),
-        .testTarget(name: "MoECommandsTests", dependencies: ["MoECommands", "MoETestSupport"]),
+            name: "MoECheckpointTests", dependencies: ["MoETensor", "MoECheckpoint", "MoETestSupport"]),
+        .testTarget(name: "MoEDataTests", dependencies: ["MoETensor", "MoEData"]),
         .testTarget(
-            name: "MoEAdaptationTests", dependencies: ["MoEAdaptation", "MoETestSupport"]),
+            name: "MoETrainingTests",
+            dependencies: [
+                "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
+                "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoETestSupport",
+            ]),
+        .testTarget(
+            name: "MoECommandsTests",
+            dependencies: [
+                "MoETensor", "MoECheckpoint", "MoEData", "MoETasks", "MoERecipe", "MoETraining",
+                "MoEAdaptation", "MoECommands", "MoETestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(
+            name: "MoEAdaptationTests",
+            dependencies: [
+                "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoERecipe", "MoETraining",
+                "MoEAdaptation", "MoETestSupport",
+            ]),
 
         // An example continual-learning extension built on the public MoEAdaptation API.
         .target(name: "ExpertInitExample", dependencies: ["MoEAdaptation"], path: "Examples/ExpertInitExample/Sources"),

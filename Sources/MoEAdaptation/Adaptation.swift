@@ -1,6 +1,7 @@
 import Foundation
-import MoECheckpoint
 import MoEModel
+import MoEOptim
+import MoERecipe
 import MoETensor
 import MoETraining
 
@@ -284,8 +285,8 @@ public enum Adaptation {
             repeating: [Double](repeating: 0, count: source.config.experts), count: source.moeLayerCount)
         for spec in routers {
             for block in source.config.moeBlocks {
-                let router = try source.store.parameter(named: "blocks.\(block).moe.routers.\(spec.name)").value
-                try probe.store.setValue(router, for: "blocks.\(block).moe.routers.\(dataset.name)")
+                let router = try source.store.parameter(named: ParameterName.router(block: block, dataset: spec.name)).value
+                try probe.store.setValue(router, for: ParameterName.router(block: block, dataset: dataset.name))
             }
             let usage = try measureUsage(model: probe, dataset: dataset, images: images)
             for l in usage.indices { for e in usage[l].indices { total[l][e] += usage[l][e] / Double(routers.count) } }
@@ -314,27 +315,27 @@ public enum Adaptation {
         let model = try source.appendingExperts(count, seed: seed).addingDataset(dataset.spec, seed: seed)
         var rng = SeededGenerator(seed: seed &+ 0x9E37)
         for (i, block) in model.config.moeBlocks.enumerated() {
-            let names = ["w1", "b1", "w2", "b2"].map { "blocks.\(block).moe.experts.\($0)" }
+            let names = ParameterName.ExpertPart.allCases.map { ParameterName.experts(block: block, $0) }
             let values = try names.map { try model.store.parameter(named: $0).value }
             var bank = ExpertBank(w1: values[0], b1: values[1], w2: values[2], b2: values[3])
             initializer.initialize(
                 &bank, context: ExpansionContext(moeLayer: i, oldCount: old, usage: usage?[i]), rng: &rng)
-            for ((partName, tensor), before) in zip(bank.parts, values) {
+            for ((part, tensor), before) in zip(bank.parts, values) {
                 let size = before.count / (old + count)
                 guard tensor.shape == before.shape,
                     tensor.storage[..<(old * size)] == before.storage[..<(old * size)]
                 else {
                     throw AdaptationError.invalid(
-                        "expansion initialiser '\(initializer.name)' changed an old expert or a shape (\(partName), layer \(i))")
+                        "expansion initialiser '\(initializer.name)' changed an old expert or a shape (\(part.rawValue), layer \(i))")
                 }
-                try model.store.setValue(tensor, for: "blocks.\(block).moe.experts.\(partName)")
+                try model.store.setValue(tensor, for: ParameterName.experts(block: block, part))
             }
         }
         // The new router starts neutral towards the old experts (zero columns) and with small
         // random columns (std 0.02) towards the new ones, so that new experts receive tokens
         // from the first step (an all-zero router would break its ties towards expert 0).
         for block in model.config.moeBlocks {
-            let router = try model.store.parameter(named: "blocks.\(block).moe.routers.\(name)")
+            let router = try model.store.parameter(named: ParameterName.router(block: block, dataset: name))
             let columns = old + count
             for r in 0..<router.value.shape[0] {
                 for c in old..<columns { router.value.storage[r * columns + c] = rng.truncatedNormal(std: 0.02) }

@@ -1,3 +1,4 @@
+import MoEModel
 import MoETensor
 
 /// The stacked weights of one MoE layer's experts, as plain tensors:
@@ -15,9 +16,9 @@ public struct ExpertBank: Sendable {
     /// Number of experts E.
     public var count: Int { w1.shape[0] }
 
-    /// The four tensors with their parameter-name suffixes, in a fixed order.
-    public var parts: [(name: String, tensor: Tensor)] {
-        [("w1", w1), ("b1", b1), ("w2", w2), ("b2", b2)]
+    /// The four tensors with their parts, in `ExpertPart` order.
+    public var parts: [(part: ParameterName.ExpertPart, tensor: Tensor)] {
+        [(.w1, w1), (.b1, b1), (.w2, w2), (.b2, b2)]
     }
 
     /// Copies expert `source` onto expert `target` in all four tensors.

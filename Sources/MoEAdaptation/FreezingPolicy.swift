@@ -21,9 +21,9 @@ extension FreezingPolicy {
         _ = try model.config.dataset(named: dataset)
         for p in model.store.parameters {
             p.trainableSlices = nil
-            AdaptationNames.restoreDecay(p)
-            p.isTrainable = AdaptationNames.isRouter(p.name, of: dataset)
-                || AdaptationNames.isHead(p.name, of: dataset)
+            restoreExpertDecay(p)
+            p.isTrainable = ParameterName.isRouter(p.name, of: dataset)
+                || ParameterName.isHead(p.name, of: dataset)
         }
     }
 }
@@ -63,8 +63,8 @@ public struct RouterAndExperts: FreezingPolicy {
                 }
                 slices[e] = true
             }
-            for part in ["w1", "b1", "w2", "b2"] {
-                let p = try model.store.parameter(named: "blocks.\(block).moe.experts.\(part)")
+            for part in ParameterName.ExpertPart.allCases {
+                let p = try model.store.parameter(named: ParameterName.experts(block: block, part))
                 p.isTrainable = slices.contains(true)
                 p.trainableSlices = slices
                 p.decays = false
@@ -82,25 +82,12 @@ public struct FullFineTune: FreezingPolicy {
         for p in model.store.parameters {
             p.isTrainable = true
             p.trainableSlices = nil
-            AdaptationNames.restoreDecay(p)
+            restoreExpertDecay(p)
         }
     }
 }
 
-/// Parameter-name conventions of `VisionMoE` the policies rely on.
-public enum AdaptationNames {
-    /// `blocks.<l>.moe.routers.<dataset>`
-    public static func isRouter(_ name: String, of dataset: String) -> Bool {
-        name.hasPrefix("blocks.") && name.hasSuffix(".moe.routers.\(dataset)")
-    }
-
-    /// Gives an expert bank back its usual weight-decay flag (`RouterAndExperts` clears it).
-    static func restoreDecay(_ p: Parameter) {
-        if p.name.contains(".moe.experts.") { p.decays = !isExcludedFromWeightDecay(p.name) }
-    }
-
-    /// `heads.<dataset>.*`
-    public static func isHead(_ name: String, of dataset: String) -> Bool {
-        name.hasPrefix("heads.\(dataset).")
-    }
+/// Gives an expert bank back its usual weight-decay flag (`RouterAndExperts` clears it).
+func restoreExpertDecay(_ p: Parameter) {
+    if ParameterName.isExpertBank(p.name) { p.decays = !isExcludedFromWeightDecay(p.name) }
 }

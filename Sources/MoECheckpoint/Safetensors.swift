@@ -119,8 +119,31 @@ enum Safetensors {
     static func decode(_ bytes: UnsafeRawBufferPointer, path: String) throws(CheckpointError)
         -> (tensors: [NamedTensor], metadata: [String: String])
     {
-        func corrupt(_ detail: String) -> CheckpointError { .corrupt(path: path, detail: detail) }
+        let (members, headerLength) = try header(bytes, path: path)
+        // Metadata first: it tells us whether we can read the rest.
+        let metadata = try checkpointMetadata(members, path: path)
+        let dataStart = 8 + headerLength
+        let dataLength = bytes.count - dataStart
+        var entries: [Entry] = []
+        var names = Set<String>()
+        entries.reserveCapacity(members.count)
+        for (position, member) in members.enumerated() where member.key != metadataKey {
+            guard names.insert(member.key).inserted else {
+                throw .corrupt(path: path, detail: "tensor \"\(member.key)\" appears more than once")
+            }
+            entries.append(
+                try entry(
+                    member.key, member.value, position: position, dataLength: dataLength, path: path))
+        }
+        try checkContiguous(&entries, dataLength: dataLength, path: path)
+        return (tensors(entries, data: bytes.baseAddress!.advanced(by: dataStart)), metadata)
+    }
 
+    /// The header's JSON members, in file order, and the header's byte length.
+    private static func header(_ bytes: UnsafeRawBufferPointer, path: String) throws(CheckpointError)
+        -> (members: [(key: String, value: JSONValue)], length: Int)
+    {
+        func corrupt(_ detail: String) -> CheckpointError { .corrupt(path: path, detail: detail) }
         guard bytes.count >= 8 else {
             throw corrupt("the safetensors data is \(bytes.count) bytes, shorter than its 8-byte header length")
         }
@@ -144,8 +167,14 @@ enum Safetensors {
         guard case .object(let members) = root else {
             throw corrupt("the safetensors header is \(root.kindName), expected a JSON object")
         }
+        return (members, headerLength)
+    }
 
-        // Metadata first: it tells us whether we can read the rest.
+    /// The `__metadata__` strings, after checking the format name and version.
+    private static func checkpointMetadata(
+        _ members: [(key: String, value: JSONValue)], path: String
+    ) throws(CheckpointError) -> [String: String] {
+        func corrupt(_ detail: String) -> CheckpointError { .corrupt(path: path, detail: detail) }
         var metadata: [String: String] = [:]
         if let entry = members.first(where: { $0.key == metadataKey }) {
             guard case .object(let pairs) = entry.value else {
@@ -173,85 +202,87 @@ enum Safetensors {
         guard version == String(Checkpoint.formatVersion) else {
             throw .unsupportedVersion(path: path, found: version, supported: Checkpoint.formatVersion)
         }
+        return metadata
+    }
 
-        // Tensor entries.
-        let dataStart = 8 + headerLength
-        let dataLength = bytes.count - dataStart
-        var entries: [Entry] = []
-        var names = Set<String>()
-        entries.reserveCapacity(members.count)
-        for (position, member) in members.enumerated() where member.key != metadataKey {
-            let name = member.key
-            guard names.insert(name).inserted else {
-                throw corrupt("tensor \"\(name)\" appears more than once")
-            }
-            guard case .object(let fields) = member.value else {
-                throw corrupt("the entry for tensor \"\(name)\" is \(member.value.kindName), expected an object")
-            }
-            var dtype: String?
-            var shapeValue: [JSONValue]?
-            var offsetsValue: [JSONValue]?
-            for (key, value) in fields {
-                switch (key, value) {
-                case ("dtype", .string(let s)): dtype = s
-                case ("shape", .array(let a)): shapeValue = a
-                case ("data_offsets", .array(let a)): offsetsValue = a
-                case ("dtype", _), ("shape", _), ("data_offsets", _):
-                    throw corrupt("\"\(key)\" of tensor \"\(name)\" is \(value.kindName)")
-                default:
-                    throw corrupt("unexpected field \"\(key)\" in the entry for tensor \"\(name)\"")
-                }
-            }
-            guard let dtype else { throw corrupt("tensor \"\(name)\" has no \"dtype\"") }
-            guard let shapeValue else { throw corrupt("tensor \"\(name)\" has no \"shape\"") }
-            guard let offsetsValue else { throw corrupt("tensor \"\(name)\" has no \"data_offsets\"") }
-            guard dtype == "F32" else { throw .unsupportedDType(name: name, dtype: dtype) }
-
-            func nonNegativeInt(_ value: JSONValue, _ what: String) throws(CheckpointError) -> Int {
-                guard case .integer(let v) = value, v >= 0, let i = Int(exactly: v) else {
-                    throw corrupt("\(what) of tensor \"\(name)\" must be non-negative integers")
-                }
-                return i
-            }
-            var shape: [Int] = []
-            shape.reserveCapacity(shapeValue.count)
-            for v in shapeValue { shape.append(try nonNegativeInt(v, "the shape")) }
-            guard offsetsValue.count == 2 else {
-                throw corrupt("\"data_offsets\" of tensor \"\(name)\" must have 2 elements, found \(offsetsValue.count)")
-            }
-            let begin = try nonNegativeInt(offsetsValue[0], "the data_offsets")
-            let end = try nonNegativeInt(offsetsValue[1], "the data_offsets")
-            guard begin <= end, end <= dataLength else {
-                throw corrupt(
-                    "data_offsets [\(begin), \(end)] of tensor \"\(name)\" are outside the \(dataLength)-byte data section")
-            }
-            guard let count = elementCount(shape) else {
-                throw corrupt("the shape \(shape) of tensor \"\(name)\" is too large")
-            }
-            guard end - begin == count * MemoryLayout<Float>.size else {
-                throw corrupt(
-                    "tensor \"\(name)\" with shape \(shape) needs \(count * 4) bytes but data_offsets [\(begin), \(end)] span \(end - begin)")
-            }
-            entries.append(Entry(name: name, shape: shape, begin: begin, end: end, position: position))
+    /// One tensor's header entry, validated against the data section's length.
+    private static func entry(
+        _ name: String, _ value: JSONValue, position: Int, dataLength: Int, path: String
+    ) throws(CheckpointError) -> Entry {
+        func corrupt(_ detail: String) -> CheckpointError { .corrupt(path: path, detail: detail) }
+        guard case .object(let fields) = value else {
+            throw corrupt("the entry for tensor \"\(name)\" is \(value.kindName), expected an object")
         }
+        var dtype: String?
+        var shapeValue: [JSONValue]?
+        var offsetsValue: [JSONValue]?
+        for (key, value) in fields {
+            switch (key, value) {
+            case ("dtype", .string(let s)): dtype = s
+            case ("shape", .array(let a)): shapeValue = a
+            case ("data_offsets", .array(let a)): offsetsValue = a
+            case ("dtype", _), ("shape", _), ("data_offsets", _):
+                throw corrupt("\"\(key)\" of tensor \"\(name)\" is \(value.kindName)")
+            default:
+                throw corrupt("unexpected field \"\(key)\" in the entry for tensor \"\(name)\"")
+            }
+        }
+        guard let dtype else { throw corrupt("tensor \"\(name)\" has no \"dtype\"") }
+        guard let shapeValue else { throw corrupt("tensor \"\(name)\" has no \"shape\"") }
+        guard let offsetsValue else { throw corrupt("tensor \"\(name)\" has no \"data_offsets\"") }
+        guard dtype == "F32" else { throw .unsupportedDType(name: name, dtype: dtype) }
 
-        // Contiguous, gap-free layout covering the whole data section. Sorting by offsets
-        // (ties by header order) recovers the writer's order.
+        func nonNegativeInt(_ value: JSONValue, _ what: String) throws(CheckpointError) -> Int {
+            guard case .integer(let v) = value, v >= 0, let i = Int(exactly: v) else {
+                throw corrupt("\(what) of tensor \"\(name)\" must be non-negative integers")
+            }
+            return i
+        }
+        var shape: [Int] = []
+        shape.reserveCapacity(shapeValue.count)
+        for v in shapeValue { shape.append(try nonNegativeInt(v, "the shape")) }
+        guard offsetsValue.count == 2 else {
+            throw corrupt("\"data_offsets\" of tensor \"\(name)\" must have 2 elements, found \(offsetsValue.count)")
+        }
+        let begin = try nonNegativeInt(offsetsValue[0], "the data_offsets")
+        let end = try nonNegativeInt(offsetsValue[1], "the data_offsets")
+        guard begin <= end, end <= dataLength else {
+            throw corrupt(
+                "data_offsets [\(begin), \(end)] of tensor \"\(name)\" are outside the \(dataLength)-byte data section")
+        }
+        guard let count = elementCount(shape) else {
+            throw corrupt("the shape \(shape) of tensor \"\(name)\" is too large")
+        }
+        guard end - begin == count * MemoryLayout<Float>.size else {
+            throw corrupt(
+                "tensor \"\(name)\" with shape \(shape) needs \(count * 4) bytes but data_offsets [\(begin), \(end)] span \(end - begin)")
+        }
+        return Entry(name: name, shape: shape, begin: begin, end: end, position: position)
+    }
+
+    /// Sorts `entries` into the writer's order (by offsets, ties by header order) and checks
+    /// that they cover the whole data section without gaps.
+    private static func checkContiguous(_ entries: inout [Entry], dataLength: Int, path: String)
+        throws(CheckpointError)
+    {
         entries.sort { ($0.begin, $0.end, $0.position) < ($1.begin, $1.end, $1.position) }
         var expected = 0
         for entry in entries {
             guard entry.begin == expected else {
-                throw corrupt(
-                    "tensor \"\(entry.name)\" starts at byte \(entry.begin) of the data section, expected \(expected) (tensors must be contiguous)")
+                throw .corrupt(
+                    path: path,
+                    detail: "tensor \"\(entry.name)\" starts at byte \(entry.begin) of the data section, expected \(expected) (tensors must be contiguous)")
             }
             expected = entry.end
         }
         guard expected == dataLength else {
-            throw corrupt("the tensors cover \(expected) bytes but the data section has \(dataLength)")
+            throw .corrupt(
+                path: path, detail: "the tensors cover \(expected) bytes but the data section has \(dataLength)")
         }
+    }
 
-        // Bulk copy of the bytes.
-        let data = bytes.baseAddress!.advanced(by: dataStart)
+    /// Bulk copy of the validated entries' bytes into tensors.
+    private static func tensors(_ entries: [Entry], data: UnsafeRawPointer) -> [NamedTensor] {
         var tensors: [NamedTensor] = []
         tensors.reserveCapacity(entries.count)
         for entry in entries {
@@ -270,6 +301,6 @@ enum Safetensors {
             }
             tensors.append(NamedTensor(entry.name, Tensor(shape: entry.shape, storage: storage)))
         }
-        return (tensors, metadata)
+        return tensors
     }
 }

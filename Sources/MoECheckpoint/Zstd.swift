@@ -75,26 +75,7 @@ enum Zstd {
     static func decompressSingleFrame(_ source: UnsafeRawBufferPointer) throws(DecompressionFailure)
         -> [UInt8]
     {
-        // Frame header: magic, Frame_Header_Descriptor, then optional window descriptor,
-        // dictionary id and frame content size, whose sizes the descriptor gives.
-        guard source.count >= 5 else { throw .truncated }
-        let descriptor = source[4]
-        guard descriptor & 0x08 == 0 else {
-            throw .corrupt("invalid zstd frame header (reserved bit set)")
-        }
-        // Content_Checksum_flag: demand it, so the content is always verified.
-        guard descriptor & 0x04 != 0 else {
-            throw .corrupt("the zstd frame has no content checksum")
-        }
-        let singleSegment = descriptor & 0x20 != 0
-        let dictionaryIDSize = [0, 1, 2, 4][Int(descriptor & 0x03)]
-        let contentSizeSize = [singleSegment ? 1 : 0, 2, 4, 8][Int(descriptor >> 6)]
-        let headerSize = 5 + (singleSegment ? 0 : 1) + dictionaryIDSize + contentSizeSize
-        if headerSize > source.count { throw .truncated }
-        let declared = ZSTD_getFrameContentSize(source.baseAddress, source.count)
-        if declared == contentSizeError {
-            throw .corrupt("invalid zstd frame header")
-        }
+        let declared = try checkedContentSize(source)
         var capacity: Int
         if declared != contentSizeUnknown {
             let cap = UInt64(max(1 << 20, source.count)) &* 64
@@ -152,5 +133,32 @@ enum Zstd {
         }
         output.removeSubrange(produced...)
         return output
+    }
+
+    /// Checks the frame header (magic, Frame_Header_Descriptor, then optional window
+    /// descriptor, dictionary id and frame content size, whose sizes the descriptor gives)
+    /// and returns the declared content size, or `contentSizeUnknown`.
+    private static func checkedContentSize(_ source: UnsafeRawBufferPointer) throws(DecompressionFailure)
+        -> UInt64
+    {
+        guard source.count >= 5 else { throw .truncated }
+        let descriptor = source[4]
+        guard descriptor & 0x08 == 0 else {
+            throw .corrupt("invalid zstd frame header (reserved bit set)")
+        }
+        // Content_Checksum_flag: demand it, so the content is always verified.
+        guard descriptor & 0x04 != 0 else {
+            throw .corrupt("the zstd frame has no content checksum")
+        }
+        let singleSegment = descriptor & 0x20 != 0
+        let dictionaryIDSize = [0, 1, 2, 4][Int(descriptor & 0x03)]
+        let contentSizeSize = [singleSegment ? 1 : 0, 2, 4, 8][Int(descriptor >> 6)]
+        let headerSize = 5 + (singleSegment ? 0 : 1) + dictionaryIDSize + contentSizeSize
+        if headerSize > source.count { throw .truncated }
+        let declared = ZSTD_getFrameContentSize(source.baseAddress, source.count)
+        if declared == contentSizeError {
+            throw .corrupt("invalid zstd frame header")
+        }
+        return declared
     }
 }

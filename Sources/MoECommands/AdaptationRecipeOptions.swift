@@ -1,4 +1,5 @@
 import ArgumentParser
+import MoERecipe
 
 /// The options `moe adapt` and `moe expand` share: the recipe with the new dataset, how long
 /// to train on it, the seed of what they create, and where to write the result.

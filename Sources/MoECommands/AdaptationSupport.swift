@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import MoEAdaptation
+import MoEData
 import MoEModel
+import MoERecipe
 import MoETraining
 
 extension ExpertSelection: ExpressibleByArgument {}

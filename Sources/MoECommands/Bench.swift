@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MoETraining
+import MoEBench
 
 extension MoECommand {
     /// `moe bench`: training and inference throughput against this machine's SGEMM peak.

@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import MoEBalancing
+import MoECheckpoint
+import MoETasks
 import MoETraining
 
 extension MoECommand {

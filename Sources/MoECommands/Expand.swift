@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import MoEAdaptation
+import MoECheckpoint
+import MoERecipe
 import MoETensor
 import MoETraining
 

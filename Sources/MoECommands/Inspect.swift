@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
-import MoEData
-import MoEModel
-import MoETensor
+import MoECheckpoint
+import MoEReporting
+import MoETasks
 import MoETraining
 
 extension MoECommand {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import MoEAdaptation
 
 /// `moe`: train modular mixture-of-experts vision backbones and adapt them.
 public struct MoECommand: ParsableCommand {

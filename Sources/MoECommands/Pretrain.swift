@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import MoECheckpoint
+import MoEModel
+import MoERecipe
 import MoETraining
 
 extension MoECommand {

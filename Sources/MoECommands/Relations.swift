@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import MoEBalancing
+import MoERecipe
 import MoETraining
 
 extension MoECommand {

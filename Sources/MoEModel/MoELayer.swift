@@ -3,8 +3,9 @@ import MoETensor
 /// A Top-K mixture-of-experts MLP with one router per dataset.
 ///
 /// Experts are stacked: `W1[E, D, F]`, `b1[E, F]`, `W2[E, F, D]`, `b2[E, D]`. The router of
-/// dataset t is `Wr[D, E_t]` (no bias, zero-initialised, so routing starts uniform); it covers
-/// the first E_t ≤ E experts (E_t < E after expansion: old routers never see new experts).
+/// dataset t is `Wr[D, E_t]` (no bias, zero-initialised: its probabilities start uniform, so
+/// the lower-index tie rule sends every token to experts 0..K−1 until the router learns); it
+/// covers the first E_t ≤ E experts (E_t < E after expansion: old routers never see new experts).
 /// Each dataset has its own K_t ≤ E_t (Top-K reduction).
 ///
 ///     p = softmax(x·Wr)            over the experts the dataset may use (others -inf → 0)
@@ -46,7 +47,7 @@ struct MoELayer {
     /// Adds a zero-initialised router `[D, experts]` for `dataset`.
     mutating func addRouter(_ store: ParameterStore, name: String, dataset: String, experts: Int) {
         routers[dataset] = store.add(
-            "\(name).routers.\(dataset)", Tensor(shape: [dim, experts]))
+            ParameterName.router(moeLayer: name, dataset: dataset), Tensor(shape: [dim, experts]))
     }
 
     final class Cache {
@@ -83,24 +84,25 @@ struct MoELayer {
         precondition(
             routerExperts <= experts && topK <= routerExperts,
             "router covers \(routerExperts) of \(experts) experts with top-\(topK)")
-        let (e, k, assignments) = (routerExperts, topK, rows * topK)
         cache.router = router
-        cache.experts = e
-        cache.topK = k
+        cache.experts = routerExperts
+        cache.topK = topK
+        route(store, inp: inp, rows: rows, router: router, allowed: allowed, cache: cache)
+        groupByExpert(cache, rows: rows)
+        runExperts(store, out: out, inp: inp, rows: rows, training: training, cache: cache)
+    }
+
+    /// Route: logits = x·Wr → masked softmax p → top-K → gates g.
+    private func route(
+        _ store: ParameterStore, inp: UnsafePointer<Float>, rows: Int, router: ParameterID,
+        allowed: [Bool]?, cache: Cache
+    ) {
+        let (e, k, assignments) = (cache.experts, cache.topK, rows * cache.topK)
         cache.logits.resize(rows * e)
         cache.probabilities.resize(rows * e)
         cache.picked.resize(assignments)
         cache.pickedProbabilities.resize(assignments)
         cache.gates.resize(assignments)
-        cache.tokenOfAssignment.resize(assignments)
-        cache.slotOfAssignment.resize(assignments)
-        cache.sortedGates.resize(assignments)
-        cache.expertInput.resize(assignments * dim)
-        cache.expertHidden.resize(assignments * hidden)
-        cache.expertActivation.resize(assignments * hidden)
-        cache.expertOutput.resize(assignments * dim)
-
-        // Route: logits → masked softmax → top-K.
         store.withValue(router) { wr in
             linearForward(
                 out: cache.logits.pointer, inp: inp, weight: wr, bias: nil, rows: rows,
@@ -120,8 +122,15 @@ struct MoELayer {
                 inp: cache.probabilities.readPointer, allowed: mask, rows: rows, cols: e, k: k)
         }
         computeGates(cache, rows: rows, k: k)
+    }
 
-        // Group assignments by expert (counting sort keeps token order within an expert).
+    /// Groups the T·K assignments by expert (a counting sort that keeps token order within
+    /// an expert): token, gate slot and gate of each position, and each expert's offsets.
+    private func groupByExpert(_ cache: Cache, rows: Int) {
+        let (e, k, assignments) = (cache.experts, cache.topK, rows * cache.topK)
+        cache.tokenOfAssignment.resize(assignments)
+        cache.slotOfAssignment.resize(assignments)
+        cache.sortedGates.resize(assignments)
         var offsets = [Int](repeating: 0, count: e + 1)
         let picked = cache.picked.pointer
         for a in 0..<assignments { offsets[Int(picked[a]) + 1] += 1 }
@@ -138,8 +147,19 @@ struct MoELayer {
             sortedGates[position] = gates[a]
         }
         cache.expertOffsets = offsets
+    }
 
-        // Experts: gather, one GEMM pair per expert, scatter-add weighted by the gates.
+    /// Experts: gather, one GEMM pair per expert on its contiguous group, scatter-add
+    /// weighted by the gates into `out`.
+    private func runExperts(
+        _ store: ParameterStore, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+        rows: Int, training: Bool, cache: Cache
+    ) {
+        let (e, assignments, offsets) = (cache.experts, rows * cache.topK, cache.expertOffsets)
+        cache.expertInput.resize(assignments * dim)
+        cache.expertHidden.resize(assignments * hidden)
+        cache.expertActivation.resize(assignments * hidden)
+        cache.expertOutput.resize(assignments * dim)
         gatherRowsForward(
             out: cache.expertInput.pointer, src: inp, rowIndices: cache.tokenOfAssignment.readPointer,
             count: assignments, dim: dim)
@@ -195,10 +215,7 @@ struct MoELayer {
         inp: UnsafePointer<Float>, rows: Int, cache: Cache, scratch: BackwardScratch,
         extraProbabilityGradient: UnsafePointer<Float>? = nil
     ) {
-        let (e, k) = (cache.experts, cache.topK)
-        let assignments = rows * k
-        let offsets = cache.expertOffsets
-        let trainable = trainableExperts(store)
+        let assignments = rows * cache.topK
         let dOutputs = scratch.buffer(.expertOutput, count: assignments * dim)
         let dSortedGates = scratch.buffer(.gates, count: assignments)
         scatterAddRowsBackward(
@@ -206,6 +223,23 @@ struct MoELayer {
             rowIndices: cache.tokenOfAssignment.readPointer, scale: cache.sortedGates.readPointer,
             count: assignments, dim: dim)
 
+        let dInputs = expertsBackward(store, dOutputs: dOutputs, rows: rows, cache: cache, scratch: scratch)
+        gatherRowsBackward(
+            dsrc: dinp, dout: dInputs, rowIndices: cache.tokenOfAssignment.readPointer,
+            count: assignments, dim: dim)
+        routerBackward(
+            store, dinp: dinp, dSortedGates: dSortedGates, inp: inp, rows: rows, cache: cache,
+            scratch: scratch, extraProbabilityGradient: extraProbabilityGradient)
+    }
+
+    /// The experts' GEMM pairs backward: accumulates the trainable experts' weight
+    /// gradients; returns ∂L/∂(gathered expert inputs) [T·K, D].
+    private func expertsBackward(
+        _ store: ParameterStore, dOutputs: UnsafeMutablePointer<Float>, rows: Int, cache: Cache,
+        scratch: BackwardScratch
+    ) -> UnsafeMutablePointer<Float> {
+        let (e, assignments, offsets) = (cache.experts, rows * cache.topK, cache.expertOffsets)
+        let trainable = trainableExperts(store)
         let dActivation = scratch.buffer(.expertActivation, count: assignments * hidden)
         let dHidden = scratch.buffer(.expertHidden, count: assignments * hidden)
         let dInputs = scratch.buffer(.expertInput, count: assignments * dim)
@@ -236,11 +270,17 @@ struct MoELayer {
                 }
             }
         }
-        gatherRowsBackward(
-            dsrc: dinp, dout: dInputs, rowIndices: cache.tokenOfAssignment.readPointer,
-            count: assignments, dim: dim)
+        return dInputs
+    }
 
-        // Router: ∂L/∂g → ∂L/∂p[picked] → ∂L/∂p → softmax → logits → Wr and x.
+    /// ∂L/∂g → ∂L/∂p[picked] → ∂L/∂p (+ `extraProbabilityGradient`) → softmax → logits →
+    /// Wr and `dinp += ∂L/∂x`.
+    private func routerBackward(
+        _ store: ParameterStore, dinp: UnsafeMutablePointer<Float>,
+        dSortedGates: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int,
+        cache: Cache, scratch: BackwardScratch, extraProbabilityGradient: UnsafePointer<Float>?
+    ) {
+        let (e, k, assignments) = (cache.experts, cache.topK, rows * cache.topK)
         let dPicked = scratch.buffer(.pickedGradient, count: assignments)
         let slotOf = cache.slotOfAssignment.readPointer
         for position in 0..<assignments { dPicked[Int(slotOf[position])] = dSortedGates[position] }

@@ -25,7 +25,7 @@ extension ParameterStore {
 public func isExcludedFromWeightDecay(_ name: String) -> Bool {
     let last = name.split(separator: ".").last.map(String.init) ?? name
     return last == "bias" || last == "b1" || last == "b2" || name.contains("norm")
-        || name == "cls_token" || name == "pos_embed"
+        || name == ParameterName.classToken || name == ParameterName.positionEmbedding
 }
 
 /// A fully connected layer `y[M, O] = x[M, I] · W[I, O] + b[O]`.

@@ -26,16 +26,16 @@ struct TransformerBlock {
     var mlp: MLP
 
     init(_ store: ParameterStore, index: Int, config: ModelConfig, rng: inout SeededGenerator) {
-        let name = "blocks.\(index)"
+        let name = ParameterName.block(index)
         let d = config.width
         norm1 = LayerNormLayer(store, name: "\(name).norm1", dim: d, epsilon: config.layerNormEpsilon)
         attention = AttentionLayer(store, name: "\(name).attn", dim: d, heads: config.heads, rng: &rng)
         norm2 = LayerNormLayer(store, name: "\(name).norm2", dim: d, epsilon: config.layerNormEpsilon)
         if config.isMoEBlock(index) {
-            mlp = .moe(MoELayer(store, name: "\(name).moe", config: config, rng: &rng))
+            mlp = .moe(MoELayer(store, name: ParameterName.moe(block: index), config: config, rng: &rng))
         } else {
             mlp = .dense(DenseMLPLayer(
-                store, name: "\(name).mlp", dim: d, hidden: config.mlpRatio * d, rng: &rng))
+                store, name: ParameterName.denseMLP(block: index), dim: d, hidden: config.mlpRatio * d, rng: &rng))
         }
     }
 

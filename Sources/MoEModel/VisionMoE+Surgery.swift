@@ -120,7 +120,7 @@ extension VisionMoE {
         }
         let layerOfBlock = Dictionary(uniqueKeysWithValues: layers.enumerated().map { ($1, $0) })
         return try rebuilt(config: newConfig, seed: 0) { name, fresh in
-            guard let (block, rest) = Self.moeParameter(name), let i = layerOfBlock[block] else {
+            guard let (block, rest) = ParameterName.moeParameter(name), let i = layerOfBlock[block] else {
                 return try existing(name, or: fresh)
             }
             let old = try store.parameter(named: name).value
@@ -148,7 +148,7 @@ extension VisionMoE {
         }
         let old = config.experts
         return try rebuilt(config: newConfig, seed: seed) { name, fresh in
-            guard let (_, rest) = Self.moeParameter(name), rest.hasPrefix("experts.") else {
+            guard let (_, rest) = ParameterName.moeParameter(name), rest.hasPrefix("experts.") else {
                 return try existing(name, or: fresh)
             }
             let previous = try store.parameter(named: name).value
@@ -157,15 +157,6 @@ extension VisionMoE {
             storage.append(contentsOf: fresh.storage[(old * sliceSize)...])
             return Tensor(shape: fresh.shape, storage: storage)
         }
-    }
-
-    /// "blocks.<l>.moe.<rest>" → (l, rest).
-    static func moeParameter(_ name: String) -> (Int, String)? {
-        let parts = name.split(separator: ".", maxSplits: 3).map(String.init)
-        guard parts.count == 4, parts[0] == "blocks", parts[2] == "moe", let l = Int(parts[1]) else {
-            return nil
-        }
-        return (l, parts[3])
     }
 
     /// Slices `indices` of `t` along its first axis, in order.

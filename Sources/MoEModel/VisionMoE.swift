@@ -60,10 +60,10 @@ public final class VisionMoE {
         var rng = SeededGenerator(seed: seed)
         let d = config.width
         patchEmbed = LinearLayer(
-            store, name: "patch_embed", inDim: config.patchDim, outDim: d, rng: &rng)
-        classToken = store.addNormal("cls_token", shape: [d], decays: false, rng: &rng)
+            store, name: ParameterName.patchEmbedding, inDim: config.patchDim, outDim: d, rng: &rng)
+        classToken = store.addNormal(ParameterName.classToken, shape: [d], decays: false, rng: &rng)
         positions = store.addNormal(
-            "pos_embed", shape: [1 + config.baseGrid * config.baseGrid, d], decays: false,
+            ParameterName.positionEmbedding, shape: [1 + config.baseGrid * config.baseGrid, d], decays: false,
             rng: &rng)
         blocks = (0..<config.depth).map { TransformerBlock(store, index: $0, config: config, rng: &rng) }
         heads = [:]

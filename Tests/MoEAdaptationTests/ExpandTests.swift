@@ -2,6 +2,7 @@ import Foundation
 import MoEModel
 import MoETensor
 import MoETraining
+import MoETestSupport
 import Testing
 
 @testable import MoEAdaptation

@@ -3,6 +3,7 @@ import MoECheckpoint
 import MoEModel
 import MoETensor
 import MoETraining
+import MoETestSupport
 import Testing
 
 @testable import MoEAdaptation

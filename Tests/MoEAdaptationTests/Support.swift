@@ -3,9 +3,11 @@ import MoEData
 import MoEModel
 import MoETensor
 @testable import MoETraining
+import MoETestSupport
 import Testing
 
 @testable import MoEAdaptation
+@testable import MoERecipe
 
 // Shared helpers: a tiny source model (8×8 digits, 2 blocks of width 16, 4 experts, top-2)
 // with random routers so routing is not uniform, and tiny adaptation recipes.
@@ -73,11 +75,3 @@ func parameterBits(_ model: VisionMoE) -> [String: [UInt32]] {
     Dictionary(uniqueKeysWithValues: model.store.parameters.map { ($0.name, bits($0.value)) })
 }
 
-/// A fresh directory under the temporary directory, removed after `body`.
-func withTemporaryDirectory<R>(_ body: (URL) throws -> R) throws -> R {
-    let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("moe-adaptation-tests-\(UUID().uuidString)", isDirectory: true)
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: url) }
-    return try body(url)
-}

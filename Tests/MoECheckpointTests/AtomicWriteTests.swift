@@ -1,5 +1,6 @@
 import Foundation
 import MoETensor
+import MoETestSupport
 import Testing
 
 @testable import MoECheckpoint

@@ -1,26 +1,9 @@
 import Foundation
 import MoETensor
+import MoETestSupport
 import Testing
 
 @testable import MoECheckpoint
-
-/// A fresh directory under the system temporary directory, removed after `body`.
-func withTemporaryDirectory<R>(_ body: (URL) throws -> R) throws -> R {
-    let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("moe-checkpoint-tests-\(UUID().uuidString)", isDirectory: true)
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    defer {
-        // Restore permissions changed by tests so the directory can be removed.
-        if let items = FileManager.default.enumerator(atPath: url.path) {
-            for case let item as String in items {
-                chmod(url.appendingPathComponent(item).path, 0o755)
-            }
-        }
-        chmod(url.path, 0o755)
-        try? FileManager.default.removeItem(at: url)
-    }
-    return try body(url)
-}
 
 /// Deterministic random numbers (SplitMix64).
 struct SplitMix64: RandomNumberGenerator {

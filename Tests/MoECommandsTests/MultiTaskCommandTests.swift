@@ -4,6 +4,7 @@ import Testing
 
 @testable import MoECommands
 @testable import MoETraining
+@testable import MoERecipe
 
 /// The multi-task toolkit from the command line: `pretrain --set balancing=pcgrad` with
 /// diagnostics, `inspect --gradients` plotting them, and `eval --baselines` reporting Δm.

@@ -7,6 +7,9 @@ import Testing
 
 @testable import MoECommands
 @testable import MoETraining
+@testable import MoEData
+@testable import MoERecipe
+@testable import MoETasks
 
 /// `moe pretrain` end to end on a tiny digits recipe: it writes the checkpoint where --out
 /// says, a JSON-lines metrics log beside it, resumes from that checkpoint, and `moe eval`

@@ -35,16 +35,6 @@ let tinyDigitsRecipe = """
 
     """
 
-/// A fresh directory under the system temporary directory, removed after `body`.
-func withTemporaryDirectory<R>(_ body: (URL) throws -> R) throws -> R {
-    let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("moe-commands-tests-\(UUID().uuidString)", isDirectory: true)
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: url) }
-    return try body(url)
-}
-
-
 /// Runs `body` with file descriptor 1 redirected to a file and returns what was written.
 /// (Other output of the process in that window lands there too; callers search the lines.)
 func capturingStandardOutput(in dir: URL, _ body: () throws -> Void) throws -> String {

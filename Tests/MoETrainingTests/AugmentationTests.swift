@@ -1,9 +1,10 @@
 import Foundation
-import MoEData
+@testable import MoEData
 import MoETensor
 import Testing
 
 @testable import MoETraining
+@testable import MoERecipe
 
 /// Multi-branch augmentation: each branch transforms images and targets consistently, draws
 /// follow the (time-varying) weights, and runs with augmentation resume bit for bit.

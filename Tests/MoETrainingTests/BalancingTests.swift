@@ -3,6 +3,8 @@ import MoETensor
 import Testing
 
 @testable import MoETraining
+@testable import MoEBalancing
+@testable import MoEOptim
 
 /// Known answers of the balancing methods on small problems (pure math on flat buffers).
 @Suite struct BalancingTests {

@@ -1,5 +1,5 @@
 import Foundation
-import MoEData
+@testable import MoEData
 import Testing
 
 @testable import MoETraining

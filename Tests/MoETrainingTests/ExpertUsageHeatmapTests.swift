@@ -1,6 +1,7 @@
 import Foundation
 import MoETraining
 import Testing
+import MoEReporting
 
 #if canImport(FoundationXML)
     import FoundationXML

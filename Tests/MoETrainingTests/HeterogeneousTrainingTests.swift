@@ -1,11 +1,14 @@
 import Foundation
 import MoECheckpoint
-import MoEData
+@testable import MoEData
 import MoEModel
 import MoETensor
 import Testing
 
 @testable import MoETraining
+@testable import MoEOptim
+@testable import MoERecipe
+@testable import MoETasks
 
 /// Heterogeneous training (DESIGN §3–4): one backbone trains classification, detection and
 /// segmentation datasets with their own routers and heads; the MI buffers advance with the

@@ -1,6 +1,7 @@
 import MoEData
 import MoETraining
 import Testing
+import MoETasks
 
 /// A box of class `label` from pixel corners.
 private func box(_ x0: Float, _ y0: Float, _ x1: Float, _ y1: Float, _ label: Int32 = 0) -> Box {

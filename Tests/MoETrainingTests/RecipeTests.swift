@@ -1,8 +1,10 @@
 import Foundation
 import MoEModel
+import MoETestSupport
 import Testing
 
 @testable import MoETraining
+@testable import MoERecipe
 
 /// The shipped recipes in `recipes/`, found from this file's location.
 let shippedRecipes: [String] = {

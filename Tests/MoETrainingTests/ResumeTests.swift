@@ -1,8 +1,10 @@
 import Foundation
 import MoECheckpoint
+import MoETestSupport
 import Testing
 
 @testable import MoETraining
+@testable import MoETasks
 
 /// Resuming is invisible: 3 steps, a checkpoint on disk, a fresh process-equivalent
 /// `Trainer(resuming:)` and 3 more steps end bit for bit where 6 uninterrupted steps end —

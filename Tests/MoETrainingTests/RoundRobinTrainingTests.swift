@@ -1,9 +1,13 @@
 import Foundation
 import MoECheckpoint
 import MoETensor
+import MoETestSupport
 import Testing
 
 @testable import MoETraining
+@testable import MoEBalancing
+@testable import MoEOptim
+@testable import MoERecipe
 
 /// Round-robin steps with every balancing method on the MoE backbone (two tiny digits
 /// datasets), the loss-scale experiment of "Examining Common Paradigms in MTL", per-task Adam,
@@ -165,9 +169,7 @@ import Testing
                     store.parameters[0].grad = Tensor(shape: [8], storage: (0..<8).map { _ in s * (r.uniform() - 0.5) })
                     store.parameters[t + 1].grad = Tensor(shape: [4], storage: (0..<4).map { _ in s * (r.uniform() - 0.5) })
                     store.parameters[2 - t].grad = Tensor(shape: [4])
-                    opt.currentTask = t
-                    opt.decayShared = t == 0
-                    opt.step(store, lr: 0.01)
+                    opt.step(store, lr: 0.01, scope: .task(t, decaysShared: t == 0))
                     _ = task
                 }
             }

@@ -1,6 +1,7 @@
 import Foundation
 import MoECheckpoint
 import MoETensor
+import MoETestSupport
 import Testing
 
 @testable import MoETraining

@@ -6,6 +6,8 @@ import MoETestSupport
 import Testing
 
 @testable import MoETraining
+@testable import MoEData
+@testable import MoETasks
 
 /// The outer loop's promises: a NaN stops the run with the last good checkpoint intact and
 /// named, and logged; Ctrl-C saves, stops and resumes to the same end as an uninterrupted run;

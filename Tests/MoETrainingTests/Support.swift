@@ -1,12 +1,14 @@
 import Foundation
 import MoECheckpoint
-import MoEData
+@testable import MoEData
 import MoEModel
 import MoETensor
 import MoETestSupport
 import Testing
 
 @testable import MoETraining
+@testable import MoEOptim
+@testable import MoERecipe
 
 // Shared helpers for the training tests: a tiny digits recipe (8×8 images, a 2-block ViT of
 // width 16 with 4 experts, top-2) that trains a step in milliseconds, cached data, temporary
@@ -111,15 +113,6 @@ func tinyData(_ recipe: Recipe) -> [RunDataset] {
 /// A fresh trainer for `recipe` on the cached digits.
 func tinyTrainer(_ recipe: Recipe) throws -> Trainer {
     try Trainer(recipe: recipe, data: tinyData(recipe))
-}
-
-/// A fresh directory under the system temporary directory, removed after `body`.
-func withTemporaryDirectory<R>(_ body: (URL) throws -> R) throws -> R {
-    let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("moe-training-tests-\(UUID().uuidString)", isDirectory: true)
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: url) }
-    return try body(url)
 }
 
 /// The Float bit patterns of a tensor (so -0.0 ≠ 0.0 and NaN payloads count).

@@ -3,6 +3,8 @@ import MoETensor
 import MoETestSupport
 import MoETraining
 import Testing
+import MoEData
+import MoETasks
 
 @Suite struct TaskClassificationTests {
     static let logits = Tensor(shape: [4, 3], storage: randomTensorValues(count: 12, seed: 11, scale: 3))

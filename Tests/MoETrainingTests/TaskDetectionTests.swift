@@ -4,6 +4,7 @@ import MoETensor
 import MoETestSupport
 import MoETraining
 import Testing
+import MoETasks
 
 private func box(_ x0: Float, _ y0: Float, _ x1: Float, _ y1: Float, _ label: Int32) -> Box {
     Box(x0: x0, y0: y0, x1: x1, y1: y1, label: label)

@@ -3,6 +3,7 @@ import MoETensor
 import MoETestSupport
 import MoETraining
 import Testing
+import MoETasks
 
 /// Random segmentation masks in `-1...classes` with about `ignoreFraction` of pixels −1.
 private func randomMasks(count: Int, classes: Int, seed: UInt64, ignoreFraction: Float = 0.15) -> [Int32] {

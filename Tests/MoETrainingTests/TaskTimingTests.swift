@@ -4,6 +4,7 @@ import MoETensor
 import MoETestSupport
 import MoETraining
 import Testing
+import MoETasks
 
 /// Wall-clock time of each task loss at training size (B = 32, 48×48, C = 10). Opt-in
 /// (`MOE_TASK_TIMING=1`), best run with `-c release` on an idle machine; prints, asserts

@@ -1,5 +1,6 @@
 import MoEData
 import MoEModel
+import MoERecipe
 
 /// A dataset of a run, loaded: its recipe entry, train and test splits, and the spec the
 /// model's head and router are built from.

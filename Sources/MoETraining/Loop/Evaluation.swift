@@ -1,5 +1,6 @@
 import MoEData
 import MoEModel
+import MoETasks
 import MoETensor
 
 /// Classification metrics on one split.

@@ -1,4 +1,5 @@
 import Foundation
+import MoEData
 
 /// Appends one JSON object per line to `metrics.jsonl` beside the checkpoint.
 public final class MetricsLog {

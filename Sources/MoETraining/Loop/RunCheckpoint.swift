@@ -1,13 +1,15 @@
 import Foundation
 import MoECheckpoint
 import MoEModel
-import MoETensor
+import MoEOptim
+import MoERecipe
+import MoETasks
 
 /// Model, recipe, optimiser and training state to and from one checkpoint file
 /// (DESIGN §7: a zstd frame holding a safetensors file).
 public enum RunCheckpoint {
     /// Tensor-name prefix of optimiser state; everything else is a model parameter.
-    public static let optimizerPrefix = "optim."
+    public static let optimizerPrefix = OptimizerState.prefix
 
     /// Metadata keys.
     public enum Key {

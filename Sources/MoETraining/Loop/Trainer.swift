@@ -1,7 +1,10 @@
 import Foundation
+import MoEBalancing
 import MoECheckpoint
-import MoEData
 import MoEModel
+import MoEOptim
+import MoERecipe
+import MoETasks
 import MoETensor
 
 /// What one optimiser step did.
@@ -121,104 +124,6 @@ public final class Trainer {
             u -= w
         }
         return data.count - 1
-    }
-
-    /// One optimiser step on one sampled batch:
-    /// `loss = λ_t · L_t + w_MI · Σ_layers L_MI` (DESIGN §3–4). Throws on a NaN/Inf loss
-    /// before touching the weights, so the last checkpoint stays the last good state.
-    @discardableResult
-    public func step() throws -> StepReport {
-        if recipe.stepMode == .roundRobin { return try roundRobinStep() }
-        let t = chooseDataset()
-        let dataset = data[t]
-        let indices = state.batchSamplers[dataset.name]!.next()
-        var targets = dataset.train.makeBatch(indices: indices, into: &images)
-        augment(dataset: dataset.name, targets: &targets)
-        let rows = indices.count
-
-        model.store.zeroGradients()
-        let outputs = try model.forward(images: images, dataset: dataset.name)
-        var result = try TaskObjective.loss(
-            outputs: outputs, targets: targets, spec: dataset.spec, patchSize: model.config.patchSize)
-        guard result.loss.isFinite else {
-            throw TrainingError.nonFiniteLoss(step: state.step + 1, dataset: dataset.name, lastCheckpoint: nil)
-        }
-        let lossWeight = (recipe.balancing.method == .equal ? 1 : dataset.recipe.lossWeight)
-            * taskLossScales[t]
-        if lossWeight != 1 {
-            let count = result.gradient.count
-            result.gradient.withUnsafeMutablePointer { g in
-                for i in 0..<count { g[i] *= lossWeight }
-            }
-        }
-        let (routerGradients, miLoss) = mutualInformationStep(dataset: t)
-        model.backward(outputGradient: result.gradient, routerProbabilityGradients: routerGradients)
-
-        let norm = GradientClipping.clip(model.store, maxNorm: recipe.optimizer.clipNorm)
-        guard norm.isFinite else {
-            throw TrainingError.nonFiniteLoss(step: state.step + 1, dataset: dataset.name, lastCheckpoint: nil)
-        }
-        let lr = recipe.schedule.learningRate(
-            step: state.step, totalSteps: state.totalSteps, peakLR: recipe.optimizer.learningRate)
-        if let perTask = optimizer as? AdamPerTask {
-            perTask.currentTask = t
-            optimizer.step(model.store, lr: lr)
-            perTask.currentTask = nil
-        } else {
-            optimizer.step(model.store, lr: lr)
-        }
-        state.step += 1
-        state.imagesSeen[dataset.name, default: 0] += rows
-        return StepReport(
-            step: state.step, dataset: dataset.name, loss: result.loss, learningRate: lr,
-            gradientNorm: norm, images: rows, mutualInformationLoss: miLoss)
-    }
-
-    /// Updates every MoE layer's running buffer with this batch's mean routing
-    /// probabilities q and, past the dataset's warm-up and with `w_MI > 0`, returns
-    /// ∂(w_MI·L_MI)/∂p for each layer (∂L/∂q spread evenly over the batch's tokens).
-    func mutualInformationStep(dataset t: Int) -> ([Tensor?]?, Float) {
-        guard !state.mutualInformation.isEmpty else { return (nil, 0) }
-        let weight = recipe.training.miWeight
-        var gradients: [Tensor?] = []
-        var loss: Float = 0
-        for layer in 0..<model.moeLayerCount {
-            let p = model.routerProbabilities(moeLayer: layer)
-            let (tokens, experts) = (p.shape[0], p.shape[1])
-            var q = [Float](repeating: 0, count: experts)
-            p.withUnsafePointer { pp in
-                for r in 0..<tokens {
-                    for e in 0..<experts { q[e] += pp[r * experts + e] }
-                }
-            }
-            for e in 0..<experts { q[e] /= Float(tokens) }
-            guard let dq = state.mutualInformation[layer].step(dataset: t, batchMeanProbabilities: q),
-                weight > 0
-            else {
-                gradients.append(nil)
-                continue
-            }
-            loss += weight * state.mutualInformation[layer].surrogateLoss(dataset: t, q: q)
-            var g = Tensor(shape: [tokens, experts])
-            g.withUnsafeMutablePointer { gp in
-                for r in 0..<tokens {
-                    for e in 0..<experts { gp[r * experts + e] = weight * dq[e] / Float(tokens) }
-                }
-            }
-            gradients.append(g)
-        }
-        return (gradients.contains { $0 != nil } ? gradients : nil, loss)
-    }
-
-    /// Applies the recipe's multi-branch augmentation of `dataset` to the batch in `images`.
-    func augment(dataset: String, targets: inout TaskTargets) {
-        guard let branches = recipe.augmentation[dataset], !branches.isEmpty,
-            var rng = state.augmentationGenerator
-        else { return }
-        let progress = Double(state.step) / Double(max(state.totalSteps - 1, 1))
-        MultiBranchAugmentation.apply(
-            branches: branches, progress: progress, images: &images, targets: &targets, rng: &rng)
-        state.augmentationGenerator = rng
     }
 
     /// Test-split metrics of every dataset, by name.

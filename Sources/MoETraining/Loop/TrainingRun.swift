@@ -1,5 +1,5 @@
 import Foundation
-import MoECheckpoint
+import MoETasks
 
 /// How a run ended.
 public enum RunOutcome: Sendable, Equatable {

@@ -1,4 +1,6 @@
+import MoEBalancing
 import MoEData
+import MoERecipe
 import MoETensor
 
 /// Everything besides weights and optimiser moments that a resumed run needs to continue

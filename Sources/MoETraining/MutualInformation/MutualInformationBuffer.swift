@@ -1,4 +1,9 @@
 import Foundation
+import MoEBalancing
+import MoEData
+import MoEModel
+import MoEOptim
+import MoERecipe
 
 /// The running dataset–expert buffer of ONE MoE layer and its mutual-information loss
 /// (DESIGN §4, [MTHL eq. 4-5]; the port of MTHL's `TaskMoE.get_MIloss` without its bugs).

@@ -1,0 +1,50 @@
+import Foundation
+import MoEBalancing
+import MoEData
+import MoEModel
+import MoEOptim
+
+/// How long to train and how often to log, evaluate and save.
+public struct TrainingSettings: Codable, Sendable, Equatable {
+    /// Optimiser steps; overrides `epochs` when both are given.
+    public var steps: Int?
+    /// Passes over the data: steps = epochs × Σ_t (examples_t / batch_t).
+    public var epochs: Double?
+    public var logEvery: Int = 50
+    /// Evaluate on the test splits every N steps (0: only at the end).
+    public var evalEvery: Int = 0
+    /// Save a checkpoint every N steps (0: only at the end).
+    public var checkpointEvery: Int = 0
+    public var evalBatchSize: Int = 256
+    /// Worker threads for OpenBLAS and the element-wise kernels.
+    public var threads: Int = 2
+    /// w_MI: weight of the mutual-information loss summed over MoE layers (DESIGN §4);
+    /// used when a run has several datasets and experts.
+    public var miWeight: Float = 5e-4
+    /// `sampled` (one dataset per step) or `roundRobin` (every dataset each step); nil:
+    /// roundRobin when the balancing method needs it, else sampled.
+    public var stepMode: StepMode?
+    /// Log gradient-conflict diagnostics every N steps (roundRobin only; 0 = never).
+    public var diagnosticsEvery: Int = 0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case steps, epochs, logEvery, evalEvery, checkpointEvery, evalBatchSize, threads, miWeight
+        case stepMode, diagnosticsEvery
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps)
+        epochs = try c.decodeIfPresent(Double.self, forKey: .epochs)
+        logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? 50
+        evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? 0
+        checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? 0
+        evalBatchSize = try c.decodeIfPresent(Int.self, forKey: .evalBatchSize) ?? 256
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? 2
+        miWeight = try c.decodeIfPresent(Float.self, forKey: .miWeight) ?? 5e-4
+        stepMode = try c.decodeIfPresent(StepMode.self, forKey: .stepMode)
+        diagnosticsEvery = try c.decodeIfPresent(Int.self, forKey: .diagnosticsEvery) ?? 0
+    }
+}
