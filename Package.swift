@@ -30,14 +30,15 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"]), .yum(["zlib-devel"])]),
 
         // One-way layers: tensors + kernels -> model -> optimisers, tasks, data -> balancing
-        // -> recipe -> training -> reporting, bench, adaptation -> commands -> executable.
+        // -> recipe -> training -> bench, adaptation -> commands -> executable. Reporting
+        // (SVG plots) takes plain arrays and depends on nothing.
         .target(name: "MoETensor", dependencies: ["COpenBLAS"]),
         .target(name: "MoEModel", dependencies: ["MoETensor"]),
         .target(name: "MoECheckpoint", dependencies: ["MoETensor", "CZstd"]),
         .target(name: "MoEData", dependencies: ["MoETensor", "CZlib"]),
         .target(name: "MoEOptim", dependencies: ["MoETensor", "MoEModel"]),
         .target(name: "MoETasks", dependencies: ["MoETensor", "MoEModel", "MoEData"]),
-        .target(name: "MoEBalancing", dependencies: ["MoETensor", "MoEOptim", "MoETasks"]),
+        .target(name: "MoEBalancing", dependencies: ["MoETensor", "MoEModel", "MoEData", "MoEOptim", "MoETasks"]),
         .target(
             name: "MoERecipe",
             dependencies: [
@@ -50,10 +51,16 @@ let package = Package(
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
                 "MoEBalancing", "MoERecipe",
             ]),
-        .target(name: "MoEReporting", dependencies: ["MoETraining"]),
-        .target(name: "MoEBench", dependencies: ["MoETraining"]),
+        .target(name: "MoEReporting"),
+        .target(
+            name: "MoEBench",
+            dependencies: [
+                "MoETensor", "MoEModel", "MoEData", "MoEOptim", "MoEBalancing", "MoERecipe", "MoETraining",
+            ]),
         // adaptation & continual learning: policies over the model's surgery mechanisms
-        .target(name: "MoEAdaptation", dependencies: ["MoETraining"]),
+        .target(
+            name: "MoEAdaptation",
+            dependencies: ["MoETensor", "MoEModel", "MoEOptim", "MoERecipe", "MoETraining"]),
         .target(
             name: "MoECommands",
             dependencies: [
@@ -66,7 +73,7 @@ let package = Package(
 
         .target(name: "MoETestSupport", dependencies: ["MoETensor"]),
         .testTarget(name: "MoETensorTests", dependencies: ["MoETensor", "MoETestSupport"]),
-        .testTarget(name: "MoEModelTests", dependencies: ["MoEModel", "MoETestSupport"]),
+        .testTarget(name: "MoEModelTests", dependencies: ["MoETensor", "MoEModel"]),
         .testTarget(
             name: "MoECheckpointTests", dependencies: ["MoETensor", "MoECheckpoint", "MoETestSupport"]),
         .testTarget(name: "MoEDataTests", dependencies: ["MoETensor", "MoEData"]),
@@ -91,9 +98,11 @@ let package = Package(
             ]),
 
         // An example continual-learning extension built on the public MoEAdaptation API.
-        .target(name: "ExpertInitExample", dependencies: ["MoEAdaptation"], path: "Examples/ExpertInitExample/Sources"),
+        .target(
+            name: "ExpertInitExample", dependencies: ["MoETensor", "MoEAdaptation"],
+            path: "Examples/ExpertInitExample/Sources"),
         .testTarget(
-            name: "ExpertInitExampleTests", dependencies: ["ExpertInitExample"],
+            name: "ExpertInitExampleTests", dependencies: ["MoETensor", "MoEAdaptation", "ExpertInitExample"],
             path: "Examples/ExpertInitExample/Tests"),
     ]
 )

@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
+# Formatting: the code must be as `swift format` (configured by .swift-format) leaves it.
+swift format lint --strict --recursive --parallel Sources Tests Examples Package.swift
+
 swift build --build-tests
 swift test
 

@@ -145,24 +145,28 @@ public enum Adaptation {
             let spec = try model.config.dataset(named: name)
             let visible = model.config.routerExperts(of: spec)
             guard k >= 1 && k <= visible else {
-                throw AdaptationError.invalid("--top-k \(k) must be between 1 and the experts the router covers (\(visible))")
+                throw AdaptationError.invalid(
+                    "--top-k \(k) must be between 1 and the experts the router covers (\(visible))")
             }
             model = try model.settingTopK(k, datasets: [name])
         }
         guard settings.experts >= 0 && settings.experts <= model.config.experts else {
-            throw AdaptationError.invalid("--experts \(settings.experts) must be between 0 and the model's experts (\(model.config.experts))")
+            throw AdaptationError.invalid(
+                "--experts \(settings.experts) must be between 0 and the model's experts (\(model.config.experts))")
         }
         var summary: RunSummary
         var policyName = settings.routerOnly ? RouterOnly().name : FullFineTune().name
         var chosen: [[Int]] = []
         if !settings.routerOnly {
-            summary = try train(model, dataset: dataset, policy: FullFineTune(), recipe: recipe,
-                          steps: settings.steps, checkpointPath: checkpointPath, history: history,
-                          progress: progress)
+            summary = try train(
+                model, dataset: dataset, policy: FullFineTune(), recipe: recipe,
+                steps: settings.steps, checkpointPath: checkpointPath, history: history,
+                progress: progress)
         } else if settings.experts == 0 {
-            summary = try train(model, dataset: dataset, policy: RouterOnly(), recipe: recipe,
-                          steps: settings.steps, checkpointPath: checkpointPath, history: history,
-                          progress: progress)
+            summary = try train(
+                model, dataset: dataset, policy: RouterOnly(), recipe: recipe,
+                steps: settings.steps, checkpointPath: checkpointPath, history: history,
+                progress: progress)
         } else {
             var remaining = settings.steps
             var usage = [[Double]](
@@ -170,18 +174,20 @@ public enum Adaptation {
             if settings.selection != .random {
                 let warmup = max(1, settings.steps / 4)
                 progress("router warm-up: \(warmup) steps before choosing \(settings.selection.rawValue) experts", true)
-                summary = try train(model, dataset: dataset, policy: RouterOnly(), recipe: recipe,
-                              steps: warmup, checkpointPath: checkpointPath, history: history,
-                              progress: progress)
+                summary = try train(
+                    model, dataset: dataset, policy: RouterOnly(), recipe: recipe,
+                    steps: warmup, checkpointPath: checkpointPath, history: history,
+                    progress: progress)
                 usage = try measureUsage(model: model, dataset: dataset)
                 remaining -= warmup
             }
             chosen = settings.selection.choose(count: settings.experts, usage: usage, seed: settings.seed)
             let policy = RouterAndExperts(experts: chosen)
             policyName = policy.name
-            summary = try train(model, dataset: dataset, policy: policy, recipe: recipe,
-                          steps: max(remaining, 0), checkpointPath: checkpointPath, history: history,
-                          progress: progress)
+            summary = try train(
+                model, dataset: dataset, policy: policy, recipe: recipe,
+                steps: max(remaining, 0), checkpointPath: checkpointPath, history: history,
+                progress: progress)
         }
         let trainable = model.store.trainableScalarCount
         var details = [
@@ -241,7 +247,8 @@ public enum Adaptation {
         case .keep(let n):
             guard n >= k && n <= source.config.experts else {
                 throw AdaptationError.invalid(
-                    "--keep \(n) must be between the dataset's top-K (\(k)) and the model's experts (\(source.config.experts))")
+                    "--keep \(n) must be between the dataset's top-K (\(k)) and the model's experts (\(source.config.experts))"
+                )
             }
             kept = ExpertSelection.mostUsed.choose(count: n, usage: usage, seed: 0)
         case .threshold(let p):
@@ -252,9 +259,10 @@ public enum Adaptation {
         }
         let narrowed = keepOtherDatasets ? source : try source.keepingDatasets([name])
         let model = try narrowed.keepingExperts(kept)
-        let summary = try train(model, dataset: dataset, policy: finetune.policy(model), recipe: recipe,
-                      steps: finetuneSteps, checkpointPath: checkpointPath, history: history,
-                      progress: progress)
+        let summary = try train(
+            model, dataset: dataset, policy: finetune.policy(model), recipe: recipe,
+            steps: finetuneSteps, checkpointPath: checkpointPath, history: history,
+            progress: progress)
         let trainable = finetuneSteps > 0 ? model.store.trainableScalarCount : 0
         let keptShare = kept.enumerated().map { i, row in row.reduce(0) { $0 + usage[i][$1] } }
         let record = try makeRecord(
@@ -285,7 +293,8 @@ public enum Adaptation {
             repeating: [Double](repeating: 0, count: source.config.experts), count: source.moeLayerCount)
         for spec in routers {
             for block in source.config.moeBlocks {
-                let router = try source.store.parameter(named: ParameterName.router(block: block, dataset: spec.name)).value
+                let router = try source.store.parameter(named: ParameterName.router(block: block, dataset: spec.name))
+                    .value
                 try probe.store.setValue(router, for: ParameterName.router(block: block, dataset: dataset.name))
             }
             let usage = try measureUsage(model: probe, dataset: dataset, images: images)
@@ -326,7 +335,8 @@ public enum Adaptation {
                     tensor.storage[..<(old * size)] == before.storage[..<(old * size)]
                 else {
                     throw AdaptationError.invalid(
-                        "expansion initialiser '\(initializer.name)' changed an old expert or a shape (\(part.rawValue), layer \(i))")
+                        "expansion initialiser '\(initializer.name)' changed an old expert or a shape (\(part.rawValue), layer \(i))"
+                    )
                 }
                 try model.store.setValue(tensor, for: ParameterName.experts(block: block, part))
             }
@@ -342,15 +352,18 @@ public enum Adaptation {
             }
         }
         let newExperts = Array(repeating: Array(old..<(old + count)), count: model.moeLayerCount)
-        let summary = try train(model, dataset: dataset, policy: RouterAndExperts(experts: newExperts),
-                      recipe: recipe, steps: steps, checkpointPath: checkpointPath, history: history,
-                      progress: progress)
+        let summary = try train(
+            model, dataset: dataset, policy: RouterAndExperts(experts: newExperts),
+            recipe: recipe, steps: steps, checkpointPath: checkpointPath, history: history,
+            progress: progress)
         let trainable = model.store.trainableScalarCount
         let record = try makeRecord(
             "expand", dataset: name,
             settings: [
                 "experts": "\(old)→\(old + count)", "init": initializer.name, "steps": String(steps),
-                "oldRouterUsage": usage.map { $0.map { $0.map { String(format: "%.3f", $0) }.joined(separator: ",") }.joined(separator: ";") } ?? "",
+                "oldRouterUsage": usage.map {
+                    $0.map { $0.map { String(format: "%.3f", $0) }.joined(separator: ",") }.joined(separator: ";")
+                } ?? "",
                 "frozenDatasets": source.config.datasets.map(\.name).joined(separator: ","),
             ],
             model: model, source: source, summary: summary, trainable: trainable)

@@ -22,7 +22,8 @@ extension FreezingPolicy {
         for p in model.store.parameters {
             p.trainableSlices = nil
             restoreExpertDecay(p)
-            p.isTrainable = ParameterName.isRouter(p.name, of: dataset)
+            p.isTrainable =
+                ParameterName.isRouter(p.name, of: dataset)
                 || ParameterName.isHead(p.name, of: dataset)
         }
     }

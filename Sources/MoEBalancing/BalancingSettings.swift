@@ -82,10 +82,11 @@ public struct BalancingSettings: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         if let single = try? decoder.singleValueContainer(), let name = try? single.decode(String.self) {
             guard let method = BalancingMethod(rawValue: name) else {
-                throw DecodingError.dataCorrupted(.init(
-                    codingPath: decoder.codingPath,
-                    debugDescription: "unknown balancing method '\(name)'; known: "
-                        + BalancingMethod.allCases.map(\.rawValue).joined(separator: ", ")))
+                throw DecodingError.dataCorrupted(
+                    .init(
+                        codingPath: decoder.codingPath,
+                        debugDescription: "unknown balancing method '\(name)'; known: "
+                            + BalancingMethod.allCases.map(\.rawValue).joined(separator: ", ")))
             }
             self.init(method: method)
             return

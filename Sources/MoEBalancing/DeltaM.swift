@@ -27,8 +27,9 @@ public enum DeltaM {
 
     /// Δm in percent over `entries` (each baseline metric must be non-zero).
     public static func compute(_ entries: [Entry]) -> Double {
-        precondition(!entries.isEmpty && entries.allSatisfy { $0.singleTask != 0 },
-                     "Δm needs at least one task and non-zero baselines")
+        precondition(
+            !entries.isEmpty && entries.allSatisfy { $0.singleTask != 0 },
+            "Δm needs at least one task and non-zero baselines")
         return entries.map(\.relativeChange).reduce(0, +) / Double(entries.count)
     }
 }

@@ -34,7 +34,8 @@ public struct GradientDiagnostics: Sendable, Equatable {
                             var s = 0.0
                             var c = 0
                             for k in r {
-                                let x = a[k], y = b[k]
+                                let x = a[k]
+                                let y = b[k]
                                 s += Double(x) * Double(y)
                                 if x * y < 0 { c += 1 }
                             }
@@ -46,10 +47,13 @@ public struct GradientDiagnostics: Sendable, Equatable {
             }
         }
         let norms = (0..<t).map { gram[$0][$0].squareRoot() }
-        var cosine: [Double] = [], gms: [Double] = [], conflict: [Double] = []
+        var cosine: [Double] = []
+        var gms: [Double] = []
+        var conflict: [Double] = []
         for i in 0..<t {
             for j in (i + 1)..<t where j < t {
-                let ni = norms[i], nj = norms[j]
+                let ni = norms[i]
+                let nj = norms[j]
                 cosine.append(ni > 0 && nj > 0 ? gram[i][j] / (ni * nj) : 0)
                 let sq = ni * ni + nj * nj
                 gms.append(sq > 0 ? 2 * ni * nj / sq : 0)

@@ -14,7 +14,10 @@ public enum GradientMath {
                     i += 8
                 }
                 s = acc.sum()
-                while i < x.count { s += Double(x[i]) * Double(y[i]); i += 1 }
+                while i < x.count {
+                    s += Double(x[i]) * Double(y[i])
+                    i += 1
+                }
             }
         }
         return s

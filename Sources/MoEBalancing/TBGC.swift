@@ -19,9 +19,11 @@ public struct TBGC: GradientBalancer {
     public static func factors(
         backboneNorms: [Float], ownedNorms: [Float], norm s: Float, rescale: Bool
     ) -> (backbone: [Float], owned: [Float]) {
-        var backbone: [Float] = [], owned: [Float] = []
+        var backbone: [Float] = []
+        var owned: [Float] = []
         for t in backboneNorms.indices {
-            let b = backboneNorms[t], h = ownedNorms[t]
+            let b = backboneNorms[t]
+            let h = ownedNorms[t]
             let whole = (b * b + h * h).squareRoot()
             let clip = whole > s ? s / whole : 1
             owned.append(clip)

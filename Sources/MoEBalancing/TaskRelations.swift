@@ -22,9 +22,11 @@ public enum TaskRelations {
 
     /// A recipe fragment selecting gradsplit with `mask`, commented with the changes.
     public static func yaml(datasets: [String], changes: [[Double]], mask: [[Float]], tau: Double) -> String {
-        var lines = ["# moe relations: relative change of each row's metric when trained with the column's",
-                     "# task (pairwise joint vs single-task runs); τ = \(tau)",
-                     "#   " + datasets.joined(separator: "  ")]
+        var lines = [
+            "# moe relations: relative change of each row's metric when trained with the column's",
+            "# task (pairwise joint vs single-task runs); τ = \(tau)",
+            "#   " + datasets.joined(separator: "  "),
+        ]
         for (t, row) in changes.enumerated() {
             lines.append("#   \(datasets[t]): " + row.map { String(format: "%+.4f", $0) }.joined(separator: " "))
         }

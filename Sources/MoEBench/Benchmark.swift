@@ -96,8 +96,9 @@ public enum Benchmark {
         let b = (0..<(size * size)).map { _ in rng.uniform() - 0.5 }
         var c = [Float](repeating: 0, count: size * size)
         let seconds = medianSeconds(warmup: 2, samples: samples) {
-            gemm(transA: false, transB: false, m: size, n: size, k: size, a: a, lda: size,
-                 b: b, ldb: size, c: &c, ldc: size)
+            gemm(
+                transA: false, transB: false, m: size, n: size, k: size, a: a, lda: size,
+                b: b, ldb: size, c: &c, ldc: size)
         }
         let gflop = 2 * pow(Double(size), 3) / 1e9
         return BenchResult(
@@ -123,13 +124,15 @@ public enum Benchmark {
             model.store.zeroGradients()
             let logits = try model.forward(images: images, dataset: dataset.name)
             logits.withUnsafePointer { l in
-                crossEntropyForward(losses: &losses, probs: &probs, logits: l, targets: labels,
-                                    rows: batch, classes: dataset.classes)
+                crossEntropyForward(
+                    losses: &losses, probs: &probs, logits: l, targets: labels,
+                    rows: batch, classes: dataset.classes)
             }
             dlogits.zero()
             dlogits.withUnsafeMutablePointer { d in
-                crossEntropyBackward(dlogits: d, probs: probs, targets: labels,
-                                     scale: 1 / Float(batch), rows: batch, classes: dataset.classes)
+                crossEntropyBackward(
+                    dlogits: d, probs: probs, targets: labels,
+                    scale: 1 / Float(batch), rows: batch, classes: dataset.classes)
             }
             model.backward(outputGradient: dlogits)
             optimizer.step(model.store, lr: 1e-3)

@@ -77,7 +77,9 @@ enum Safetensors {
         return [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
             let raw = UnsafeMutableRawBufferPointer(buffer)
             raw.storeBytes(of: UInt64(header.count).littleEndian, as: UInt64.self)
-            header.withUnsafeBytes { raw.baseAddress!.advanced(by: 8).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            header.withUnsafeBytes {
+                raw.baseAddress!.advanced(by: 8).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
+            }
             var cursor = 8 + header.count
             for named in tensors {
                 named.tensor.storage.withUnsafeBytes { src in
@@ -182,7 +184,9 @@ enum Safetensors {
             }
             for (key, value) in pairs {
                 guard case .string(let string) = value else {
-                    throw corrupt("metadata value for \"\(key)\" is \(value.kindName); safetensors metadata values must be strings")
+                    throw corrupt(
+                        "metadata value for \"\(key)\" is \(value.kindName); safetensors metadata values must be strings"
+                    )
                 }
                 guard metadata.updateValue(string, forKey: key) == nil else {
                     throw corrupt("duplicate metadata key \"\(key)\"")
@@ -255,7 +259,8 @@ enum Safetensors {
         }
         guard end - begin == count * MemoryLayout<Float>.size else {
             throw corrupt(
-                "tensor \"\(name)\" with shape \(shape) needs \(count * 4) bytes but data_offsets [\(begin), \(end)] span \(end - begin)")
+                "tensor \"\(name)\" with shape \(shape) needs \(count * 4) bytes but data_offsets [\(begin), \(end)] span \(end - begin)"
+            )
         }
         return Entry(name: name, shape: shape, begin: begin, end: end, position: position)
     }
@@ -271,7 +276,9 @@ enum Safetensors {
             guard entry.begin == expected else {
                 throw .corrupt(
                     path: path,
-                    detail: "tensor \"\(entry.name)\" starts at byte \(entry.begin) of the data section, expected \(expected) (tensors must be contiguous)")
+                    detail:
+                        "tensor \"\(entry.name)\" starts at byte \(entry.begin) of the data section, expected \(expected) (tensors must be contiguous)"
+                )
             }
             expected = entry.end
         }

@@ -10,7 +10,8 @@ extension MoECommand {
     /// (router-only), with N experts per layer, at a smaller K, or everything (fine-tune).
     struct Adapt: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Adapt a checkpoint to a new dataset: new router + head (router-only), optionally experts or a smaller K.",
+            abstract:
+                "Adapt a checkpoint to a new dataset: new router + head (router-only), optionally experts or a smaller K.",
             discussion: """
                 Without --router-only the whole model is fine-tuned (the baseline that forgets). \
                 With --router-only every tensor but the dataset's routers and head (and, with \

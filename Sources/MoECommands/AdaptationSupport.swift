@@ -42,21 +42,27 @@ struct SourceCheckpoint {
         let entry: DatasetRecipe
         if let name {
             guard let e = recipe.datasets.first(where: { $0.name == name }) else {
-                throw AdaptationError.invalid("the recipe has no dataset '\(name)'; it has: \(recipe.datasets.map(\.name).joined(separator: ", "))")
+                throw AdaptationError.invalid(
+                    "the recipe has no dataset '\(name)'; it has: \(recipe.datasets.map(\.name).joined(separator: ", "))"
+                )
             }
             entry = e
         } else {
             guard recipe.datasets.count == 1, let e = recipe.datasets.first else {
-                throw AdaptationError.invalid("the recipe has \(recipe.datasets.count) datasets; name the one to adapt to with --dataset")
+                throw AdaptationError.invalid(
+                    "the recipe has \(recipe.datasets.count) datasets; name the one to adapt to with --dataset")
             }
             entry = e
         }
         let data = try RunDataset.load(entry, seed: self.recipe.seed)
         guard data.train.channels == model.config.channels else {
-            throw AdaptationError.invalid("dataset '\(entry.name)' has \(data.train.channels) channels, the model takes \(model.config.channels)")
+            throw AdaptationError.invalid(
+                "dataset '\(entry.name)' has \(data.train.channels) channels, the model takes \(model.config.channels)")
         }
         guard data.train.height % model.config.patchSize == 0, data.train.width % model.config.patchSize == 0 else {
-            throw AdaptationError.invalid("dataset '\(entry.name)' images are \(data.train.height)×\(data.train.width), not a multiple of the patch size \(model.config.patchSize)")
+            throw AdaptationError.invalid(
+                "dataset '\(entry.name)' images are \(data.train.height)×\(data.train.width), not a multiple of the patch size \(model.config.patchSize)"
+            )
         }
         return data
     }
@@ -65,8 +71,12 @@ struct SourceCheckpoint {
 /// Prints the model's size and what will train, before the work starts.
 func printPlan(_ operation: String, source: SourceCheckpoint, dataset: RunDataset, steps: Int, out: String) {
     let c = source.model.config
-    say("\(operation): \(source.path) (\(c.experts) experts, top-\(c.topK), \(source.model.store.scalarCount) parameters; datasets \(c.datasets.map(\.name).joined(separator: ", ")))")
-    say("  dataset \(dataset.name): \(dataset.train.count) train / \(dataset.test.count) test, \(dataset.train.channels)×\(dataset.train.height)×\(dataset.train.width), \(dataset.train.classes) classes; \(steps) steps")
+    say(
+        "\(operation): \(source.path) (\(c.experts) experts, top-\(c.topK), \(source.model.store.scalarCount) parameters; datasets \(c.datasets.map(\.name).joined(separator: ", ")))"
+    )
+    say(
+        "  dataset \(dataset.name): \(dataset.train.count) train / \(dataset.test.count) test, \(dataset.train.channels)×\(dataset.train.height)×\(dataset.train.width), \(dataset.train.classes) classes; \(steps) steps"
+    )
     say("  → \(out)")
 }
 

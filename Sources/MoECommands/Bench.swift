@@ -50,21 +50,32 @@ extension MoECommand {
                 let reference = results.first.map { $0.seconds.sorted()[$0.seconds.count / 2] } ?? 1
                 for r in results {
                     let median = r.seconds.sorted()[r.seconds.count / 2]
-                    say(pad(r.label, 32) + String(format: "%8.0f ms/step (median of %d rounds)  %.2f× equal   rounds: %@",
-                        1000 * median, r.seconds.count, median / reference,
-                        r.seconds.map { String(format: "%.0f", 1000 * $0) }.joined(separator: " ")))
+                    say(
+                        pad(r.label, 32)
+                            + String(
+                                format: "%8.0f ms/step (median of %d rounds)  %.2f× equal   rounds: %@",
+                                1000 * median, r.seconds.count, median / reference,
+                                r.seconds.map { String(format: "%.0f", 1000 * $0) }.joined(separator: " ")))
                 }
-                say(String(format: "peak RSS %.0f MiB (all %d trainers alive in one process)", Benchmark.peakResidentMiB(), results.count))
+                say(
+                    String(
+                        format: "peak RSS %.0f MiB (all %d trainers alive in one process)", Benchmark.peakResidentMiB(),
+                        results.count))
                 return
             }
             let sgemm = Benchmark.sgemm(size: 1024, samples: samples, threads: threads)
             emit(sgemm)
             let peak = sgemm.gflopsPerSecond
-            for (name, config) in [("bench-tiny", Benchmark.benchTiny), ("bench-tiny-dense", Benchmark.benchTinyDense)] {
-                emit(try Benchmark.train(name: name, config: config, batch: trainBatch, samples: samples,
-                                         threads: threads, sgemmGFLOPs: peak))
-                emit(try Benchmark.infer(name: name, config: config, batch: inferBatch, samples: samples,
-                                         threads: threads, sgemmGFLOPs: peak))
+            for (name, config) in [("bench-tiny", Benchmark.benchTiny), ("bench-tiny-dense", Benchmark.benchTinyDense)]
+            {
+                emit(
+                    try Benchmark.train(
+                        name: name, config: config, batch: trainBatch, samples: samples,
+                        threads: threads, sgemmGFLOPs: peak))
+                emit(
+                    try Benchmark.infer(
+                        name: name, config: config, batch: inferBatch, samples: samples,
+                        threads: threads, sgemmGFLOPs: peak))
             }
         }
 
@@ -80,15 +91,19 @@ extension MoECommand {
                 return
             }
             if r.kind == "sgemm" {
-                say(pad(r.model, 18) + " sgemm      " + String(
-                    format: "%8.2f ms   %7.1f GFLOP/s  (threads %d)", r.millisecondsPerStep,
-                    r.gflopsPerSecond, r.threads))
+                say(
+                    pad(r.model, 18) + " sgemm      "
+                        + String(
+                            format: "%8.2f ms   %7.1f GFLOP/s  (threads %d)", r.millisecondsPerStep,
+                            r.gflopsPerSecond, r.threads))
                 return
             }
-            say(pad(r.model, 18) + " " + pad(r.kind, 5) + " " + pad("b\(r.batch)", 5) + String(
-                format: "%8.2f ms   %7.1f GFLOP/s  %8.1f images/s  %5.1f%% of SGEMM  peak RSS %.0f MiB",
-                r.millisecondsPerStep, r.gflopsPerSecond, r.imagesPerSecond,
-                100 * (r.fractionOfSGEMM ?? 0), r.peakResidentMiB))
+            say(
+                pad(r.model, 18) + " " + pad(r.kind, 5) + " " + pad("b\(r.batch)", 5)
+                    + String(
+                        format: "%8.2f ms   %7.1f GFLOP/s  %8.1f images/s  %5.1f%% of SGEMM  peak RSS %.0f MiB",
+                        r.millisecondsPerStep, r.gflopsPerSecond, r.imagesPerSecond,
+                        100 * (r.fractionOfSGEMM ?? 0), r.peakResidentMiB))
         }
     }
 }

@@ -57,9 +57,10 @@ extension MoECommand {
             }
             say("dataset            task            examples   metrics")
             for (name, m) in results {
-                say(name.padding(toLength: 18, withPad: " ", startingAt: 0) + " "
-                    + m.task.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
-                    + String(format: " %8d   ", m.count) + m.summary)
+                say(
+                    name.padding(toLength: 18, withPad: " ", startingAt: 0) + " "
+                        + m.task.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
+                        + String(format: " %8d   ", m.count) + m.summary)
             }
             try reportDeltaM(Dictionary(uniqueKeysWithValues: results))
         }
@@ -77,10 +78,16 @@ extension MoECommand {
             if json {
                 let object: [String: Any] = [
                     "delta_m": delta,
-                    "tasks": Dictionary(uniqueKeysWithValues: entries.map {
-                        ($0.task, ["multi_task": $0.multiTask, "single_task": $0.singleTask,
-                                   "relative_change": $0.relativeChange])
-                    }),
+                    "tasks": Dictionary(
+                        uniqueKeysWithValues: entries.map {
+                            (
+                                $0.task,
+                                [
+                                    "multi_task": $0.multiTask, "single_task": $0.singleTask,
+                                    "relative_change": $0.relativeChange,
+                                ]
+                            )
+                        }),
                 ]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 say(String(decoding: data, as: UTF8.self))
@@ -89,8 +96,11 @@ extension MoECommand {
             say("")
             say("dataset            multi-task   single-task   change")
             for e in entries {
-                say(e.task.padding(toLength: 18, withPad: " ", startingAt: 0)
-                    + String(format: " %9.2f%%   %9.2f%%   %+6.2f%%", 100 * e.multiTask, 100 * e.singleTask, e.relativeChange))
+                say(
+                    e.task.padding(toLength: 18, withPad: " ", startingAt: 0)
+                        + String(
+                            format: " %9.2f%%   %9.2f%%   %+6.2f%%", 100 * e.multiTask, 100 * e.singleTask,
+                            e.relativeChange))
             }
             say(String(format: "Δm = %+.2f%% over %d tasks (positive = better than single-task)", delta, entries.count))
         }

@@ -56,13 +56,16 @@ extension MoECommand {
             printPlan("expand", source: source, dataset: data, steps: total, out: job.out)
             let initializer: any ExpansionInitializer =
                 initialization == .fresh ? FreshExperts() : CopyMostUsed()
-            let probes: [(String, Tensor, Tensor)] = try verifyImages == 0 ? [] : source.model.config.datasets.map { spec in
-                let data = try source.dataset(named: spec.name)
-                var images = Tensor(shape: [0])
-                _ = data.test.makeBatch(indices: Array(0..<min(verifyImages, data.test.count)), into: &images)
-                let output = try source.model.forward(images: images, dataset: spec.name, training: false)
-                return (spec.name, images, output)
-            }
+            let probes: [(String, Tensor, Tensor)] =
+                try verifyImages == 0
+                ? []
+                : source.model.config.datasets.map { spec in
+                    let data = try source.dataset(named: spec.name)
+                    var images = Tensor(shape: [0])
+                    _ = data.test.makeBatch(indices: Array(0..<min(verifyImages, data.test.count)), into: &images)
+                    let output = try source.model.forward(images: images, dataset: spec.name, training: false)
+                    return (spec.name, images, output)
+                }
             Interrupt.install()
             let progress = ProgressPrinter()
             let (model, record) = try Adaptation.expand(
@@ -72,11 +75,15 @@ extension MoECommand {
             progress.finish()
             try Adaptation.save(model, recipe: merged, history: source.history, record: record, path: job.out)
             let old = source.model.config.experts
-            say("new experts \(old)..<\(old + experts) per MoE layer are visible only to '\(data.name)'; the old datasets' routers are unchanged")
+            say(
+                "new experts \(old)..<\(old + experts) per MoE layer are visible only to '\(data.name)'; the old datasets' routers are unchanged"
+            )
             for (name, images, before) in probes {
                 let after = try model.forward(images: images, dataset: name, training: false)
                 let same = after.storage.map { $0.bitPattern } == before.storage.map { $0.bitPattern }
-                say("  \(name): outputs on \(images.shape[0]) test images " + (same ? "bit-identical to the source's" : "CHANGED"))
+                say(
+                    "  \(name): outputs on \(images.shape[0]) test images "
+                        + (same ? "bit-identical to the source's" : "CHANGED"))
                 if !same { throw AdaptationError.invalid("expansion changed the outputs of old dataset '\(name)'") }
             }
             printRecord(record, out: job.out)

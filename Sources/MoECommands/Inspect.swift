@@ -48,18 +48,24 @@ extension MoECommand {
             var usage: [(dataset: String, layers: [[Double]])] = []
             for entry in recipe.datasets where model.config.datasets.contains(where: { $0.name == entry.name }) {
                 let data = try RunDataset.load(entry, seed: recipe.seed, items: items)
-                usage.append((entry.name, try ExpertUsage.measure(
-                    model: model, dataset: data, images: images)))
+                usage.append(
+                    (
+                        entry.name,
+                        try ExpertUsage.measure(
+                            model: model, dataset: data, images: images)
+                    ))
             }
             let layers = model.config.moeBlocks
             let experts = model.config.experts
             for (i, block) in layers.enumerated() {
                 say("MoE layer \(i) (block \(block)): share of each dataset's token assignments per expert")
-                say("  " + "dataset".padding(toLength: 14, withPad: " ", startingAt: 0)
-                    + (0..<experts).map { String(format: "%6d", $0) }.joined())
+                say(
+                    "  " + "dataset".padding(toLength: 14, withPad: " ", startingAt: 0)
+                        + (0..<experts).map { String(format: "%6d", $0) }.joined())
                 for (name, layerUsage) in usage {
-                    say("  " + name.padding(toLength: 14, withPad: " ", startingAt: 0)
-                        + layerUsage[i].map { String(format: "%6.1f", 100 * $0) }.joined())
+                    say(
+                        "  " + name.padding(toLength: 14, withPad: " ", startingAt: 0)
+                            + layerUsage[i].map { String(format: "%6.1f", 100 * $0) }.joined())
                 }
             }
             var caption = "\(usage.count) datasets, up to \(images) test images each"
@@ -67,14 +73,18 @@ extension MoECommand {
                 !state.mutualInformation.isEmpty
             {
                 let mi = state.mutualInformation.map(\.mutualInformation)
-                say("buffer MI per MoE layer: " + mi.map { String(format: "%.4f", $0) }.joined(separator: " ")
-                    + String(format: "  (mean %.4f, max log T = %.4f)", mi.reduce(0, +) / Double(mi.count),
-                             log(Double(state.mutualInformation[0].datasets))))
+                say(
+                    "buffer MI per MoE layer: " + mi.map { String(format: "%.4f", $0) }.joined(separator: " ")
+                        + String(
+                            format: "  (mean %.4f, max log T = %.4f)", mi.reduce(0, +) / Double(mi.count),
+                            log(Double(state.mutualInformation[0].datasets))))
                 caption += "; buffer MI " + mi.map { String(format: "%.3f", $0) }.joined(separator: ", ")
             }
             let panels = layers.enumerated().map { i, block in
-                (title: "MoE layer \(i) (block \(block))", rowLabels: usage.map(\.dataset),
-                 columnLabels: (0..<experts).map { "e\($0)" }, values: usage.map { $0.layers[i] })
+                (
+                    title: "MoE layer \(i) (block \(block))", rowLabels: usage.map(\.dataset),
+                    columnLabels: (0..<experts).map { "e\($0)" }, values: usage.map { $0.layers[i] }
+                )
             }
             let out = svg ?? ((checkpoint as NSString).deletingPathExtension + "-experts.svg")
             let text = ExpertUsageHeatmap.svgGrid(panels: panels, caption: caption)
@@ -94,12 +104,15 @@ extension MoECommand {
             }
             let records = GradientCurves.records(jsonLines: text)
             guard !records.isEmpty else {
-                throw ValidationError("'\(log)' has no gradient diagnostics; train with training.diagnosticsEvery > 0 in roundRobin mode")
+                throw ValidationError(
+                    "'\(log)' has no gradient diagnostics; train with training.diagnosticsEvery > 0 in roundRobin mode")
             }
             let out = svg ?? ((checkpoint as NSString).deletingPathExtension + "-gradients.svg")
             let name = ((checkpoint as NSString).lastPathComponent as NSString).deletingPathExtension
-            try GradientCurves.svg(records: records, title: "gradient diagnostics of \(name) (\(records.count) records)")
-                .write(toFile: out, atomically: true, encoding: .utf8)
+            try GradientCurves.svg(
+                records: records, title: "gradient diagnostics of \(name) (\(records.count) records)"
+            )
+            .write(toFile: out, atomically: true, encoding: .utf8)
             say("gradient plot: \(out)")
         }
     }

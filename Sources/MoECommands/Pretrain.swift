@@ -26,8 +26,9 @@ extension MoECommand {
 
         @Option(
             name: .customLong("set"),
-            help: ArgumentHelp("Override a recipe field, e.g. --set optimizer.lr=2e-3 (repeatable).",
-                               valueName: "key.path=value"))
+            help: ArgumentHelp(
+                "Override a recipe field, e.g. --set optimizer.lr=2e-3 (repeatable).",
+                valueName: "key.path=value"))
         var overrides: [String] = []
 
         @Option(help: "Checkpoint path (default: the recipe's output).")
@@ -74,9 +75,11 @@ extension MoECommand {
             let summary = try run.run(lastCheckpoint: resume)
             progress.finish()
             let verb = summary.outcome == .finished ? "finished" : "interrupted"
-            say("\(verb) \(summary.steps) steps in "
-                + String(format: "%.1f s of training (%.0f images/s), %.1f s wall time",
-                         summary.trainingSeconds, summary.imagesPerSecond, summary.seconds))
+            say(
+                "\(verb) \(summary.steps) steps in "
+                    + String(
+                        format: "%.1f s of training (%.0f images/s), %.1f s wall time",
+                        summary.trainingSeconds, summary.imagesPerSecond, summary.seconds))
             say("checkpoint: \(summary.checkpointPath)")
             say("metrics:    \(logPath)")
             // 128 + SIGINT, like a shell: a script must not take the saved partial run for a finished one.
@@ -87,12 +90,18 @@ extension MoECommand {
             let c = trainer.model.config
             let kind = c.isDense ? "dense MLP" : "\(c.experts) experts, top-\(c.topK), hidden \(c.expertHidden)"
             say("recipe \(trainer.recipe.name): ViT width \(c.width), depth \(c.depth), \(c.heads) heads, \(kind)")
-            say("parameters: \(trainer.model.store.scalarCount) (\(trainer.model.store.trainableScalarCount) trainable)")
+            say(
+                "parameters: \(trainer.model.store.scalarCount) (\(trainer.model.store.trainableScalarCount) trainable)"
+            )
             for d in trainer.data {
-                say("  dataset \(d.name): \(d.train.count) train / \(d.test.count) test, \(d.train.channels)×\(d.train.height)×\(d.train.width), \(d.train.classes) classes, batch \(d.recipe.batchSize)")
+                say(
+                    "  dataset \(d.name): \(d.train.count) train / \(d.test.count) test, \(d.train.channels)×\(d.train.height)×\(d.train.width), \(d.train.classes) classes, batch \(d.recipe.batchSize)"
+                )
             }
             let o = trainer.recipe.optimizer
-            say("optimizer \(o.kind.rawValue) lr \(o.learningRate) wd \(o.weightDecay), schedule \(trainer.recipe.schedule.kind.rawValue), steps \(trainer.state.step)→\(trainer.state.totalSteps), threads \(threads)")
+            say(
+                "optimizer \(o.kind.rawValue) lr \(o.learningRate) wd \(o.weightDecay), schedule \(trainer.recipe.schedule.kind.rawValue), steps \(trainer.state.step)→\(trainer.state.totalSteps), threads \(threads)"
+            )
             say("checkpoint → \(checkpointPath)")
         }
     }

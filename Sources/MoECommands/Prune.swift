@@ -68,7 +68,8 @@ extension MoECommand {
             let data = try source.dataset(named: dataset)
             _ = runtime.apply(fallback: source.recipe.training.threads)
             if let keep, keep > source.model.config.experts {
-                throw AdaptationError.invalid("--keep \(keep) is more than the model's \(source.model.config.experts) experts")
+                throw AdaptationError.invalid(
+                    "--keep \(keep) is more than the model's \(source.model.config.experts) experts")
             }
             var finetuneRecipe = source.recipe
             finetuneRecipe.optimizer.learningRate = lr

@@ -65,7 +65,8 @@ public enum Digits {
                     guard digits > 0, i == stop || bytes[i] == UInt8(ascii: ",") else {
                         let bad = String(decoding: bytes[start..<stop].prefix(60), as: UTF8.self)
                         throw DataError.corrupt(
-                            path: path, detail: "line \(line): field \(field + 1) is not a non-negative integer in \"\(bad)\"")
+                            path: path,
+                            detail: "line \(line): field \(field + 1) is not a non-negative integer in \"\(bad)\"")
                     }
                     if field < fieldsPerRow { row[field] = value }
                     field += 1
@@ -74,18 +75,21 @@ public enum Digits {
                 }
                 guard field == fieldsPerRow else {
                     throw DataError.corrupt(
-                        path: path, detail: "line \(line): expected \(fieldsPerRow) comma-separated values, found \(field)")
+                        path: path,
+                        detail: "line \(line): expected \(fieldsPerRow) comma-separated values, found \(field)")
                 }
                 for k in 0..<(fieldsPerRow - 1) {
                     let v = row[k]
                     guard v <= 16 else {
-                        throw DataError.corrupt(path: path, detail: "line \(line): pixel \(k + 1) is \(v), outside 0...16")
+                        throw DataError.corrupt(
+                            path: path, detail: "line \(line): pixel \(k + 1) is \(v), outside 0...16")
                     }
                     pixels.append(UInt8((v * 255 + 8) / 16))
                 }
                 let label = row[fieldsPerRow - 1]
                 guard label < classes else {
-                    throw DataError.corrupt(path: path, detail: "line \(line): label \(label) is outside 0..<\(classes)")
+                    throw DataError.corrupt(
+                        path: path, detail: "line \(line): label \(label) is outside 0..<\(classes)")
                 }
                 labels.append(Int32(label))
             }

@@ -66,7 +66,8 @@ public enum FashionMNIST {
         }
         if let bad = labels.bytes.firstIndex(where: { $0 >= classNames.count }) {
             throw DataError.corrupt(
-                path: labelsPath, detail: "label \(labels.bytes[bad]) at index \(bad) is outside 0..<\(classNames.count)")
+                path: labelsPath,
+                detail: "label \(labels.bytes[bad]) at index \(bad) is outside 0..<\(classNames.count)")
         }
         let labels32 = labels.bytes.map { Int32($0) }
         do {

@@ -18,8 +18,10 @@ extension ImageDataset {
             let src = plane * inSize
             for (oy, (y0, y1, fy)) in rows.enumerated() {
                 for (ox, (x0, x1, fx)) in cols.enumerated() {
-                    let p00 = Float(pixels[src + y0 * width + x0]), p01 = Float(pixels[src + y0 * width + x1])
-                    let p10 = Float(pixels[src + y1 * width + x0]), p11 = Float(pixels[src + y1 * width + x1])
+                    let p00 = Float(pixels[src + y0 * width + x0])
+                    let p01 = Float(pixels[src + y0 * width + x1])
+                    let p10 = Float(pixels[src + y1 * width + x0])
+                    let p11 = Float(pixels[src + y1 * width + x1])
                     let v = (1 - fy) * ((1 - fx) * p00 + fx * p01) + fy * ((1 - fx) * p10 + fx * p11)
                     out[plane * outSize + oy * newWidth + ox] = UInt8(min(max(v.rounded(), 0), 255))
                 }

@@ -56,7 +56,8 @@ public struct ImageDataset: Sendable {
             throw DataError.invalid(detail: "\(name): label \(labels[bad]) at index \(bad) is outside 0..<\(classes)")
         }
         guard mean.isFinite, std.isFinite, std > 0 else {
-            throw DataError.invalid(detail: "\(name): normalisation mean \(mean) / std \(std) must be finite with std > 0")
+            throw DataError.invalid(
+                detail: "\(name): normalisation mean \(mean) / std \(std) must be finite with std > 0")
         }
         self.name = name
         self.channels = channels
@@ -80,7 +81,8 @@ public struct ImageDataset: Sendable {
                 for v in p { h[Int(v)] += 1 }
             }
         }
-        var sum = 0.0, sumSquares = 0.0
+        var sum = 0.0
+        var sumSquares = 0.0
         for (v, n) in histogram.enumerated() where n > 0 {
             let x = Double(v) / 255
             sum += x * Double(n)

@@ -88,7 +88,8 @@ public struct SceneGenerator: Sendable {
         // Owner item per pixel, −1 for background.
         var owner = [Int](repeating: -1, count: area)
         let n = c.minItems + rng.index(below: c.maxItems - c.minItems + 1)
-        var labels = [Int32](), sources = [Int]()
+        var labels = [Int32]()
+        var sources = [Int]()
         labels.reserveCapacity(n)
         sources.reserveCapacity(n)
         let longest = max(items.height, items.width)
@@ -106,8 +107,10 @@ public struct SceneGenerator: Sendable {
             resample(item: u, height: h, width: w, into: &patch)
 
             // Paint the clipped rectangle.
-            let y0 = max(top, 0), y1 = min(top + h, side)
-            let x0 = max(left, 0), x1 = min(left + w, side)
+            let y0 = max(top, 0)
+            let y1 = min(top + h, side)
+            let x0 = max(left, 0)
+            let x1 = min(left + w, side)
             guard y0 < y1, x0 < x1 else { continue }
             for y in y0..<y1 {
                 let row = (y - top) * w - left
@@ -125,8 +128,10 @@ public struct SceneGenerator: Sendable {
         }
 
         // Tight boxes of the owned pixels.
-        var minX = [Int](repeating: side, count: n), minY = minX
-        var maxX = [Int](repeating: -1, count: n), maxY = maxX
+        var minX = [Int](repeating: side, count: n)
+        var minY = minX
+        var maxX = [Int](repeating: -1, count: n)
+        var maxY = maxX
         for y in 0..<side {
             for x in 0..<side {
                 let k = owner[y * side + x]
@@ -137,7 +142,8 @@ public struct SceneGenerator: Sendable {
                 maxY[k] = max(maxY[k], y)
             }
         }
-        var boxes = [Box](), keptSources = [Int]()
+        var boxes = [Box]()
+        var keptSources = [Int]()
         var instanceOf = [UInt8](repeating: 0, count: n)
         for k in 0..<n where maxX[k] >= 0 {
             boxes.append(
@@ -171,7 +177,8 @@ public struct SceneGenerator: Sendable {
     /// Bilinear resampling of item image `index` to `height × width` (half-pixel centres),
     /// rounded to the nearest byte, into `out` (row-major).
     func resample(item index: Int, height: Int, width: Int, into out: inout [UInt8]) {
-        let ih = items.height, iw = items.width
+        let ih = items.height
+        let iw = items.width
         let (ys, wy) = Self.taps(output: height, input: ih)
         let (xs, wx) = Self.taps(output: width, input: iw)
         if out.count != height * width { out = [UInt8](repeating: 0, count: height * width) }
@@ -183,7 +190,8 @@ public struct SceneGenerator: Sendable {
                     let r1 = base + min(ys[oy] + 1, ih - 1) * iw
                     let fy = wy[oy]
                     for ox in 0..<width {
-                        let c0 = xs[ox], c1 = min(xs[ox] + 1, iw - 1)
+                        let c0 = xs[ox]
+                        let c1 = min(xs[ox] + 1, iw - 1)
                         let fx = wx[ox]
                         let top = Float(src[r0 + c0]) * (1 - fx) + Float(src[r0 + c1]) * fx
                         let bottom = Float(src[r1 + c0]) * (1 - fx) + Float(src[r1 + c1]) * fx
@@ -224,8 +232,7 @@ public struct SceneGenerator: Sendable {
     /// Scenes `indices` as a batch: images `[B, 1, S, S]` normalised as `(p/255 − mean)/std`,
     /// masks `[B·S·S]` (labels 0...classes as `Int32`, row-major per scene), and the boxes of
     /// each scene.
-    public func makeBatch(indices: [Int], mean: Float, std: Float) -> (images: Tensor, masks: [Int32], boxes: [[Box]])
-    {
+    public func makeBatch(indices: [Int], mean: Float, std: Float) -> (images: Tensor, masks: [Int32], boxes: [[Box]]) {
         let side = config.canvas
         let area = side * side
         var images = Tensor(shape: [indices.count, 1, side, side])

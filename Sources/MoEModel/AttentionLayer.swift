@@ -2,9 +2,9 @@ import MoETensor
 
 /// Activations one attention layer keeps for its backward pass.
 final class AttentionCache {
-    let qkv = ScratchBuffer()   // [B, N, 3D]
-    let att = ScratchBuffer()   // [B, H, N, N] softmax probabilities
-    let mixed = ScratchBuffer() // [B, N, D] heads concatenated, input of the projection
+    let qkv = ScratchBuffer()  // [B, N, 3D]
+    let att = ScratchBuffer()  // [B, H, N, N] softmax probabilities
+    let mixed = ScratchBuffer()  // [B, N, D] heads concatenated, input of the projection
 }
 
 /// Multi-head self-attention: `qkv = x·Wqkv + b`, per head `softmax(QKᵀ/√hd)·V`, then

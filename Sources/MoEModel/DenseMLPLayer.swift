@@ -12,9 +12,9 @@ struct DenseMLPLayer {
     }
 
     final class Cache {
-        let hidden = ScratchBuffer()     // [T, hidden] pre-activation
-        let activation = ScratchBuffer() // [T, hidden]
-        let derivative = ScratchBuffer() // [T, hidden] GELU' (training only)
+        let hidden = ScratchBuffer()  // [T, hidden] pre-activation
+        let activation = ScratchBuffer()  // [T, hidden]
+        let derivative = ScratchBuffer()  // [T, hidden] GELU' (training only)
     }
 
     func forward(

@@ -51,20 +51,20 @@ struct MoELayer {
     }
 
     final class Cache {
-        let logits = ScratchBuffer()        // [T, E]
-        let probabilities = ScratchBuffer() // [T, E]
-        let picked = IndexBuffer()          // [T, K] expert ids
-        let pickedProbabilities = ScratchBuffer() // [T, K]
-        let gates = ScratchBuffer()         // [T, K]
-        let tokenOfAssignment = IndexBuffer() // [T·K] sorted by expert
+        let logits = ScratchBuffer()  // [T, E]
+        let probabilities = ScratchBuffer()  // [T, E]
+        let picked = IndexBuffer()  // [T, K] expert ids
+        let pickedProbabilities = ScratchBuffer()  // [T, K]
+        let gates = ScratchBuffer()  // [T, K]
+        let tokenOfAssignment = IndexBuffer()  // [T·K] sorted by expert
         let slotOfAssignment = IndexBuffer()  // [T·K] index t·K + k into gates
-        let sortedGates = ScratchBuffer()   // [T·K]
-        let expertInput = ScratchBuffer()   // [T·K, D]
+        let sortedGates = ScratchBuffer()  // [T·K]
+        let expertInput = ScratchBuffer()  // [T·K, D]
         let expertHidden = ScratchBuffer()  // [T·K, F] pre-activation
-        let expertActivation = ScratchBuffer() // [T·K, F]
-        let expertActivationDerivative = ScratchBuffer() // [T·K, F] GELU' (training only)
+        let expertActivation = ScratchBuffer()  // [T·K, F]
+        let expertActivationDerivative = ScratchBuffer()  // [T·K, F] GELU' (training only)
         let expertOutput = ScratchBuffer()  // [T·K, D]
-        var expertOffsets: [Int] = []       // [E + 1]
+        var expertOffsets: [Int] = []  // [E + 1]
         var router: ParameterID? = nil
         /// Experts the last pass's router covers (E_t) and experts picked per token (K_t).
         var experts = 0
@@ -327,8 +327,10 @@ struct MoELayer {
 
     private func withExpertWeights(
         _ store: ParameterStore,
-        _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
-                 UnsafePointer<Float>) -> Void
+        _ body: (
+            UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+            UnsafePointer<Float>
+        ) -> Void
     ) {
         store.withValue(w1) { w1 in
             store.withValue(b1) { b1 in
@@ -339,8 +341,10 @@ struct MoELayer {
 
     private func withExpertGradients(
         _ store: ParameterStore,
-        _ body: (UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?,
-                 UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void
+        _ body: (
+            UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?,
+            UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?
+        ) -> Void
     ) {
         store.withGradIfTrainable(w1) { w1 in
             store.withGradIfTrainable(b1) { b1 in

@@ -161,40 +161,50 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         }
         try check(channels > 0, "channels", "must be positive")
         try check(patchSize > 0, "patchSize", "must be positive")
-        try check(imageSize % max(patchSize, 1) == 0, "imageSize",
-                  "\(imageSize) is not a multiple of patchSize \(patchSize)")
-        try check(width > 0 && heads > 0 && width % heads == 0, "heads",
-                  "width \(width) must be a positive multiple of heads \(heads)")
+        try check(
+            imageSize % max(patchSize, 1) == 0, "imageSize",
+            "\(imageSize) is not a multiple of patchSize \(patchSize)")
+        try check(
+            width > 0 && heads > 0 && width % heads == 0, "heads",
+            "width \(width) must be a positive multiple of heads \(heads)")
         try check(depth > 0, "depth", "must be positive")
         try check(mlpRatio > 0, "mlpRatio", "must be positive")
         try check(experts >= 0, "experts", "must be 0 (dense) or positive")
-        try check(isDense || (topK >= 1 && topK <= experts), "topK",
-                  "must be between 1 and experts (\(experts)), got \(topK)")
+        try check(
+            isDense || (topK >= 1 && topK <= experts), "topK",
+            "must be between 1 and experts (\(experts)), got \(topK)")
         try check(isDense || expertHidden > 0, "expertHidden", "must be positive")
         try check(moeEvery >= 1, "moeEvery", "must be 1 or 2")
         var seen = Set<String>()
         for d in datasets {
-            try check(!d.name.isEmpty && !d.name.contains("."), "datasets.name",
-                      "'\(d.name)' must be non-empty and contain no '.'")
+            try check(
+                !d.name.isEmpty && !d.name.contains("."), "datasets.name",
+                "'\(d.name)' must be non-empty and contain no '.'")
             try check(seen.insert(d.name).inserted, "datasets.name", "'\(d.name)' appears twice")
             try check(d.classes > 0, "datasets.\(d.name).classes", "must be positive")
-            try check(d.height % patchSize == 0 && d.width % patchSize == 0 && d.height > 0
-                      && d.width > 0, "datasets.\(d.name).size",
-                      "\(d.height)x\(d.width) is not a positive multiple of patchSize \(patchSize)")
+            try check(
+                d.height % patchSize == 0 && d.width % patchSize == 0 && d.height > 0
+                    && d.width > 0, "datasets.\(d.name).size",
+                "\(d.height)x\(d.width) is not a positive multiple of patchSize \(patchSize)")
             if isDense { continue }
             let (visible, k) = (routerExperts(of: d), topK(of: d))
-            try check(visible >= 1 && visible <= experts, "datasets.\(d.name).routerExperts",
-                      "must be between 1 and experts (\(experts)), got \(visible)")
-            try check(k >= 1 && k <= visible, "datasets.\(d.name).topK",
-                      "must be between 1 and the router's experts (\(visible)), got \(k)")
+            try check(
+                visible >= 1 && visible <= experts, "datasets.\(d.name).routerExperts",
+                "must be between 1 and experts (\(experts)), got \(visible)")
+            try check(
+                k >= 1 && k <= visible, "datasets.\(d.name).topK",
+                "must be between 1 and the router's experts (\(visible)), got \(k)")
             if let mask = d.expertMask {
-                try check(mask.count == moeBlocks.count, "datasets.\(d.name).expertMask",
-                          "has \(mask.count) layers, the model has \(moeBlocks.count) MoE layers")
+                try check(
+                    mask.count == moeBlocks.count, "datasets.\(d.name).expertMask",
+                    "has \(mask.count) layers, the model has \(moeBlocks.count) MoE layers")
                 for row in mask {
-                    try check(row.count == visible, "datasets.\(d.name).expertMask",
-                              "rows must have \(visible) entries")
-                    try check(row.filter { $0 }.count >= k, "datasets.\(d.name).expertMask",
-                              "allows fewer experts than topK \(k) in some layer")
+                    try check(
+                        row.count == visible, "datasets.\(d.name).expertMask",
+                        "rows must have \(visible) entries")
+                    try check(
+                        row.filter { $0 }.count >= k, "datasets.\(d.name).expertMask",
+                        "allows fewer experts than topK \(k) in some layer")
                 }
             }
         }

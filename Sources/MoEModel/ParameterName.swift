@@ -1,18 +1,17 @@
-/// The dotted names of the model's parameters (DESIGN §2), built and parsed in this one place.
+/// The dotted names of the model's parameters (DESIGN §2.5), built and parsed in this one place.
 ///
-///     patch_embed.{w,b}   cls_token   pos_embed
-///     blocks.<l>.{norm1,attn,norm2}.*
-///     blocks.<l>.mlp.*                          dense block
+///     patch_embed.{weight,bias}   cls_token   pos_embed
+///     blocks.<l>.{norm1,norm2}.{weight,bias}   blocks.<l>.attn.{qkv,proj}.{weight,bias}
+///     blocks.<l>.mlp.{fc1,fc2}.{weight,bias}    dense block
 ///     blocks.<l>.moe.experts.{w1,b1,w2,b2}      MoE block: expert banks [E, ...]
 ///     blocks.<l>.moe.routers.<dataset>          MoE block: one router [D, E_t] per dataset
-///     norm.{gamma,beta}   heads.<dataset>.*
+///     heads.<dataset>.{norm,fc}.{weight,bias}
 ///
 /// `<l>` is the block index (0..<depth), not the MoE-layer index.
 public enum ParameterName {
     public static let patchEmbedding = "patch_embed"
     public static let classToken = "cls_token"
     public static let positionEmbedding = "pos_embed"
-    public static let finalNorm = "norm"
 
     /// One of an expert bank's four tensors.
     public enum ExpertPart: String, CaseIterable, Sendable {

@@ -34,8 +34,9 @@ struct TransformerBlock {
         if config.isMoEBlock(index) {
             mlp = .moe(MoELayer(store, name: ParameterName.moe(block: index), config: config, rng: &rng))
         } else {
-            mlp = .dense(DenseMLPLayer(
-                store, name: ParameterName.denseMLP(block: index), dim: d, hidden: config.mlpRatio * d, rng: &rng))
+            mlp = .dense(
+                DenseMLPLayer(
+                    store, name: ParameterName.denseMLP(block: index), dim: d, hidden: config.mlpRatio * d, rng: &rng))
         }
     }
 

@@ -83,17 +83,25 @@ extension VisionMoE {
         let layers = config.moeBlocks
         guard !config.isDense, kept.count == layers.count else {
             throw ModelError.invalidConfig(
-                field: "experts", reason: "pruning needs one list of kept experts per MoE layer (\(layers.count)), got \(kept.count)")
+                field: "experts",
+                reason: "pruning needs one list of kept experts per MoE layer (\(layers.count)), got \(kept.count)")
         }
         let n = kept.first?.count ?? 0
         for (i, row) in kept.enumerated() {
             guard row.count == n, n >= 1 else {
                 throw ModelError.invalidConfig(
-                    field: "experts", reason: "every MoE layer must keep the same positive number of experts; layer \(i) keeps \(row.count), layer 0 keeps \(n)")
+                    field: "experts",
+                    reason:
+                        "every MoE layer must keep the same positive number of experts; layer \(i) keeps \(row.count), layer 0 keeps \(n)"
+                )
             }
-            guard zip(row, row.dropFirst()).allSatisfy({ $0 < $1 }), row.allSatisfy({ (0..<config.experts).contains($0) }) else {
+            guard zip(row, row.dropFirst()).allSatisfy({ $0 < $1 }),
+                row.allSatisfy({ (0..<config.experts).contains($0) })
+            else {
                 throw ModelError.invalidConfig(
-                    field: "experts", reason: "kept experts of layer \(i) must be increasing indices in 0..<\(config.experts), got \(row)")
+                    field: "experts",
+                    reason: "kept experts of layer \(i) must be increasing indices in 0..<\(config.experts), got \(row)"
+                )
             }
         }
         var newConfig = config
@@ -110,7 +118,9 @@ extension VisionMoE {
             for (i, row) in mask.enumerated() where row.filter({ $0 }).count < k {
                 throw ModelError.invalidConfig(
                     field: "datasets.\(spec.name)",
-                    reason: "keeps only \(row.filter { $0 }.count) of its experts in MoE layer \(i), fewer than its top-\(k) (visible: \(visible))")
+                    reason:
+                        "keeps only \(row.filter { $0 }.count) of its experts in MoE layer \(i), fewer than its top-\(k) (visible: \(visible))"
+                )
             }
             var updated = spec
             updated.routerExperts = nil

@@ -27,10 +27,10 @@ public final class VisionMoE {
     let moeBlockIndices: [Int]
 
     // Activations of the last forward pass.
-    let patches = ScratchBuffer()          // [B·Np, C·P·P]
-    let patchTokens = ScratchBuffer()      // [B·Np, D]
-    let resizedPositions = ScratchBuffer() // [1 + Np, D] when the grid differs from the base
-    var streams: [ScratchBuffer]           // residual stream before each block and after the last
+    let patches = ScratchBuffer()  // [B·Np, C·P·P]
+    let patchTokens = ScratchBuffer()  // [B·Np, D]
+    let resizedPositions = ScratchBuffer()  // [1 + Np, D] when the grid differs from the base
+    var streams: [ScratchBuffer]  // residual stream before each block and after the last
     var blockCaches: [BlockCache]
     let headCache = TaskHead.Cache()
     var last: Pass?
@@ -361,7 +361,8 @@ extension ModelConfig {
             perToken += 2 * d * 3 * d + 2 * d * d + 4 * n * d
             if config.isMoEBlock(l) {
                 let f = Double(config.expertHidden)
-                perToken += 2 * d * Double(config.routerExperts(of: spec))
+                perToken +=
+                    2 * d * Double(config.routerExperts(of: spec))
                     + Double(config.topK(of: spec)) * 4 * d * f
             } else {
                 perToken += 4 * d * Double(config.mlpRatio) * d

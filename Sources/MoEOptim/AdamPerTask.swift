@@ -43,12 +43,15 @@ public final class AdamPerTask: Optimizer {
             let isShared = owner == nil
             let count = p.value.count
             let decay: Float = p.decays && (!isShared || decayShared) ? 1 - lr * settings.weightDecay : 1
-            let body: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>,
-                       UnsafeMutablePointer<Float>, Int) -> Void = { theta, g, m, v, t in
-                AdamW.update(
-                    theta: theta, grad: g, m: m, v: v, t: t, count: count, decay: decay, lr: lr,
-                    settings: self.settings)
-            }
+            let body:
+                (
+                    UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>,
+                    UnsafeMutablePointer<Float>, Int
+                ) -> Void = { theta, g, m, v, t in
+                    AdamW.update(
+                        theta: theta, grad: g, m: m, v: v, t: t, count: count, decay: decay, lr: lr,
+                        settings: self.settings)
+                }
             if isShared, let task {
                 perTask[task].updateWithMoments(p, body)
             } else {
@@ -79,8 +82,10 @@ public final class AdamPerTask: Optimizer {
         for (t, name) in tasks.enumerated() {
             var meta = metadata
             meta["optim.paramSteps"] = metadata["optim.paramSteps.\(name)"] ?? "{}"
-            restored.append(try perTask[t].loading(
-                kind: .adamPerTask, tensors: tensors, metadata: meta, store: store).0)
+            restored.append(
+                try perTask[t].loading(
+                    kind: .adamPerTask, tensors: tensors, metadata: meta, store: store
+                ).0)
         }
         own = restoredOwn
         perTask = restored

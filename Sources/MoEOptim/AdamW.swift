@@ -58,7 +58,8 @@ public struct AdamW: Optimizer, Sendable {
         m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
         decay: Float, beta1: Float, beta2: Float, stepSize: Float, bc2Sqrt: Float, eps: Float
     ) {
-        let a1 = 1 - beta1, a2 = 1 - beta2
+        let a1 = 1 - beta1
+        let a2 = 1 - beta2
         Parallel.forEachChunk(count: count, minimumPerThread: 1 << 15) { r in
             // Explicit SIMD: LLVM does not vectorise the scalar loop because of the square root.
             var i = r.lowerBound

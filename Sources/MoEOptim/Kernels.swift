@@ -27,7 +27,8 @@ enum OptimKernels {
                 }
             }
         }
-        var x: Double = 0, y: Double = 0
+        var x: Double = 0
+        var y: Double = 0
         for b in 0..<blocks {
             x += partial[2 * b]
             y += partial[2 * b + 1]

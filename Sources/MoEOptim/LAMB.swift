@@ -26,7 +26,9 @@ public struct LAMB: Optimizer, Sendable {
 
     public mutating func step(_ store: ParameterStore, lr: Float) {
         stepCount += 1
-        let beta1 = settings.beta1, beta2 = settings.beta2, eps = settings.epsilon
+        let beta1 = settings.beta1
+        let beta2 = settings.beta2
+        let eps = settings.epsilon
         store.updateEach { p in
             guard p.isTrainable, p.hasGradient else { return }
             let count = p.value.count
@@ -51,10 +53,12 @@ public struct LAMB: Optimizer, Sendable {
         m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int, lr: Float,
         weightDecay wd: Float, beta1: Float, beta2: Float, bc1: Float, bc2: Float, eps: Float
     ) {
-        let a1 = 1 - beta1, a2 = 1 - beta2
+        let a1 = 1 - beta1
+        let a2 = 1 - beta2
         // Pass 1: moments, ‖θ‖² and ‖r‖² (SIMD, Double sums in a thread-independent order).
         let (weightSq, updateSq) = OptimKernels.blockedSums(count: count) { range in
-            var accW = SIMD8<Double>(), accR = SIMD8<Double>()
+            var accW = SIMD8<Double>()
+            var accR = SIMD8<Double>()
             var i = range.lowerBound
             while i + 8 <= range.upperBound {
                 let gi = OptimKernels.load8(grad, i)
@@ -64,12 +68,14 @@ public struct LAMB: Optimizer, Sendable {
                 OptimKernels.store8(vi, v, i)
                 let th = OptimKernels.load8(theta, i)
                 let ri = (mi / bc1) / ((vi / bc2).squareRoot() + eps) + wd * th
-                let thd = SIMD8<Double>(th), rid = SIMD8<Double>(ri)
+                let thd = SIMD8<Double>(th)
+                let rid = SIMD8<Double>(ri)
                 accW += thd * thd
                 accR += rid * rid
                 i += 8
             }
-            var sumW = OptimKernels.lanesInOrder(accW), sumR = OptimKernels.lanesInOrder(accR)
+            var sumW = OptimKernels.lanesInOrder(accW)
+            var sumR = OptimKernels.lanesInOrder(accR)
             while i < range.upperBound {
                 let gi = grad[i]
                 let mi = beta1 * m[i] + a1 * gi
@@ -90,7 +96,8 @@ public struct LAMB: Optimizer, Sendable {
             var i = r.lowerBound
             while i + 8 <= r.upperBound {
                 let th = OptimKernels.load8(theta, i)
-                let mi = OptimKernels.load8(m, i), vi = OptimKernels.load8(v, i)
+                let mi = OptimKernels.load8(m, i)
+                let vi = OptimKernels.load8(v, i)
                 let ri = (mi / bc1) / ((vi / bc2).squareRoot() + eps) + wd * th
                 OptimKernels.store8(th - scale * ri, theta, i)
                 i += 8

@@ -145,8 +145,10 @@ public struct OptimizerState: Sendable {
     /// gradient, moment slots 0 and 1 (zero on first use) and its incremented update count.
     mutating func updateWithMoments(
         _ p: Parameter,
-        _ body: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>,
-                 UnsafeMutablePointer<Float>, Int) -> Void
+        _ body: (
+            UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>,
+            UnsafeMutablePointer<Float>, Int
+        ) -> Void
     ) {
         let name = p.name
         var m = take(0, name, shape: p.value.shape)

@@ -46,9 +46,10 @@ public struct TaskParameterLayout: Sendable {
             let layer = ParameterName.layerGroup(of: p.name)
             if layerSlices[layer] == nil { layerNames.append(layer) }
             layerSlices[layer, default: []].append(shared.count)
-            shared.append(Slice(
-                parameterIndex: i, name: p.name, offset: offset, count: p.value.count,
-                lastDimension: p.value.shape.last ?? 1))
+            shared.append(
+                Slice(
+                    parameterIndex: i, name: p.name, offset: offset, count: p.value.count,
+                    lastDimension: p.value.shape.last ?? 1))
             offset += p.value.count
         }
         self.shared = shared

@@ -58,10 +58,11 @@ extension Recipe {
         do {
             recipe = try JSONDecoder().decode(Recipe.self, from: json)
         } catch let error as DecodingError {
-            let names = tree["datasets"].flatMap { node -> [String]? in
-                guard case .mapping(let pairs) = node else { return nil }
-                return pairs.map(\.key)
-            } ?? []
+            let names =
+                tree["datasets"].flatMap { node -> [String]? in
+                    guard case .mapping(let pairs) = node else { return nil }
+                    return pairs.map(\.key)
+                } ?? []
             throw RecipeError.invalid(file: source, detail: describe(error, datasetNames: names))
         }
         try recipe.validate(source: source)

@@ -55,7 +55,8 @@ extension Recipe {
                 for (i, branch) in branches.enumerated() {
                     guard case .mapping(let keys) = branch else { continue }
                     for (key, _) in keys where !known.contains(key) {
-                        throw RecipeError.unknownKey(file: source, path: "augmentation.\(name).\(i).\(key)", known: known)
+                        throw RecipeError.unknownKey(
+                            file: source, path: "augmentation.\(name).\(i).\(key)", known: known)
                     }
                 }
             }

@@ -12,10 +12,10 @@ public indirect enum RecipeTree: Equatable, Sendable {
 
     public static func == (a: RecipeTree, b: RecipeTree) -> Bool {
         switch (a, b) {
-        case let (.scalar(x, qx), .scalar(y, qy)): x == y && qx == qy
-        case let (.mapping(x), .mapping(y)):
+        case (.scalar(let x, let qx), .scalar(let y, let qy)): x == y && qx == qy
+        case (.mapping(let x), .mapping(let y)):
             x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
-        case let (.sequence(x), .sequence(y)): x == y
+        case (.sequence(let x), .sequence(let y)): x == y
         case (.null, .null): true
         default: false
         }
@@ -54,9 +54,10 @@ public indirect enum RecipeTree: Equatable, Sendable {
             }
             self = .mapping(pairs)
         case .sequence(let s):
-            self = .sequence(try s.enumerated().map {
-                try RecipeTree($0.element, path: "\(path).\($0.offset)", source: source)
-            })
+            self = .sequence(
+                try s.enumerated().map {
+                    try RecipeTree($0.element, path: "\(path).\($0.offset)", source: source)
+                })
         case .alias:
             throw RecipeError.syntax(file: source, detail: "YAML aliases are not supported (at '\(path)')")
         }

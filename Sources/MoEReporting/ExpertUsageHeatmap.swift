@@ -66,8 +66,10 @@ public enum ExpertUsageHeatmap {
         }
         let height = max(y, 2 * margin)
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        out += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(fmt(width))\" height=\"\(fmt(height))\" viewBox=\"0 0 \(fmt(width)) \(fmt(height))\" font-family=\"Helvetica, Arial, sans-serif\">\n"
-        out += "<rect class=\"background\" x=\"0\" y=\"0\" width=\"\(fmt(width))\" height=\"\(fmt(height))\" fill=\"#ffffff\"/>\n"
+        out +=
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(fmt(width))\" height=\"\(fmt(height))\" viewBox=\"0 0 \(fmt(width)) \(fmt(height))\" font-family=\"Helvetica, Arial, sans-serif\">\n"
+        out +=
+            "<rect class=\"background\" x=\"0\" y=\"0\" width=\"\(fmt(width))\" height=\"\(fmt(height))\" fill=\"#ffffff\"/>\n"
         out += body.joined(separator: "\n")
         out += "\n</svg>\n"
         return out
@@ -142,7 +144,9 @@ public enum ExpertUsageHeatmap {
     /// White → `#08306b` at `level ∈ [0, 1]`.
     static func colour(_ level: Double) -> String {
         func channel(_ dark: Double) -> Int { Int((255 + (dark - 255) * level).rounded()) }
-        let r = channel(dark.r), g = channel(dark.g), b = channel(dark.b)
+        let r = channel(dark.r)
+        let g = channel(dark.g)
+        let b = channel(dark.b)
         return "#" + [r, g, b].map { String(format: "%02x", $0) }.joined()
     }
 

@@ -27,7 +27,9 @@ public enum GradientCurves {
             guard let step = r["step"] as? Int, let layers = r["layers"] as? [String: Any],
                 let l = layers[layer] as? [String: Any], let values = l[field] as? [String: Any]
             else { continue }
-            for (k, v) in values { if let d = (v as? NSNumber)?.doubleValue { points[k, default: []].append((Double(step), d)) } }
+            for (k, v) in values {
+                if let d = (v as? NSNumber)?.doubleValue { points[k, default: []].append((Double(step), d)) }
+            }
         }
         return points.keys.sorted().map { ($0, points[$0]!) }
     }
@@ -46,7 +48,9 @@ public enum GradientCurves {
         return points.keys.sorted().map { ($0, points[$0]!) }
     }
 
-    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf"]
+    static let palette = [
+        "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf",
+    ]
 
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
@@ -66,7 +70,9 @@ public enum GradientCurves {
         let panelHeight = h + 70
         var out = [String]()
         let total = top + Double(panels.count) * panelHeight
-        out.append("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(left + w + 200))\" height=\"\(Int(total))\" font-family=\"sans-serif\" font-size=\"12\">")
+        out.append(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(left + w + 200))\" height=\"\(Int(total))\" font-family=\"sans-serif\" font-size=\"12\">"
+        )
         out.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>")
         out.append("<text x=\"\(left)\" y=\"20\" font-size=\"14\">\(escape(title))</text>")
         for (p, (name, curves)) in panels.enumerated() {
@@ -78,25 +84,35 @@ public enum GradientCurves {
                 out.append("<text x=\"\(left + 10)\" y=\"\(y0 + 20)\">no data</text>")
                 continue
             }
-            let xs = all.map(\.0), ys = all.map(\.1).filter(\.isFinite)
+            let xs = all.map(\.0)
+            let ys = all.map(\.1).filter(\.isFinite)
             let (xMin, xMax) = (xs.min()!, max(xs.max()!, xs.min()! + 1))
             var (yMin, yMax) = (min(ys.min() ?? 0, 0), ys.max() ?? 1)
             if yMax - yMin < 1e-12 { yMax = yMin + 1 }
             func px(_ x: Double) -> Double { left + (x - xMin) / (xMax - xMin) * w }
             func py(_ v: Double) -> Double { y0 + h - (v - yMin) / (yMax - yMin) * h }
             if yMin < 0 && yMax > 0 {
-                out.append("<line x1=\"\(left)\" x2=\"\(left + w)\" y1=\"\(py(0))\" y2=\"\(py(0))\" stroke=\"#ccc\" stroke-dasharray=\"4 3\"/>")
+                out.append(
+                    "<line x1=\"\(left)\" x2=\"\(left + w)\" y1=\"\(py(0))\" y2=\"\(py(0))\" stroke=\"#ccc\" stroke-dasharray=\"4 3\"/>"
+                )
             }
-            out.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>", left - 4, y0 + 10, yMax))
-            out.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>", left - 4, y0 + h, yMin))
+            out.append(
+                String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>", left - 4, y0 + 10, yMax))
+            out.append(
+                String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>", left - 4, y0 + h, yMin))
             out.append(String(format: "<text x=\"%.1f\" y=\"%.1f\">step %.0f</text>", left, y0 + h + 16, xMin))
-            out.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">step %.0f</text>", left + w, y0 + h + 16, xMax))
+            out.append(
+                String(
+                    format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">step %.0f</text>", left + w, y0 + h + 16,
+                    xMax))
             for (i, c) in curves.enumerated() {
                 let colour = palette[i % palette.count]
                 let path = c.points.filter { $0.1.isFinite }
                     .map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
                 out.append("<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\" points=\"\(path)\"/>")
-                out.append("<text x=\"\(left + w + 10)\" y=\"\(y0 + 14 + Double(i) * 15)\" fill=\"\(colour)\">\(escape(c.name))</text>")
+                out.append(
+                    "<text x=\"\(left + w + 10)\" y=\"\(y0 + 14 + Double(i) * 15)\" fill=\"\(colour)\">\(escape(c.name))</text>"
+                )
             }
         }
         out.append("</svg>")

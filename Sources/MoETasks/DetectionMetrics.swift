@@ -105,8 +105,10 @@ public enum DetectionMetrics {
             }
             let truths = truthByClass[label] ?? [:]
             var matched = [Int: [Bool]]()  // image → matched flag per entry of truths[image]
-            var tp = 0, fp = 0
-            var recall = [Double](), precision = [Double]()
+            var tp = 0
+            var fp = 0
+            var recall = [Double]()
+            var precision = [Double]()
             recall.reserveCapacity(order.count)
             precision.reserveCapacity(order.count)
             for position in order {

@@ -58,7 +58,8 @@ public enum DetectionTask {
     public static func assign(boxes: [[Box]], geometry: TaskGeometry) throws -> Assignment {
         try geometry.validate()
         let cells = geometry.cells
-        let gw = geometry.gridWidth, gh = geometry.gridHeight
+        let gw = geometry.gridWidth
+        let gh = geometry.gridHeight
         let p = Float(geometry.patchSize)
         var assignment = Assignment(
             classTargets: [Int32](repeating: 0, count: boxes.count * cells),
@@ -79,7 +80,8 @@ public enum DetectionTask {
                     throw TaskError.invalidBox(
                         image: b, index: k, box: "(\(box.x0), \(box.y0), \(box.x1), \(box.y1))")
                 }
-                let cx = (box.x0 + box.x1) / 2, cy = (box.y0 + box.y1) / 2
+                let cx = (box.x0 + box.x1) / 2
+                let cy = (box.y0 + box.y1) / 2
                 let j0 = Int(min(max((cx / p).rounded(.down), 0), Float(gw - 1)))
                 let i0 = Int(min(max((cy / p).rounded(.down), 0), Float(gh - 1)))
                 let area = (box.x1 - box.x0) * (box.y1 - box.y0)
@@ -148,7 +150,8 @@ public enum DetectionTask {
         var dlogits = [Float](repeating: 0, count: rows * classes)
         let beta = smoothL1Beta
         let positives = Float(max(1, assignment.positives))
-        var clsSum = 0.0, boxSum = 0.0
+        var clsSum = 0.0
+        var boxSum = 0.0
         outputs.withUnsafePointer { out in
             gradient.withUnsafeMutablePointer { grad in
                 logits.withUnsafeMutableBufferPointer { zBuf in
@@ -179,7 +182,8 @@ public enum DetectionTask {
                     for q in 0..<4 {
                         let d = out[r * stride + classes + q] - assignment.boxTargets[r * 4 + q]
                         let magnitude = abs(d)
-                        let value: Float, slope: Float
+                        let value: Float
+                        let slope: Float
                         if magnitude < beta {
                             value = 0.5 * d * d / beta
                             slope = d / beta
@@ -221,12 +225,14 @@ public enum DetectionTask {
         let batch = outputs.shape.first ?? 0
         precondition(
             outputs.shape == [batch, cells, stride],
-            "DetectionTask.decode: " + TaskError.shapeMismatch(
-                what: "detection outputs [B, gh·gw, C+1+4]", expected: [batch, cells, stride], found: outputs.shape
-            ).description)
+            "DetectionTask.decode: "
+                + TaskError.shapeMismatch(
+                    what: "detection outputs [B, gh·gw, C+1+4]", expected: [batch, cells, stride], found: outputs.shape
+                ).description)
         guard maxDetections > 0 else { return [[Detection]](repeating: [], count: batch) }
         let p = Float(geometry.patchSize)
-        let width = Float(geometry.imageWidth), height = Float(geometry.imageHeight)
+        let width = Float(geometry.imageWidth)
+        let height = Float(geometry.imageHeight)
         let gw = geometry.gridWidth
         return outputs.withUnsafePointer { out in
             (0..<batch).map { b in
@@ -243,13 +249,21 @@ public enum DetectionTask {
                     for k in 0..<classes { sum += expf(row[k] - maxLogit) }
                     let score = expf(row[best] - maxLogit) / sum
                     guard score >= scoreThreshold else { continue }  // also drops NaN
-                    let dx = row[classes], dy = row[classes + 1], lw = row[classes + 2], lh = row[classes + 3]
+                    let dx = row[classes]
+                    let dy = row[classes + 1]
+                    let lw = row[classes + 2]
+                    let lh = row[classes + 3]
                     guard dx.isFinite, dy.isFinite, !lw.isNaN, !lh.isNaN else { continue }
-                    let i = cell / gw, j = cell % gw
-                    let cx = (Float(j) + 0.5 + dx) * p, cy = (Float(i) + 0.5 + dy) * p
-                    let halfW = p * expf(lw) / 2, halfH = p * expf(lh) / 2
-                    let x0 = max(0, cx - halfW), x1 = min(width, cx + halfW)
-                    let y0 = max(0, cy - halfH), y1 = min(height, cy + halfH)
+                    let i = cell / gw
+                    let j = cell % gw
+                    let cx = (Float(j) + 0.5 + dx) * p
+                    let cy = (Float(i) + 0.5 + dy) * p
+                    let halfW = p * expf(lw) / 2
+                    let halfH = p * expf(lh) / 2
+                    let x0 = max(0, cx - halfW)
+                    let x1 = min(width, cx + halfW)
+                    let y0 = max(0, cy - halfH)
+                    let y1 = min(height, cy + halfH)
                     guard x1 > x0, y1 > y0 else { continue }
                     candidates.append(
                         Detection(box: Box(x0: x0, y0: y0, x1: x1, y1: y1, label: Int32(best - 1)), score: score))

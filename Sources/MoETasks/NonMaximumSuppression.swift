@@ -21,7 +21,8 @@ public func nonMaximumSuppression(
         throw MetricError.countMismatch(what: "NMS scores", expected: boxes.count, got: scores.count)
     }
     let order = boxes.indices.sorted { a, b in
-        let sa = DetectionMetrics.rankScore(scores[a]), sb = DetectionMetrics.rankScore(scores[b])
+        let sa = DetectionMetrics.rankScore(scores[a])
+        let sb = DetectionMetrics.rankScore(scores[b])
         return sa != sb ? sa > sb : a < b
     }
     let limit = maxKept ?? Int.max

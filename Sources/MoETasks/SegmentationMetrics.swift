@@ -81,7 +81,8 @@ public struct SegmentationMetrics: Sendable, Equatable {
     /// `IoU_c` for every class, nil for a class absent from both targets and predictions.
     public var perClassIoU: [Double?] {
         let k = classes
-        var rowSum = [Int](repeating: 0, count: k), columnSum = rowSum
+        var rowSum = [Int](repeating: 0, count: k)
+        var columnSum = rowSum
         for t in 0..<k {
             for p in 0..<k {
                 rowSum[t] += confusion[t * k + p]

@@ -57,8 +57,10 @@ public enum SegmentationTask {
             scratch.probs.resize(rows * classes)
             scratch.losses.resize(rows)
             scratch.middle.resize(batch * geometry.gridHeight * geometry.imageWidth * classes)
-            let pixelRows = scratch.rows.pointer, probs = scratch.probs.pointer
-            let losses = scratch.losses.pointer, middle = scratch.middle.pointer
+            let pixelRows = scratch.rows.pointer
+            let probs = scratch.probs.pointer
+            let losses = scratch.losses.pointer
+            let middle = scratch.middle.pointer
             logits.withUnsafePointer { z in
                 upsampleRows(out: pixelRows, logits: z, middle: middle, batch: batch, geometry: geometry)
             }
@@ -130,7 +132,8 @@ public enum SegmentationTask {
         try geometry.validate()
         let expected = [logits.shape.first ?? 0, geometry.cells, geometry.classes + 1]
         guard logits.shape == expected else {
-            throw TaskError.shapeMismatch(what: "segmentation logits [B, gh·gw, C+1]", expected: expected, found: logits.shape)
+            throw TaskError.shapeMismatch(
+                what: "segmentation logits [B, gh·gw, C+1]", expected: expected, found: logits.shape)
         }
         return expected[0]
     }

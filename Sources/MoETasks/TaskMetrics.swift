@@ -54,8 +54,10 @@ public struct TaskMetrics: Codable, Sendable, Equatable {
     /// "top-1 81.23%  top-5 99.60%" and the like.
     public var summary: String {
         let order = ["top1", "top5", "mAP50", "mIoU", "pixelAccuracy", "loss"]
-        let labels = ["top1": "top-1", "top5": "top-5", "mAP50": "mAP@0.5", "mIoU": "mIoU",
-                      "pixelAccuracy": "pixel acc", "loss": "loss"]
+        let labels = [
+            "top1": "top-1", "top5": "top-5", "mAP50": "mAP@0.5", "mIoU": "mIoU",
+            "pixelAccuracy": "pixel acc", "loss": "loss",
+        ]
         return order.compactMap { key in
             guard let v = values[key] else { return nil }
             let text = key == "loss" ? String(format: "%.4f", v) : String(format: "%.2f%%", 100 * v)

@@ -21,25 +21,28 @@ public func gemm(
     if m == 0 || n == 0 { return }
     let workers = Parallel.threads
     if workers <= 1 || m * n * k < gemmSplitThreshold {
-        gemmSerial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a,
-                   lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        gemmSerial(
+            transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a,
+            lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         return
     }
     if m >= n || m >= 64 * workers {
         // Split rows of C: row i of op(A) starts at a + i*lda (no trans) or a + i (trans).
         Parallel.forEachChunk(count: m, minimumPerThread: 1) { rows in
             let aStart = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
-            gemmSerial(transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha,
-                       a: aStart, lda: lda, b: b, ldb: ldb, beta: beta,
-                       c: c + rows.lowerBound * ldc, ldc: ldc)
+            gemmSerial(
+                transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha,
+                a: aStart, lda: lda, b: b, ldb: ldb, beta: beta,
+                c: c + rows.lowerBound * ldc, ldc: ldc)
         }
     } else {
         // Split columns of C: column j of op(B) starts at b + j (no trans) or b + j*ldb (trans).
         Parallel.forEachChunk(count: n, minimumPerThread: 1) { cols in
             let bStart = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
-            gemmSerial(transA: transA, transB: transB, m: m, n: cols.count, k: k, alpha: alpha,
-                       a: a, lda: lda, b: bStart, ldb: ldb, beta: beta,
-                       c: c + cols.lowerBound, ldc: ldc)
+            gemmSerial(
+                transA: transA, transB: transB, m: m, n: cols.count, k: k, alpha: alpha,
+                a: a, lda: lda, b: bStart, ldb: ldb, beta: beta,
+                c: c + cols.lowerBound, ldc: ldc)
         }
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import MoEModel
 import MoETensor
-import MoETraining
 import MoETestSupport
+import MoETraining
 import Testing
 
 @testable import MoEAdaptation
@@ -22,11 +22,13 @@ import Testing
         settings.steps = 3
         return try Adaptation.adapt(
             source, dataset: digitsData("b"), settings: settings, recipe: recipe, history: [],
-            checkpointPath: directory.appendingPathComponent("b.moe").path) { _, _ in }
+            checkpointPath: directory.appendingPathComponent("b.moe").path
+        ) { _, _ in }
     }
 
-    @Test("router-only: every source tensor is bit-identical, the new router and head train",
-          arguments: ["adamw", "sgd", "lamb"])
+    @Test(
+        "router-only: every source tensor is bit-identical, the new router and head train",
+        arguments: ["adamw", "sgd", "lamb"])
     func routerOnly(optimizer: String) throws {
         try withTemporaryDirectory { dir in
             let source = try tinySource()
@@ -35,8 +37,11 @@ import Testing
             let after = parameterBits(model)
             for (name, value) in before { #expect(after[name] == value, "\(name) changed") }
             let added = Set(after.keys).subtracting(before.keys)
-            #expect(added == ["blocks.0.moe.routers.b", "blocks.1.moe.routers.b", "heads.b.norm.weight",
-                              "heads.b.norm.bias", "heads.b.fc.weight", "heads.b.fc.bias"])
+            #expect(
+                added == [
+                    "blocks.0.moe.routers.b", "blocks.1.moe.routers.b", "heads.b.norm.weight",
+                    "heads.b.norm.bias", "heads.b.fc.weight", "heads.b.fc.bias",
+                ])
             let router = try model.store.parameter(named: "blocks.0.moe.routers.b").value
             #expect(router.storage.contains { $0 != 0 }, "the router did not train")
             #expect(record.trainableParameters == 2 * 16 * 4 + 2 * 16 + 16 * 10 + 10)
@@ -48,8 +53,9 @@ import Testing
 
     /// The most used expert (after a one-step router warm-up) surely receives tokens, so it
     /// must train; a random one might get none from a barely trained router.
-    @Test("router + N experts: only the chosen experts' slices of each bank move (any optimiser)",
-          arguments: ["adamw", "sgd", "lamb"])
+    @Test(
+        "router + N experts: only the chosen experts' slices of each bank move (any optimiser)",
+        arguments: ["adamw", "sgd", "lamb"])
     func routerAndExperts(optimizer: String) throws {
         try withTemporaryDirectory { dir in
             let source = try tinySource()

@@ -1,8 +1,8 @@
 import Foundation
 import MoEModel
 import MoETensor
-import MoETraining
 import MoETestSupport
+import MoETraining
 import Testing
 
 @testable import MoEAdaptation
@@ -10,8 +10,9 @@ import Testing
 /// Expansion: old datasets' outputs are bit-identical after the new experts, router and
 /// head have trained.
 @Suite(.serialized) struct ExpandTests {
-    @Test("old datasets predict bit-identically after expansion and training",
-          arguments: ["fresh", "copy"])
+    @Test(
+        "old datasets predict bit-identically after expansion and training",
+        arguments: ["fresh", "copy"])
     func zeroForgetting(initialization: String) throws {
         try withTemporaryDirectory { dir in
             var config = tinyConfig(["a", "c"])
@@ -30,7 +31,8 @@ import Testing
             let (model, record) = try Adaptation.expand(
                 source, dataset: digitsData("b"), count: 2, initializer: initializer, steps: 3, seed: 1,
                 recipe: try tinyAdaptRecipe(), history: [],
-                checkpointPath: dir.appendingPathComponent("e.moe").path) { _, _ in }
+                checkpointPath: dir.appendingPathComponent("e.moe").path
+            ) { _, _ in }
             #expect(model.config.experts == 6)
             #expect(bits(try model.forward(images: x, dataset: "a", training: false)) == bits(beforeA))
             #expect(bits(try model.forward(images: x, dataset: "c", training: true)) == bits(beforeC))
@@ -58,7 +60,8 @@ import Testing
                 _ = try Adaptation.expand(
                     try tinySource(["b"]), dataset: digitsData("b"), count: 1, initializer: FreshExperts(),
                     steps: 1, seed: 0, recipe: try tinyAdaptRecipe(), history: [],
-                    checkpointPath: dir.appendingPathComponent("e.moe").path) { _, _ in }
+                    checkpointPath: dir.appendingPathComponent("e.moe").path
+                ) { _, _ in }
                 Issue.record("expected an error")
             } catch {
                 #expect("\(error)".contains("'b'"))

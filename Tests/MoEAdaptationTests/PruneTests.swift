@@ -2,8 +2,8 @@ import Foundation
 import MoECheckpoint
 import MoEModel
 import MoETensor
-import MoETraining
 import MoETestSupport
+import MoETraining
 import Testing
 
 @testable import MoEAdaptation
@@ -11,13 +11,16 @@ import Testing
 /// Pruning keeps the most used experts and changes weights, router columns, masks and the
 /// config together; the result round-trips through a checkpoint.
 @Suite(.serialized) struct PruneTests {
-    static func prune(_ source: VisionMoE, keep: Int, finetune: Int = 0, in dir: URL) throws -> (VisionMoE, AdaptationRecord) {
+    static func prune(_ source: VisionMoE, keep: Int, finetune: Int = 0, in dir: URL) throws -> (
+        VisionMoE, AdaptationRecord
+    ) {
         var recipe = try tinyAdaptRecipe("a")
         recipe.training.steps = finetune
         return try Adaptation.prune(
             source, dataset: digitsData("a"), rule: .keep(keep), keepOtherDatasets: false,
             finetuneSteps: finetune, finetune: .experts, recipe: recipe, history: [],
-            checkpointPath: dir.appendingPathComponent("p.moe").path, usageImages: 256) { _, _ in }
+            checkpointPath: dir.appendingPathComponent("p.moe").path, usageImages: 256
+        ) { _, _ in }
     }
 
     @Test("keeps the top-N experts by usage; slices experts and router columns consistently")

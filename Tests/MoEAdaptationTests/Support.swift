@@ -2,12 +2,12 @@ import Foundation
 import MoEData
 import MoEModel
 import MoETensor
-@testable import MoETraining
 import MoETestSupport
 import Testing
 
 @testable import MoEAdaptation
 @testable import MoERecipe
+@testable import MoETraining
 
 // Shared helpers: a tiny source model (8×8 digits, 2 blocks of width 16, 4 experts, top-2)
 // with random routers so routing is not uniform, and tiny adaptation recipes.
@@ -50,14 +50,17 @@ func tinySource(_ names: [String] = ["a"], experts: Int = 4, seed: UInt64 = 3) t
 }
 
 /// A tiny adaptation recipe for dataset `name`.
-func tinyAdaptRecipe(_ name: String = "b", steps: Int = 3, optimizer: String = "adamw", weightDecay: Double = 0.1) throws -> Recipe {
-    try Recipe.parse(yaml: """
-        name: adapt-\(name)
-        datasets:
-          \(name): {source: digits, batchSize: 16}
-        optimizer: {kind: \(optimizer), lr: 1.0e-2, weightDecay: \(weightDecay)}
-        training: {steps: \(steps), logEvery: 100, evalBatchSize: 512, threads: 2}
-        """, source: "adapt.yaml")
+func tinyAdaptRecipe(_ name: String = "b", steps: Int = 3, optimizer: String = "adamw", weightDecay: Double = 0.1)
+    throws -> Recipe
+{
+    try Recipe.parse(
+        yaml: """
+            name: adapt-\(name)
+            datasets:
+              \(name): {source: digits, batchSize: 16}
+            optimizer: {kind: \(optimizer), lr: 1.0e-2, weightDecay: \(weightDecay)}
+            training: {steps: \(steps), logEvery: 100, evalBatchSize: 512, threads: 2}
+            """, source: "adapt.yaml")
 }
 
 /// A batch of the first `count` test digits.
@@ -74,4 +77,3 @@ func bits(_ tensor: Tensor) -> [UInt32] { tensor.storage.map(\.bitPattern) }
 func parameterBits(_ model: VisionMoE) -> [String: [UInt32]] {
     Dictionary(uniqueKeysWithValues: model.store.parameters.map { ($0.name, bits($0.value)) })
 }
-

@@ -22,8 +22,9 @@ import Testing
         try withTemporaryDirectory { dir in
             let url = dir.appendingPathComponent("run.moe")
             try sampleCheckpoint().write(to: url)
-            let second = Checkpoint(tensors: [NamedTensor("only", Tensor(shape: [2], storage: [1, 2]))],
-                                    metadata: ["step": "2"])
+            let second = Checkpoint(
+                tensors: [NamedTensor("only", Tensor(shape: [2], storage: [1, 2]))],
+                metadata: ["step": "2"])
             try second.write(to: url)
             let loaded = try Checkpoint.read(from: url)
             #expect(loaded.tensors == second.tensors)
@@ -116,7 +117,8 @@ import Testing
                     })
             }
             let temp = try #require(sawTemporary)
-            #expect(URL(fileURLWithPath: temp).deletingLastPathComponent().standardizedFileURL
+            #expect(
+                URL(fileURLWithPath: temp).deletingLastPathComponent().standardizedFileURL
                     == dir.standardizedFileURL)
             #expect(URL(fileURLWithPath: temp).lastPathComponent.hasPrefix(".run.moe.tmp-"))
         }
@@ -133,15 +135,17 @@ import Testing
         }
     }
 
-    @Test("invalid checkpoints are refused before touching the disk", arguments: [
-        Checkpoint(tensors: [NamedTensor("t", Tensor(shape: [1])), NamedTensor("t", Tensor(shape: [2]))]),
-        Checkpoint(tensors: [NamedTensor("__metadata__", Tensor(shape: [1]))]),
-        {
-            var bad = Tensor(shape: [2, 2])
-            bad.shape = [3]
-            return Checkpoint(tensors: [NamedTensor("inconsistent", bad)])
-        }(),
-    ])
+    @Test(
+        "invalid checkpoints are refused before touching the disk",
+        arguments: [
+            Checkpoint(tensors: [NamedTensor("t", Tensor(shape: [1])), NamedTensor("t", Tensor(shape: [2]))]),
+            Checkpoint(tensors: [NamedTensor("__metadata__", Tensor(shape: [1]))]),
+            {
+                var bad = Tensor(shape: [2, 2])
+                bad.shape = [3]
+                return Checkpoint(tensors: [NamedTensor("inconsistent", bad)])
+            }(),
+        ])
     func invalidCheckpointIsRefused(checkpoint: Checkpoint) throws {
         try withTemporaryDirectory { dir in
             let url = dir.appendingPathComponent("run.moe")

@@ -56,8 +56,10 @@ import Testing
 
     @Test func truncatedAtManyPoints() throws {
         let file = try validFile()
-        let cuts = Set([0, 1, 2, 3, 4, 5, 6, 7, 9, 12, file.count / 3, file.count / 2,
-                        file.count - 5, file.count - 4, file.count - 2, file.count - 1])
+        let cuts = Set([
+            0, 1, 2, 3, 4, 5, 6, 7, 9, 12, file.count / 3, file.count / 2,
+            file.count - 5, file.count - 4, file.count - 2, file.count - 1,
+        ])
         #expect(file.count > 40)
         for cut in cuts.sorted() {
             let (error, path) = try readError(Array(file.prefix(cut)))
@@ -78,8 +80,9 @@ import Testing
     /// interpret (the frame header's unused bit, reserved bits of a block's compression-modes
     /// byte, redundant table encodings), returns content that the frame checksum verified to
     /// be bit-identical to the original.
-    @Test("a flipped byte anywhere never crashes and never yields different data",
-          arguments: [UInt8(0x01), 0x10, 0x80, 0xFF])
+    @Test(
+        "a flipped byte anywhere never crashes and never yields different data",
+        arguments: [UInt8(0x01), 0x10, 0x80, 0xFF])
     func flippedBytes(mask: UInt8) throws {
         let file = try validFile()
         try withTemporaryDirectory { dir in
@@ -99,9 +102,11 @@ import Testing
                     undetected.append(position)
                 } catch let error as CheckpointError {
                     let expected: Set<String> =
-                        position < 4 ? ["notZstd"]
-                        : position >= file.count - 4 ? ["corrupt"]  // the checksum itself
-                        : ["corrupt", "truncated"]  // e.g. a block size now running past the end
+                        position < 4
+                        ? ["notZstd"]
+                        : position >= file.count - 4
+                            ? ["corrupt"]  // the checksum itself
+                            : ["corrupt", "truncated"]  // e.g. a block size now running past the end
                     #expect(expected.contains(error.caseName), "flip \(mask) at \(position): \(error)")
                 }
             }
@@ -233,18 +238,32 @@ import Testing
             ("empty header", "", []),
             ("metadata value not a string", #"{"__metadata__":{"format":"moe-checkpoint","format_version":1}}"#, []),
             ("metadata not an object", #"{"__metadata__":[]}"#, []),
-            ("duplicate metadata key", #"{"__metadata__":{"format":"moe-checkpoint","format_version":"1","a":"x","a":"y"}}"#, []),
-            ("duplicate tensor", #"{\#(m),"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"t":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, eight),
+            (
+                "duplicate metadata key",
+                #"{"__metadata__":{"format":"moe-checkpoint","format_version":"1","a":"x","a":"y"}}"#, []
+            ),
+            (
+                "duplicate tensor",
+                #"{\#(m),"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"t":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+                eight
+            ),
             ("offsets out of range", #"{\#(m),"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, four),
             ("offsets reversed", #"{\#(m),"t":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}"#, four),
             ("size mismatch", #"{\#(m),"t":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#, four),
             ("gap", #"{\#(m),"t":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, eight),
-            ("overlap", #"{\#(m),"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, eight),
+            (
+                "overlap",
+                #"{\#(m),"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+                eight
+            ),
             ("unused trailing data", #"{\#(m),"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, eight),
             ("negative extent", #"{\#(m),"t":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, four),
             ("fractional extent", #"{\#(m),"t":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#, four),
             ("huge shape", #"{\#(m),"t":{"dtype":"F32","shape":[4611686018427387904,4,0],"data_offsets":[0,0]}}"#, []),
-            ("huge offset", #"{\#(m),"t":{"dtype":"F32","shape":[1],"data_offsets":[0,99999999999999999999999]}}"#, four),
+            (
+                "huge offset", #"{\#(m),"t":{"dtype":"F32","shape":[1],"data_offsets":[0,99999999999999999999999]}}"#,
+                four
+            ),
             ("three offsets", #"{\#(m),"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4,4]}}"#, four),
             ("missing dtype", #"{\#(m),"t":{"shape":[1],"data_offsets":[0,4]}}"#, four),
             ("dtype not a string", #"{\#(m),"t":{"dtype":32,"shape":[1],"data_offsets":[0,4]}}"#, four),
@@ -324,12 +343,20 @@ extension Checkpoint {
         (.notZstd(path: path), [path, "zstd"]),
         (.truncated(path: path), [path, "incomplete", "previous checkpoint"]),
         (.corrupt(path: path, detail: "zstd: Restored data doesn't match checksum"), [path, "checksum"]),
-        (.corrupt(path: path, detail: "the file cannot be read (open: Permission denied)"), [path, "Permission denied", "permission"]),
+        (
+            .corrupt(path: path, detail: "the file cannot be read (open: Permission denied)"),
+            [path, "Permission denied", "permission"]
+        ),
         (.unsupportedVersion(path: path, found: "99", supported: 1), [path, "99", "1"]),
-        (.missingTensor(name: "blocks.3.experts.w1", path: path), [path, "blocks.3.experts.w1", "different model config"]),
+        (
+            .missingTensor(name: "blocks.3.experts.w1", path: path),
+            [path, "blocks.3.experts.w1", "different model config"]
+        ),
         (.missingTensor(name: "blocks.3.experts.w1", path: nil), ["blocks.3.experts.w1", "different model config"]),
-        (.wrongShape(name: "embed.weight", expected: [768, 192], found: [384, 192], path: path),
-         [path, "embed.weight", "[768, 192]", "[384, 192]"]),
+        (
+            .wrongShape(name: "embed.weight", expected: [768, 192], found: [384, 192], path: path),
+            [path, "embed.weight", "[768, 192]", "[384, 192]"]
+        ),
         (.unsupportedDType(name: "embed.weight", dtype: "F16"), ["embed.weight", "F16", "F32"]),
         (.missingMetadata(key: "model_config", path: path), [path, "model_config"]),
         (.badMetadata(key: "recipe", detail: "expected Int at lr"), ["recipe", "expected Int at lr"]),

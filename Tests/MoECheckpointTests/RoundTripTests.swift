@@ -32,7 +32,8 @@ import Testing
     static func tensors() -> [NamedTensor] {
         [
             NamedTensor("z.last-in-alphabet", randomTensor([3, 5], seed: 42)),
-            NamedTensor("specials", Tensor(shape: [specialValues.count], storage: specialValues.map(Float.init(bitPattern:)))),
+            NamedTensor(
+                "specials", Tensor(shape: [specialValues.count], storage: specialValues.map(Float.init(bitPattern:)))),
             NamedTensor("zero_size", Tensor(shape: [2, 0, 3])),
             NamedTensor("scalar", Tensor(shape: [], storage: [Float(bitPattern: 0x7FC0_0042)])),
             NamedTensor("a.first-in-alphabet", randomTensor([1000], seed: 7)),
@@ -157,7 +158,8 @@ import Testing
             let storage = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
                 for i in 0..<count {
                     // Low-entropy mantissas so compression has something to do, some random words.
-                    buffer[i] = i % 7 == 0 ? Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) : Float(i % 1000) * 0.25
+                    buffer[i] =
+                        i % 7 == 0 ? Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) : Float(i % 1000) * 0.25
                 }
                 initialized = count
             }

@@ -39,7 +39,8 @@ import Testing
 
     @Test("eval takes a checkpoint and --json")
     func eval() throws {
-        let e = try #require(try MoECommand.parseAsRoot(["eval", "--checkpoint", "c.moe", "--json"]) as? MoECommand.Eval)
+        let e = try #require(
+            try MoECommand.parseAsRoot(["eval", "--checkpoint", "c.moe", "--json"]) as? MoECommand.Eval)
         #expect(e.checkpoint == "c.moe" && e.json && e.batchSize == 256)
         let plain = try #require(try MoECommand.parseAsRoot(["eval", "--checkpoint", "c.moe"]) as? MoECommand.Eval)
         #expect(!plain.json)
@@ -51,16 +52,18 @@ import Testing
         #expect(b.json && b.samples == 10 && b.trainBatch == 64 && b.inferBatch == 256)
     }
 
-    @Test("invalid arguments fail with a message naming the problem", arguments: [
-        (["pretrain", "--steps", "0"], "--steps must be at least 1"),
-        (["pretrain", "--threads", "0"], "--threads must be at least 1"),
-        (["pretrain", "--resume", "a.moe", "--set", "model.depth=3"], "--set cannot change a resumed run"),
-        (["eval"], "--checkpoint"),
-        (["eval", "--checkpoint", "c.moe", "--batch-size", "0"], "--batch-size must be at least 1"),
-        (["bench", "--samples", "0"], "--samples must be at least 1"),
-        (["pretrain", "--steps", "many"], "many"),
-        (["train"], "train"),
-    ])
+    @Test(
+        "invalid arguments fail with a message naming the problem",
+        arguments: [
+            (["pretrain", "--steps", "0"], "--steps must be at least 1"),
+            (["pretrain", "--threads", "0"], "--threads must be at least 1"),
+            (["pretrain", "--resume", "a.moe", "--set", "model.depth=3"], "--set cannot change a resumed run"),
+            (["eval"], "--checkpoint"),
+            (["eval", "--checkpoint", "c.moe", "--batch-size", "0"], "--batch-size must be at least 1"),
+            (["bench", "--samples", "0"], "--samples must be at least 1"),
+            (["pretrain", "--steps", "many"], "many"),
+            (["train"], "train"),
+        ])
     func invalid(arguments: [String], expected: String) {
         let message = Self.message(arguments)
         #expect(message != nil, "\(arguments) parsed")

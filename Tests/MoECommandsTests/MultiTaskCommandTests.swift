@@ -3,8 +3,8 @@ import MoETestSupport
 import Testing
 
 @testable import MoECommands
-@testable import MoETraining
 @testable import MoERecipe
+@testable import MoETraining
 
 /// The multi-task toolkit from the command line: `pretrain --set balancing=pcgrad` with
 /// diagnostics, `inspect --gradients` plotting them, and `eval --baselines` reporting Δm.
@@ -36,8 +36,11 @@ import Testing
                 var inspect = try MoECommand.parseAsRoot(["inspect", "--checkpoint", out.path, "--gradients"])
                 let printed = try capturingStandardOutput(in: dir) { try inspect.run() }
                 #expect(printed.contains("gradient plot"))
-                let svg = try String(contentsOfFile: dir.appendingPathComponent("mt/mt-gradients.svg").path, encoding: .utf8)
-                #expect(svg.hasPrefix("<svg") && svg.contains("polyline") && svg.contains("digits/digits-b"), "\(svg.prefix(3000))")
+                let svg = try String(
+                    contentsOfFile: dir.appendingPathComponent("mt/mt-gradients.svg").path, encoding: .utf8)
+                #expect(
+                    svg.hasPrefix("<svg") && svg.contains("polyline") && svg.contains("digits/digits-b"),
+                    "\(svg.prefix(3000))")
 
                 var baseline = try MoECommand.parseAsRoot([
                     "pretrain", "--recipe", single.path, "--out", base.path, "--steps", "2",
@@ -76,7 +79,9 @@ import Testing
             let fragment = try String(contentsOf: out, encoding: .utf8)
             #expect(fragment.contains("method: gradsplit") && fragment.contains("relations: [[1, "))
             // The fragment is a valid balancing section of the same recipe.
-            let recipe = try Recipe.parse(yaml: two + fragment.split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n") + "\n", source: "r.yaml")
+            let recipe = try Recipe.parse(
+                yaml: two + fragment.split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+                    + "\n", source: "r.yaml")
             #expect(recipe.balancing.method == .gradsplit && recipe.balancing.relations?.count == 2)
         }
     }

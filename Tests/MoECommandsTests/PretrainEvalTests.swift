@@ -6,10 +6,10 @@ import Synchronization
 import Testing
 
 @testable import MoECommands
-@testable import MoETraining
 @testable import MoEData
 @testable import MoERecipe
 @testable import MoETasks
+@testable import MoETraining
 
 /// `moe pretrain` end to end on a tiny digits recipe: it writes the checkpoint where --out
 /// says, a JSON-lines metrics log beside it, resumes from that checkpoint, and `moe eval`
@@ -59,7 +59,8 @@ import Testing
                 let resumed = try RunCheckpoint.read(path: out.path)
                 #expect(try resumed.decodeMetadata(TrainingState.self, key: RunCheckpoint.Key.trainingState).step == 7)
                 records = try Self.records(log)
-                #expect(records.filter { $0["event"] as? String == "train" }.compactMap { $0["step"] as? Int }
+                #expect(
+                    records.filter { $0["event"] as? String == "train" }.compactMap { $0["step"] as? Int }
                         == [1, 2, 3, 4, 5, 6, 7], "the resumed run appends to the log")
 
                 var eval = try MoECommand.parseAsRoot(["eval", "--checkpoint", out.path, "--json"])

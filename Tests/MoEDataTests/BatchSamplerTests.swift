@@ -42,9 +42,12 @@ import Testing
         var a = BatchSampler(count: 1000, batchSize: 32, seed: 11)
         var b = BatchSampler(count: 1000, batchSize: 32, seed: 11)
         var c = BatchSampler(count: 1000, batchSize: 32, seed: 12)
-        var same = true, differs = false
+        var same = true
+        var differs = false
         for _ in 0..<100 {
-            let x = a.next(), y = b.next(), z = c.next()
+            let x = a.next()
+            let y = b.next()
+            let z = c.next()
             same = same && x == y
             differs = differs || x != z
         }

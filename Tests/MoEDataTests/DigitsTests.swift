@@ -41,7 +41,9 @@ let digits = Result { try Digits.load() }
         for (i, n) in a.train.classCounts().enumerated() { combined[i] += n }
         for (i, n) in a.test.classCounts().enumerated() { combined[i] += n }
         #expect(combined == d.classCounts())
-        let rows = { (s: ImageDataset) in (0..<s.count).map { Array(s.pixels[($0 * 64)..<($0 * 64 + 64)]) + [UInt8(s.labels[$0])] } }
+        let rows = { (s: ImageDataset) in
+            (0..<s.count).map { Array(s.pixels[($0 * 64)..<($0 * 64 + 64)]) + [UInt8(s.labels[$0])] }
+        }
         let original = rows(d).map { $0.description }.sorted()
         let rejoined = (rows(a.train) + rows(a.test)).map { $0.description }.sorted()
         #expect(original == rejoined)
@@ -52,7 +54,10 @@ let digits = Result { try Digits.load() }
 
     @Test func missingFileNamesPackage() {
         let error = #expect(throws: DataError.self) { try Digits.load(path: "/nonexistent/digits.csv.gz") }
-        #expect(error == .fileNotFound(path: "/nonexistent/digits.csv.gz", hint: "install it with: apt-get install python3-sklearn"))
+        #expect(
+            error
+                == .fileNotFound(
+                    path: "/nonexistent/digits.csv.gz", hint: "install it with: apt-get install python3-sklearn"))
         #expect(error?.description.contains("python3-sklearn") == true)
     }
 

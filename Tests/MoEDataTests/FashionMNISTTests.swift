@@ -117,9 +117,10 @@ let fashionTest = Result { try FashionMNIST.load(split: .test) }
         defer { dir.cleanup() }
         try writeFashionFixture(in: dir, images: 2, labels: 2)
         try FileManager.default.removeItem(atPath: dir.file("train-labels-idx1-ubyte.gz"))
-        #expect(throws: DataError.fileNotFound(
-            path: dir.file("train-labels-idx1-ubyte.gz"),
-            hint: "install it with: apt-get install dataset-fashion-mnist")
+        #expect(
+            throws: DataError.fileNotFound(
+                path: dir.file("train-labels-idx1-ubyte.gz"),
+                hint: "install it with: apt-get install dataset-fashion-mnist")
         ) { try FashionMNIST.load(split: .train, directory: dir.path) }
     }
 
@@ -127,7 +128,9 @@ let fashionTest = Result { try FashionMNIST.load(split: .test) }
         let dir = try TempDir()
         defer { dir.cleanup() }
         try writeFashionFixture(in: dir, images: 2, labels: 2)
-        try dir.write("train-images-idx3-ubyte.gz", Gzip.compress(idxBytes(dims: [2, 784], values: .init(repeating: 0, count: 1568))))
+        try dir.write(
+            "train-images-idx3-ubyte.gz",
+            Gzip.compress(idxBytes(dims: [2, 784], values: .init(repeating: 0, count: 1568))))
         #expect(throws: DataError.self) { try FashionMNIST.load(split: .train, directory: dir.path) }
     }
 }

@@ -16,7 +16,8 @@ import Testing
 
     @Test func emptyPayloadAndConcatenatedMembers() throws {
         #expect(try Gzip.decompress(Gzip.compress([]), path: "memory") == [])
-        let a: [UInt8] = Array("hello, ".utf8), b: [UInt8] = Array("world".utf8)
+        let a: [UInt8] = Array("hello, ".utf8)
+        let b: [UInt8] = Array("world".utf8)
         let joined = try Gzip.compress(a) + Gzip.compress(b)
         #expect(try Gzip.decompress(joined, path: "memory") == a + b)
         // Trailing zero padding is tolerated, trailing garbage is not.

@@ -13,16 +13,21 @@ import Testing
 
     @Test func initValidates() {
         #expect(throws: DataError.self) {
-            try ImageDataset(name: "x", channels: 1, height: 2, width: 2, pixels: [0, 0, 0], labels: [0], classes: 2, mean: 0, std: 1)
+            try ImageDataset(
+                name: "x", channels: 1, height: 2, width: 2, pixels: [0, 0, 0], labels: [0], classes: 2, mean: 0, std: 1
+            )
         }
         #expect(throws: DataError.self) {
-            try ImageDataset(name: "x", channels: 1, height: 1, width: 1, pixels: [0], labels: [2], classes: 2, mean: 0, std: 1)
+            try ImageDataset(
+                name: "x", channels: 1, height: 1, width: 1, pixels: [0], labels: [2], classes: 2, mean: 0, std: 1)
         }
         #expect(throws: DataError.self) {
-            try ImageDataset(name: "x", channels: 1, height: 1, width: 1, pixels: [0], labels: [0], classes: 2, mean: 0, std: 0)
+            try ImageDataset(
+                name: "x", channels: 1, height: 1, width: 1, pixels: [0], labels: [0], classes: 2, mean: 0, std: 0)
         }
         #expect(throws: DataError.self) {
-            try ImageDataset(name: "x", channels: 0, height: 1, width: 1, pixels: [], labels: [], classes: 2, mean: 0, std: 1)
+            try ImageDataset(
+                name: "x", channels: 0, height: 1, width: 1, pixels: [], labels: [], classes: 2, mean: 0, std: 1)
         }
     }
 

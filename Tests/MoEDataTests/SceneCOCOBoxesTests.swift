@@ -21,17 +21,19 @@ private let validCOCO = """
         defer { dir.cleanup() }
         try dir.write("boxes.json", Array(validCOCO.utf8))
         let coco = try COCOBoxes.load(path: dir.file("boxes.json"))
-        #expect(coco.images == [
-            .init(id: 10, fileName: "a.png", width: 48, height: 40),
-            .init(id: 11, fileName: "b.png", width: 56, height: 56),
-        ])
+        #expect(
+            coco.images == [
+                .init(id: 10, fileName: "a.png", width: 48, height: 40),
+                .init(id: 11, fileName: "b.png", width: 56, height: 56),
+            ])
         // Labels follow ascending category id: 3 → 0, 7 → 1.
         #expect(coco.categoryIDs == [3, 7] && coco.categoryNames == ["dress", "bag"] && coco.classes == 2)
         #expect(coco.boxes[0] == [Box(x0: 0.5, y0: 4, x1: 4, y1: 4, label: 0)])
-        #expect(coco.boxes[1] == [
-            Box(x0: 1, y0: 2, x1: 11, y1: 22, label: 1),
-            Box(x0: 40, y0: 41, x1: 42, y1: 44, label: 0),
-        ])
+        #expect(
+            coco.boxes[1] == [
+                Box(x0: 1, y0: 2, x1: 11, y1: 22, label: 1),
+                Box(x0: 40, y0: 41, x1: 42, y1: 44, label: 0),
+            ])
         #expect(coco.skippedCrowd == 1 && coco.boxCount == 3)
         #expect(coco.boxes(imageID: 11) == coco.boxes[1])
         #expect(coco.boxes(imageID: 12) == nil)

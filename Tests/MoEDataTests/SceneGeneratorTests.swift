@@ -42,7 +42,10 @@ private func checkInvariants(_ scene: Scene, config: SceneConfig, items: ImageDa
         #expect(box.x0 >= 0 && box.y0 >= 0 && box.x1 <= Float(s) && box.y1 <= Float(s))
         #expect(box.x0 < box.x1 && box.y0 < box.y1)
         // Tight: the box is exactly the extent of the item's visible pixels.
-        var minX = s, minY = s, maxX = -1, maxY = -1
+        var minX = s
+        var minY = s
+        var maxX = -1
+        var maxY = -1
         var wrongLabel = 0
         for y in 0..<s {
             for x in 0..<s where scene.instances[y * s + x] == UInt8(j + 1) {
@@ -55,7 +58,8 @@ private func checkInvariants(_ scene: Scene, config: SceneConfig, items: ImageDa
         }
         #expect(wrongLabel == 0)
         #expect(maxX >= 0, "box \(j) has visible pixels")
-        #expect(box == Box(x0: Float(minX), y0: Float(minY), x1: Float(maxX + 1), y1: Float(maxY + 1), label: box.label))
+        #expect(
+            box == Box(x0: Float(minX), y0: Float(minY), x1: Float(maxX + 1), y1: Float(maxY + 1), label: box.label))
     }
 }
 
@@ -182,7 +186,9 @@ private func checkInvariants(_ scene: Scene, config: SceneConfig, items: ImageDa
         ])
     func invalid(config: SceneConfig) throws {
         #expect(throws: DataError.self) { try config.validate() }
-        #expect(throws: DataError.self) { try SceneGenerator(items: constantItems(), split: .train, config: config, seed: 0) }
+        #expect(throws: DataError.self) {
+            try SceneGenerator(items: constantItems(), split: .train, config: config, seed: 0)
+        }
     }
 
     @Test func decodingFillsDefaultsAndValidates() throws {

@@ -43,7 +43,8 @@ func writeFashionFixture(
 
 /// Mean and population standard deviation of `values`.
 func meanStd(_ values: [Float]) -> (mean: Double, std: Double) {
-    var sum = 0.0, sq = 0.0
+    var sum = 0.0
+    var sq = 0.0
     for v in values {
         sum += Double(v)
         sq += Double(v) * Double(v)

@@ -5,7 +5,8 @@ import Testing
 
 @Suite struct AttentionTests {
     /// Plain per-head loops in Double: S = QKᵀ/√hd, A = softmax(S), O = AV.
-    static func reference(qkv: [Float], batch: Int, tokens n: Int, dim: Int, heads: Int) -> (out: [Float], att: [Float]) {
+    static func reference(qkv: [Float], batch: Int, tokens n: Int, dim: Int, heads: Int) -> (out: [Float], att: [Float])
+    {
         let hd = dim / heads
         var out = [Float](repeating: 0, count: batch * n * dim)
         var att = [Float](repeating: 0, count: batch * heads * n * n)

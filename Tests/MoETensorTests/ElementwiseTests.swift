@@ -84,7 +84,8 @@ import Testing
     }
 
     @Test func maskedEntriesGetExactlyZeroProbabilityAndGradient() {
-        let rows = 3, cols = 11
+        let rows = 3
+        let cols = 11
         var x = randomTensorValues(count: rows * cols, seed: 41, scale: 3)
         let masked: Set<Int> = [0, 4, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 32]  // row 1 keeps cols 9, 10
         for i in masked { x[i] = -.infinity }
@@ -99,7 +100,8 @@ import Testing
         for i in masked { finite[i] = -1e30 }
         expectClose(y, Self.reference(finite, rows: rows, cols: cols), tolerance: 1e-5, floor: 1e-6)
         var dx = [Float](repeating: 0, count: rows * cols)
-        softmaxBackward(dinp: &dx, dout: randomTensorValues(count: rows * cols, seed: 42), out: y, rows: rows, cols: cols)
+        softmaxBackward(
+            dinp: &dx, dout: randomTensorValues(count: rows * cols, seed: 42), out: y, rows: rows, cols: cols)
         for i in masked { #expect(dx[i] == 0) }
     }
 
@@ -128,9 +130,12 @@ import Testing
         let w = randomTensorValues(count: dim, seed: 51)
         let b = randomTensorValues(count: dim, seed: 52)
         var y = [Float](repeating: .nan, count: rows * dim)
-        var mean = [Float](repeating: .nan, count: rows), rstd = mean
+        var mean = [Float](repeating: .nan, count: rows)
+        var rstd = mean
         layerNormForward(out: &y, mean: &mean, rstd: &rstd, inp: x, weight: w, bias: b, rows: rows, dim: dim, eps: 1e-5)
-        var expected = y, expectedMean = mean, expectedRstd = rstd
+        var expected = y
+        var expectedMean = mean
+        var expectedRstd = rstd
         for r in 0..<rows {
             let row = x[r * dim..<(r + 1) * dim].map(Double.init)
             let m = row.reduce(0, +) / Double(dim)
@@ -150,8 +155,10 @@ import Testing
         let sizes = [rows * dim, dim, dim]
         func run(_ p: [[Float]]) -> (y: [Float], mean: [Float], rstd: [Float]) {
             var y = [Float](repeating: 0, count: rows * dim)
-            var mean = [Float](repeating: 0, count: rows), rstd = mean
-            layerNormForward(out: &y, mean: &mean, rstd: &rstd, inp: p[0], weight: p[1], bias: p[2], rows: rows, dim: dim)
+            var mean = [Float](repeating: 0, count: rows)
+            var rstd = mean
+            layerNormForward(
+                out: &y, mean: &mean, rstd: &rstd, inp: p[0], weight: p[1], bias: p[2], rows: rows, dim: dim)
             return (y, mean, rstd)
         }
         expectGradientMatchesAndAccumulates(
@@ -171,16 +178,23 @@ import Testing
 
     /// Many rows so the parameter gradients go through the per-chunk partial sums.
     @Test func parameterGradientsOverManyRowsMatchNaive() {
-        let rows = 600, dim = 64
+        let rows = 600
+        let dim = 64
         let x = randomTensorValues(count: rows * dim, seed: 55)
         let w = randomTensorValues(count: dim, seed: 56)
         let dy = randomTensorValues(count: rows * dim, seed: 57)
-        var y = x, mean = [Float](repeating: 0, count: rows), rstd = mean
+        var y = x
+        var mean = [Float](repeating: 0, count: rows)
+        var rstd = mean
         layerNormForward(out: &y, mean: &mean, rstd: &rstd, inp: x, weight: w, bias: w, rows: rows, dim: dim)
         var dx = [Float](repeating: 0, count: rows * dim)
-        var dw = [Float](repeating: 1, count: dim), db = dw
-        layerNormBackward(dinp: &dx, dweight: &dw, dbias: &db, dout: dy, inp: x, weight: w, mean: mean, rstd: rstd, rows: rows, dim: dim)
-        var expectedW = [Double](repeating: 1, count: dim), expectedB = expectedW
+        var dw = [Float](repeating: 1, count: dim)
+        var db = dw
+        layerNormBackward(
+            dinp: &dx, dweight: &dw, dbias: &db, dout: dy, inp: x, weight: w, mean: mean, rstd: rstd, rows: rows,
+            dim: dim)
+        var expectedW = [Double](repeating: 1, count: dim)
+        var expectedB = expectedW
         for r in 0..<rows {
             for i in 0..<dim {
                 let n = (Double(x[r * dim + i]) - Double(mean[r])) * Double(rstd[r])
@@ -200,7 +214,8 @@ import Testing
         let targets = (0..<rows).map { Int32($0 == 1 ? -1 : ($0 * 7) % classes) }
         var losses = [Float](repeating: .nan, count: rows)
         var probs = [Float](repeating: .nan, count: rows * classes)
-        crossEntropyForward(losses: &losses, probs: &probs, logits: logits, targets: targets, rows: rows, classes: classes)
+        crossEntropyForward(
+            losses: &losses, probs: &probs, logits: logits, targets: targets, rows: rows, classes: classes)
         let expectedProbs = SoftmaxTests.reference(logits, rows: rows, cols: classes)
         expectClose(probs, expectedProbs, tolerance: 1e-5, floor: 1e-6)
         for r in 0..<rows {
@@ -217,7 +232,8 @@ import Testing
     }
 
     @Test func gradientMatchesFiniteDifferencesAndSkipsIgnoredRows() {
-        let rows = 4, classes = 5
+        let rows = 4
+        let classes = 5
         let targets: [Int32] = [2, -1, 0, 4]
         let scale: Float = 0.25
         expectGradientMatchesAndAccumulates(
@@ -225,14 +241,18 @@ import Testing
             forward: { z in
                 var losses = [Float](repeating: 0, count: rows)
                 var probs = [Float](repeating: 0, count: rows * classes)
-                crossEntropyForward(losses: &losses, probs: &probs, logits: z, targets: targets, rows: rows, classes: classes)
+                crossEntropyForward(
+                    losses: &losses, probs: &probs, logits: z, targets: targets, rows: rows, classes: classes)
                 return [losses.reduce(0, +) * scale]  // mean-style loss: every row weighted by `scale`
             },
             backward: { dout, z, grad in
                 var losses = [Float](repeating: 0, count: rows)
                 var probs = [Float](repeating: 0, count: rows * classes)
-                crossEntropyForward(losses: &losses, probs: &probs, logits: z, targets: targets, rows: rows, classes: classes)
-                crossEntropyBackward(dlogits: &grad, probs: probs, targets: targets, scale: scale * dout[0], rows: rows, classes: classes)
+                crossEntropyForward(
+                    losses: &losses, probs: &probs, logits: z, targets: targets, rows: rows, classes: classes)
+                crossEntropyBackward(
+                    dlogits: &grad, probs: probs, targets: targets, scale: scale * dout[0], rows: rows, classes: classes
+                )
             })
         var grad = [Float](repeating: 0, count: rows * classes)
         let probs = [Float](repeating: 0.2, count: rows * classes)

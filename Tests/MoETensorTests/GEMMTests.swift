@@ -7,14 +7,19 @@ import Testing
     /// the padding must stay untouched.
     @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
     func matchesNaiveProduct(transA: Bool, transB: Bool) {
-        let m = 5, n = 7, k = 3
+        let m = 5
+        let n = 7
+        let k = 3
         let (aRows, aCols) = transA ? (k, m) : (m, k)
         let (bRows, bCols) = transB ? (n, k) : (k, n)
-        let lda = aCols + 2, ldb = bCols + 3, ldc = n + 4
+        let lda = aCols + 2
+        let ldb = bCols + 3
+        let ldc = n + 4
         let a = randomTensorValues(count: aRows * lda, seed: 1)
         let b = randomTensorValues(count: bRows * ldb, seed: 2)
         let c0 = randomTensorValues(count: m * ldc, seed: 3)
-        let alpha: Float = 0.75, beta: Float = -1.5
+        let alpha: Float = 0.75
+        let beta: Float = -1.5
         var c = c0
         gemm(
             transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,

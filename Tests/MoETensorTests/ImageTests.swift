@@ -7,8 +7,11 @@ import Testing
     func forwardMatchesNaiveIndexing(batch: Int, channels: Int, height: Int, width: Int, patch: Int) {
         let img = randomTensorValues(count: batch * channels * height * width, seed: 100)
         var out = [Float](repeating: .nan, count: img.count)
-        patchifyForward(out: &out, img: img, batch: batch, channels: channels, height: height, width: width, patch: patch)
-        let gridW = width / patch, patches = (height / patch) * gridW, size = channels * patch * patch
+        patchifyForward(
+            out: &out, img: img, batch: batch, channels: channels, height: height, width: width, patch: patch)
+        let gridW = width / patch
+        let patches = (height / patch) * gridW
+        let size = channels * patch * patch
         for b in 0..<batch {
             for gy in 0..<height / patch {
                 for gx in 0..<gridW {
@@ -32,11 +35,14 @@ import Testing
             input: randomTensorValues(count: batch * channels * height * width, seed: 101), seed: 102,
             forward: { img in
                 var out = [Float](repeating: 0, count: img.count)
-                patchifyForward(out: &out, img: img, batch: batch, channels: channels, height: height, width: width, patch: patch)
+                patchifyForward(
+                    out: &out, img: img, batch: batch, channels: channels, height: height, width: width, patch: patch)
                 return out
             },
             backward: { dout, _, grad in
-                patchifyBackward(dimg: &grad, dout: dout, batch: batch, channels: channels, height: height, width: width, patch: patch)
+                patchifyBackward(
+                    dimg: &grad, dout: dout, batch: batch, channels: channels, height: height, width: width,
+                    patch: patch)
             })
     }
 }
@@ -56,7 +62,9 @@ import Testing
                 for ox in 0..<outW {
                     let (x0, x1, lx) = taps(ox, inW, outW)
                     func v(_ yy: Int, _ xx: Int) -> Double { Double(x[(c * inH + yy) * inW + xx]) }
-                    let value = (1 - ly) * ((1 - lx) * v(y0, x0) + lx * v(y0, x1)) + ly * ((1 - lx) * v(y1, x0) + lx * v(y1, x1))
+                    let value =
+                        (1 - ly) * ((1 - lx) * v(y0, x0) + lx * v(y0, x1)) + ly
+                        * ((1 - lx) * v(y1, x0) + lx * v(y1, x1))
                     y[(c * outH + oy) * outW + ox] = Float(value)
                 }
             }
@@ -68,15 +76,18 @@ import Testing
     func forwardMatchesReference(channels: Int, inH: Int, inW: Int, outH: Int, outW: Int) {
         let x = randomTensorValues(count: channels * inH * inW, seed: 110)
         var y = [Float](repeating: .nan, count: channels * outH * outW)
-        bilinearResizeForward(out: &y, inp: x, channels: channels, inHeight: inH, inWidth: inW, outHeight: outH, outWidth: outW)
-        expectClose(y, Self.reference(x, channels: channels, inH: inH, inW: inW, outH: outH, outW: outW), tolerance: 1e-5)
+        bilinearResizeForward(
+            out: &y, inp: x, channels: channels, inHeight: inH, inWidth: inW, outHeight: outH, outWidth: outW)
+        expectClose(
+            y, Self.reference(x, channels: channels, inH: inH, inW: inW, outH: outH, outW: outW), tolerance: 1e-5)
     }
 
     /// Values from torch.nn.functional.interpolate([[1, 2], [3, 4]], size=(4, 4),
     /// mode="bilinear", align_corners=False).
     @Test func upsampleMatchesPyTorchValues() {
         var y = [Float](repeating: 0, count: 16)
-        bilinearResizeForward(out: &y, inp: [1, 2, 3, 4], channels: 1, inHeight: 2, inWidth: 2, outHeight: 4, outWidth: 4)
+        bilinearResizeForward(
+            out: &y, inp: [1, 2, 3, 4], channels: 1, inHeight: 2, inWidth: 2, outHeight: 4, outWidth: 4)
         let expected: [Float] = [
             1.0, 1.25, 1.75, 2.0,
             1.5, 1.75, 2.25, 2.5,
@@ -86,7 +97,8 @@ import Testing
         expectClose(y, expected, tolerance: 1e-6)
         // Same size is the identity.
         var same = [Float](repeating: 0, count: 4)
-        bilinearResizeForward(out: &same, inp: [1, 2, 3, 4], channels: 1, inHeight: 2, inWidth: 2, outHeight: 2, outWidth: 2)
+        bilinearResizeForward(
+            out: &same, inp: [1, 2, 3, 4], channels: 1, inHeight: 2, inWidth: 2, outHeight: 2, outWidth: 2)
         #expect(same == [1, 2, 3, 4])
     }
 
@@ -96,11 +108,14 @@ import Testing
             input: randomTensorValues(count: channels * inH * inW, seed: 111), seed: 112,
             forward: { x in
                 var y = [Float](repeating: 0, count: channels * outH * outW)
-                bilinearResizeForward(out: &y, inp: x, channels: channels, inHeight: inH, inWidth: inW, outHeight: outH, outWidth: outW)
+                bilinearResizeForward(
+                    out: &y, inp: x, channels: channels, inHeight: inH, inWidth: inW, outHeight: outH, outWidth: outW)
                 return y
             },
             backward: { dout, _, grad in
-                bilinearResizeBackward(dinp: &grad, dout: dout, channels: channels, inHeight: inH, inWidth: inW, outHeight: outH, outWidth: outW)
+                bilinearResizeBackward(
+                    dinp: &grad, dout: dout, channels: channels, inHeight: inH, inWidth: inW, outHeight: outH,
+                    outWidth: outW)
             })
     }
 }

@@ -30,7 +30,9 @@ import Testing
     }
 
     @Test func gradientsMatchFiniteDifferencesAndAccumulate() {
-        let rows = 4, inDim = 3, outDim = 5
+        let rows = 4
+        let inDim = 3
+        let outDim = 5
         let sizes = [rows * inDim, inDim * outDim, outDim]
         expectGradientMatchesAndAccumulates(
             input: randomTensorValues(count: sizes.reduce(0, +), seed: 13), seed: 14,
@@ -52,14 +54,21 @@ import Testing
     }
 
     @Test func nilGradientsAreSkipped() {
-        let rows = 3, inDim = 2, outDim = 4
+        let rows = 3
+        let inDim = 2
+        let outDim = 4
         let x = randomTensorValues(count: rows * inDim, seed: 15)
         let w = randomTensorValues(count: inDim * outDim, seed: 16)
         let dy = randomTensorValues(count: rows * outDim, seed: 17)
         var dw = [Float](repeating: 0, count: inDim * outDim)
-        linearBackward(dinp: nil, dweight: &dw, dbias: nil, dout: dy, inp: x, weight: w, rows: rows, inDim: inDim, outDim: outDim)
+        linearBackward(
+            dinp: nil, dweight: &dw, dbias: nil, dout: dy, inp: x, weight: w, rows: rows, inDim: inDim, outDim: outDim)
         var expected = [Float](repeating: 0, count: inDim * outDim)
-        for r in 0..<rows { for i in 0..<inDim { for o in 0..<outDim { expected[i * outDim + o] += x[r * inDim + i] * dy[r * outDim + o] } } }
+        for r in 0..<rows {
+            for i in 0..<inDim {
+                for o in 0..<outDim { expected[i * outDim + o] += x[r * inDim + i] * dy[r * outDim + o] }
+            }
+        }
         expectClose(dw, expected, tolerance: 1e-5)
     }
 

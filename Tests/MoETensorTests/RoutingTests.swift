@@ -3,7 +3,8 @@ import MoETestSupport
 import Testing
 
 @Suite struct TopKTests {
-    static func run(_ x: [Float], allowed: [Bool]?, rows: Int, cols: Int, k: Int) -> (indices: [Int32], values: [Float]) {
+    static func run(_ x: [Float], allowed: [Bool]?, rows: Int, cols: Int, k: Int) -> (indices: [Int32], values: [Float])
+    {
         var indices = [Int32](repeating: -7, count: rows * k)
         var values = [Float](repeating: .nan, count: rows * k)
         if let allowed {
@@ -29,14 +30,16 @@ import Testing
     }
 
     @Test func tiesGoToTheLowerIndex() {
-        let x: [Float] = [1, 3, 3, 2, 3, 0,   5, 5, 5, 5, 5, 5]
+        let x: [Float] = [1, 3, 3, 2, 3, 0, 5, 5, 5, 5, 5, 5]
         let result = Self.run(x, allowed: nil, rows: 2, cols: 6, k: 4)
         #expect(result.indices == [1, 2, 4, 3, 0, 1, 2, 3])
         #expect(result.values == [3, 3, 3, 2, 5, 5, 5, 5])
     }
 
     @Test func maskedColumnsAreNeverChosenAndIndicesAreDistinct() {
-        let rows = 40, cols = 7, k = 3
+        let rows = 40
+        let cols = 7
+        let k = 3
         var x = randomTensorValues(count: rows * cols, seed: 81)
         for r in 0..<rows { x[r * cols + 2] = 100 }  // the best column, but masked
         let allowed = [true, true, false, true, false, true, true]
@@ -54,7 +57,9 @@ import Testing
     }
 
     @Test func gradientMatchesFiniteDifferencesAndAccumulates() {
-        let rows = 3, cols = 6, k = 2
+        let rows = 3
+        let cols = 6
+        let k = 2
         // Values spaced 0.1 apart so the finite-difference step never reorders them.
         var generator = SeededGenerator(seed: 82)
         let x = (0..<rows).flatMap { _ in generator.permutation(cols).map { Float($0) * 0.1 } }
@@ -98,7 +103,8 @@ import Testing
         let scale = randomTensorValues(count: n, seed: 93)
         let start = randomTensorValues(count: sourceRows * dim, seed: 94)
         var dst = start
-        scatterAddRowsForward(dst: &dst, src: src, rowIndices: rowIndices, scale: withScale ? scale : nil, count: n, dim: dim)
+        scatterAddRowsForward(
+            dst: &dst, src: src, rowIndices: rowIndices, scale: withScale ? scale : nil, count: n, dim: dim)
         var expected = start.map(Double.init)
         for i in 0..<n {
             for j in 0..<dim {

@@ -1,10 +1,10 @@
 import Foundation
-@testable import MoEData
 import MoETensor
 import Testing
 
-@testable import MoETraining
+@testable import MoEData
 @testable import MoERecipe
+@testable import MoETraining
 
 /// Multi-branch augmentation: each branch transforms images and targets consistently, draws
 /// follow the (time-varying) weights, and runs with augmentation resume bit for bit.
@@ -28,7 +28,10 @@ import Testing
         var again = Self.batch()
         MultiBranchAugmentation.apply(
             branches: [AugmentationBranch(kind: .hflip)], progress: 0, images: &again, targets: &masks, rng: &rng)
-        guard case .masks(let m) = masks else { Issue.record("masks expected"); return }
+        guard case .masks(let m) = masks else {
+            Issue.record("masks expected")
+            return
+        }
         #expect(Array(m[0..<4]) == [3, 2, 1, 0])
     }
 
@@ -42,10 +45,15 @@ import Testing
             branches: [AugmentationBranch(kind: .mosaic)], progress: 0, images: &images, targets: &targets, rng: &rng)
         #expect(images.storage == (0..<16).map(Float.init))
         var two = Tensor(shape: [2, 1, 4, 4], storage: (0..<32).map(Float.init))
-        var twoTargets = TaskTargets.boxes([[Box(x0: 0, y0: 0, x1: 4, y1: 4, label: 1)], [Box(x0: 0, y0: 0, x1: 4, y1: 4, label: 3)]])
+        var twoTargets = TaskTargets.boxes([
+            [Box(x0: 0, y0: 0, x1: 4, y1: 4, label: 1)], [Box(x0: 0, y0: 0, x1: 4, y1: 4, label: 3)],
+        ])
         MultiBranchAugmentation.apply(
             branches: [AugmentationBranch(kind: .mosaic)], progress: 0, images: &two, targets: &twoTargets, rng: &rng)
-        guard case .boxes(let bb) = twoTargets else { Issue.record("boxes expected"); return }
+        guard case .boxes(let bb) = twoTargets else {
+            Issue.record("boxes expected")
+            return
+        }
         #expect(bb[0].count == 4 && bb[0].allSatisfy { $0.x1 - $0.x0 == 2 && $0.y1 - $0.y0 == 2 })
         #expect(bb[0][0] == Box(x0: 0, y0: 0, x1: 2, y1: 2, label: 1))
         #expect(two.storage[0] == 0 && two.storage[1] == 2 && two.storage[4] == 8)
@@ -64,15 +72,16 @@ import Testing
     @Test("a run with augmentation resumes bit for bit; recipe checks name bad keys")
     func resume() throws {
         let datasets = [TinyDataset(name: "digits", batchSize: 16)]
-        let yaml = tinyRecipeYAML(steps: 4, datasets: datasets) + """
-            augmentation:
-              digits:
-                - {kind: hflip}
-                - {kind: noise, std: 0.2, weight: 0, finalWeight: 2}
-                - {kind: mixup}
-                - {kind: crop, minScale: 0.5}
+        let yaml =
+            tinyRecipeYAML(steps: 4, datasets: datasets) + """
+                augmentation:
+                  digits:
+                    - {kind: hflip}
+                    - {kind: noise, std: 0.2, weight: 0, finalWeight: 2}
+                    - {kind: mixup}
+                    - {kind: crop, minScale: 0.5}
 
-            """
+                """
         let recipe = try Recipe.parse(yaml: yaml, source: "aug.yaml")
         #expect(recipe.augmentation["digits"]?.count == 4)
         let full = try tinyTrainer(recipe)
@@ -85,11 +94,15 @@ import Testing
         #expect(resumed.state == full.state && full.state.augmentationGenerator != nil)
 
         let typo = thrown(RecipeError.self) {
-            _ = try Recipe.parse(yaml: tinyRecipeYAML(datasets: datasets) + "augmentation:\n  digits:\n    - {kind: hflip, wieght: 2}\n", source: "a.yaml")
+            _ = try Recipe.parse(
+                yaml: tinyRecipeYAML(datasets: datasets) + "augmentation:\n  digits:\n    - {kind: hflip, wieght: 2}\n",
+                source: "a.yaml")
         }
         #expect("\(typo.map { "\($0)" } ?? "")".contains("augmentation.digits.0.wieght"))
         let mosaic = thrown(RecipeError.self) {
-            _ = try Recipe.parse(yaml: tinyRecipeYAML(datasets: datasets) + "augmentation:\n  digits:\n    - {kind: mosaic}\n", source: "a.yaml")
+            _ = try Recipe.parse(
+                yaml: tinyRecipeYAML(datasets: datasets) + "augmentation:\n  digits:\n    - {kind: mosaic}\n",
+                source: "a.yaml")
         }
         #expect("\(mosaic.map { "\($0)" } ?? "")".contains("mosaic needs a scenes dataset"))
     }

@@ -2,16 +2,17 @@ import Foundation
 import MoETensor
 import Testing
 
-@testable import MoETraining
 @testable import MoEBalancing
 @testable import MoEOptim
+@testable import MoETraining
 
 /// Known answers of the balancing methods on small problems (pure math on flat buffers).
 @Suite struct BalancingTests {
     static let jacobian: [[Float]] = [[-4, 1, 1], [6, 1, 1]]
 
-    @Test("PCGrad on J = [[-4,1,1],[6,1,1]] gives [0.5848, 3.8012, 3.8012] (sum convention)",
-          arguments: [UInt64(0), 1, 2])
+    @Test(
+        "PCGrad on J = [[-4,1,1],[6,1,1]] gives [0.5848, 3.8012, 3.8012] (sum convention)",
+        arguments: [UInt64(0), 1, 2])
     func pcgradGolden(seed: UInt64) {
         var generator = SeededGenerator(seed: seed)
         let orders = PCGrad.orders(tasks: 2, generator: &generator)
@@ -31,8 +32,9 @@ import Testing
         #expect(a == [1, 1, 1])
     }
 
-    @Test("after TBGC every task's backbone gradient has norm S; TBGC* only clips",
-          arguments: [Float(0.5), 1, 3])
+    @Test(
+        "after TBGC every task's backbone gradient has norm S; TBGC* only clips",
+        arguments: [Float(0.5), 1, 3])
     func tbgcNorms(s: Float) {
         let rows: [[Float]] = [[3, 4, 0, 0], [0, 0.1, 0.2, 0], [10, -10, 5, 1]]
         let owned: [Float] = [1, 0.05, 20]
@@ -71,7 +73,8 @@ import Testing
 
     @Test("uncertainty: learned log σ² moves toward log L; analytic weight is 1/L")
     func uncertainty() {
-        var uw = UncertaintyWeighting(learned: true, lr: 0.1, initialLogVariance: 0, tasks: 2, state: BalancerState(seed: 0))
+        var uw = UncertaintyWeighting(
+            learned: true, lr: 0.1, initialLogVariance: 0, tasks: 2, state: BalancerState(seed: 0))
         let layout = TaskParameterLayout(store: ParameterStore(), datasets: ["a", "b"])
         let set = TaskGradientSet(losses: [4, 0.25], weights: [0.5, 0.5], shared: [], ownedNorms: [0, 0])
         for _ in 0..<200 { _ = uw.finish(set, layout: layout) }
@@ -79,7 +82,8 @@ import Testing
         #expect(abs(uw.state.logVariances[0] - log(4)) < 0.1)
         #expect(abs(uw.state.logVariances[1] - log(0.25)) < 0.1)
         #expect(abs(uw.lossWeight(task: 0, loss: 4) - 0.5 / 4) < 0.02)
-        let analytic = UncertaintyWeighting(learned: false, lr: 0, initialLogVariance: 0, tasks: 2, state: BalancerState(seed: 0))
+        let analytic = UncertaintyWeighting(
+            learned: false, lr: 0, initialLogVariance: 0, tasks: 2, state: BalancerState(seed: 0))
         #expect(analytic.lossWeight(task: 1, loss: 8) == 0.125)
     }
 

@@ -54,7 +54,9 @@ import Testing
             }
         }
         #expect(chosen == ["digits", "other"])
-        #expect(trainer.state.imagesSeen.values.reduce(0, +) == trainer.state.imagesSeen["digits"]! + trainer.state.imagesSeen["other"]!)
+        #expect(
+            trainer.state.imagesSeen.values.reduce(0, +) == trainer.state.imagesSeen["digits"]! + trainer.state
+                .imagesSeen["other"]!)
     }
 
     @Test("a batch larger than a dataset's training split is an error, not a trap")

@@ -1,7 +1,7 @@
 import Foundation
-@testable import MoEData
 import Testing
 
+@testable import MoEData
 @testable import MoETraining
 
 /// `Evaluation.classify` counts every example once, whatever the batch size, with
@@ -20,7 +20,8 @@ import Testing
 
         let (images, labels) = data.makeBatch(indices: 0..<37)
         let logits = try trainer.model.forward(images: images, dataset: "digits")
-        var top1 = 0, top5 = 0
+        var top1 = 0
+        var top5 = 0
         var loss = 0.0
         for b in 0..<37 {
             let row: [Double] = (0..<10).map { Double(logits[b * 10 + $0]) }

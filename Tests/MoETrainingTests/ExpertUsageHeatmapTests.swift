@@ -1,10 +1,10 @@
 import Foundation
+import MoEReporting
 import MoETraining
 import Testing
-import MoEReporting
 
 #if canImport(FoundationXML)
-    import FoundationXML
+import FoundationXML
 #endif
 
 /// Collects element names, `class` attributes and text.

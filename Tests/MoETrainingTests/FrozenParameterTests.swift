@@ -41,20 +41,23 @@ import Testing
         let stateOwners = trainer.optimizer.stateTensors().map {
             String($0.name.split(separator: ".", maxSplits: 2)[2])
         }
-        #expect(!stateOwners.isEmpty && stateOwners.allSatisfy { !isFrozen($0) },
-                "optimiser state exists for a frozen parameter")
+        #expect(
+            !stateOwners.isEmpty && stateOwners.allSatisfy { !isFrozen($0) },
+            "optimiser state exists for a frozen parameter")
     }
 
-    @Test("a frozen backbone stays bit-identical under weight decay while routers and heads train",
-          arguments: ["adamw", "sgd", "lamb"])
+    @Test(
+        "a frozen backbone stays bit-identical under weight decay while routers and heads train",
+        arguments: ["adamw", "sgd", "lamb"])
     func frozenBackbone(optimizer: String) throws {
         try Self.checkFrozen(optimizer: optimizer, frozen: Self.isFrozenKeepingNormScales)
     }
 
     /// Guards the fix of a memory-corruption bug: layerNormBackward with both parameter
     /// gradients nil once wrote through the shared storage of an empty array.
-    @Test("freezing whole LayerNorms (scale and bias) keeps them bit-identical",
-          arguments: ["adamw", "sgd", "lamb"])
+    @Test(
+        "freezing whole LayerNorms (scale and bias) keeps them bit-identical",
+        arguments: ["adamw", "sgd", "lamb"])
     func frozenLayerNorms(optimizer: String) throws {
         try Self.checkFrozen(optimizer: optimizer, frozen: Self.isFrozenBackbone)
     }

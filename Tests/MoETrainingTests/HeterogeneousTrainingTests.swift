@@ -1,14 +1,14 @@
 import Foundation
 import MoECheckpoint
-@testable import MoEData
 import MoEModel
 import MoETensor
 import Testing
 
-@testable import MoETraining
+@testable import MoEData
 @testable import MoEOptim
 @testable import MoERecipe
 @testable import MoETasks
+@testable import MoETraining
 
 /// Heterogeneous training (DESIGN §3–4): one backbone trains classification, detection and
 /// segmentation datasets with their own routers and heads; the MI buffers advance with the
@@ -73,8 +73,9 @@ import Testing
         #expect(metrics["segment"]?.values["mIoU"] != nil && metrics["segment"]?.count == 16)
     }
 
-    @Test("a step leaves the heads and routers of the datasets it did not sample untouched",
-          arguments: ["adamw", "adam-per-task"])
+    @Test(
+        "a step leaves the heads and routers of the datasets it did not sample untouched",
+        arguments: ["adamw", "adam-per-task"])
     func unsampledDatasetsWait(optimizer: String) throws {
         let trainer = try Trainer(recipe: try Self.recipe(["optimizer=\(optimizer)"]), data: Self.data)
         #expect((trainer.optimizer is AdamPerTask) == (optimizer == "adam-per-task"))
@@ -121,8 +122,9 @@ import Testing
 
     static func restoredOptimizer(_ file: Checkpoint, store: ParameterStore) throws -> any Optimizer {
         var optimizer = makeOptimizer(try RunCheckpoint.recipe(file).optimizer)
-        let tensors = Dictionary(uniqueKeysWithValues: file.tensors
-            .filter { $0.name.hasPrefix(RunCheckpoint.optimizerPrefix) }.map { ($0.name, $0.tensor) })
+        let tensors = Dictionary(
+            uniqueKeysWithValues: file.tensors
+                .filter { $0.name.hasPrefix(RunCheckpoint.optimizerPrefix) }.map { ($0.name, $0.tensor) })
         try optimizer.loadState(
             tensors: tensors,
             metadata: try file.decodeMetadata([String: String].self, key: RunCheckpoint.Key.optimizer),
@@ -130,11 +132,14 @@ import Testing
         return optimizer
     }
 
-    @Test("past a dataset's warm-up the MI term joins the loss, and only when w_MI > 0",
-          arguments: [Float(5e-4), 0])
+    @Test(
+        "past a dataset's warm-up the MI term joins the loss, and only when w_MI > 0",
+        arguments: [Float(5e-4), 0])
     func mutualInformationTerm(weight: Float) throws {
-        let recipe = try Self.recipe(["training.steps=300", "training.miWeight=\(weight)",
-                                      "datasets.digits.samplingWeight=1"])
+        let recipe = try Self.recipe([
+            "training.steps=300", "training.miWeight=\(weight)",
+            "datasets.digits.samplingWeight=1",
+        ])
         let trainer = try Trainer(recipe: recipe, data: Self.data)
         var miLosses: [Float] = []
         for _ in 0..<300 { miLosses.append(try trainer.step().mutualInformationLoss) }

@@ -1,7 +1,7 @@
 import MoEData
+import MoETasks
 import MoETraining
 import Testing
-import MoETasks
 
 /// A box of class `label` from pixel corners.
 private func box(_ x0: Float, _ y0: Float, _ x1: Float, _ y1: Float, _ label: Int32 = 0) -> Box {
@@ -78,7 +78,8 @@ private func det(_ b: Box, _ score: Float) -> Detection { Detection(box: b, scor
         // Objects A and B; ranked A (0.9), A again (0.8), B (0.7): TP, FP, TP, so as above
         // recall = [1/2, 1/2, 1], precision = [1, 1/2, 2/3] and AP = 5/6. Without the
         // duplicate AP would be 1.
-        let a = box(0, 0, 10, 10), b = box(30, 30, 40, 40)
+        let a = box(0, 0, 10, 10)
+        let b = box(30, 30, 40, 40)
         let truth = [[a, b]]
         let withDuplicate = [[det(a, 0.9), det(box(0, 0, 10, 9), 0.8), det(b, 0.7)]]
         let scores = try DetectionMetrics.averagePrecision(groundTruth: truth, detections: withDuplicate)
@@ -162,7 +163,8 @@ private func det(_ b: Box, _ score: Float) -> Detection { Detection(box: b, scor
     }
 
     @Test func limitsTiesAndErrors() throws {
-        #expect(try nonMaximumSuppression(boxes: Self.boxes, scores: Self.scores, iouThreshold: 0.5, maxKept: 2) == [4, 0])
+        #expect(
+            try nonMaximumSuppression(boxes: Self.boxes, scores: Self.scores, iouThreshold: 0.5, maxKept: 2) == [4, 0])
         // Equal scores keep index order; NaN ranks last.
         let same = [box(0, 0, 1, 1), box(0, 0, 1, 1), box(5, 5, 6, 6)]
         #expect(try nonMaximumSuppression(boxes: same, scores: [0.5, 0.5, .nan], iouThreshold: 0.5) == [0, 2])

@@ -1,6 +1,6 @@
+import MoETasks
 import MoETraining
 import Testing
-import MoETasks
 
 @Suite struct MetricSegmentationTests {
     // 2×3 maps, 3 classes (0 = background):

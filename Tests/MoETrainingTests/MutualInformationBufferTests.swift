@@ -17,7 +17,8 @@ private func randomProbabilities(_ experts: Int, _ rng: inout SeededGenerator, s
 
 /// `MI(B) = Σ B log(B / (P(t) B_E))`, P(t) = 1/T, written independently of the library.
 private func referenceMI(_ b: [[Double]]) -> Double {
-    let T = b.count, E = b[0].count
+    let T = b.count
+    let E = b[0].count
     var sum = 0.0
     for t in 0..<T {
         for e in 0..<E where b[t][e] > 0 {
@@ -61,7 +62,8 @@ private func warmBuffer(datasets: Int, experts: Int, epsilon: Double, seed: UInt
     /// where g is what `step` returns. Centred, the two agree up to the factor (1 − m) alone.
     @Test(arguments: [0, 1, 2])
     func surrogateGradientIsMinusMIGradientAtTheUpdatedBuffer(dataset t: Int) throws {
-        let T = 3, E = 4
+        let T = 3
+        let E = 4
         var buffer = warmBuffer(datasets: T, experts: E, epsilon: 0, seed: 7 + UInt64(t))
         #expect((0..<T).allSatisfy { buffer.isWarm(dataset: $0) })
         let before = rows(buffer)
@@ -81,7 +83,8 @@ private func warmBuffer(datasets: Int, experts: Int, epsilon: Double, seed: UInt
         let q0 = q.map(Double.init)
         let h = 1e-6
         let fd = (0..<E).map { e -> Double in
-            var plus = q0, minus = q0
+            var plus = q0
+            var minus = q0
             plus[e] += h
             minus[e] -= h
             return (minusMI(plus) - minusMI(minus)) / (2 * h)
@@ -110,13 +113,15 @@ private func warmBuffer(datasets: Int, experts: Int, epsilon: Double, seed: UInt
     /// With the default eps = 1e-4 the surrogate gradient moves by at most
     /// (eps/B[t,e] + eps/B_E[e])/T from the eps = 0 one.
     @Test func defaultEpsilonStaysWithinItsBound() throws {
-        let T = 3, E = 4
+        let T = 3
+        let E = 4
         let exact = warmBuffer(datasets: T, experts: E, epsilon: 0, seed: 11)
         let smoothed = warmBuffer(datasets: T, experts: E, epsilon: 1e-4, seed: 11)
         #expect(exact.values == smoothed.values)
         let marginal = exact.expertMarginal
         for t in 0..<T {
-            let a = exact.gradient(dataset: t), b = smoothed.gradient(dataset: t)
+            let a = exact.gradient(dataset: t)
+            let b = smoothed.gradient(dataset: t)
             for e in 0..<E {
                 let bound = (1e-4 / exact[t, e] + 1e-4 / marginal[e]) / Double(T)
                 #expect(abs(a[e] - b[e]) <= bound * 1.0001)
@@ -164,7 +169,8 @@ private func warmBuffer(datasets: Int, experts: Int, epsilon: Double, seed: UInt
     }
 
     @Test func warmUpIsTheRunningMeanOverT() throws {
-        let T = 3, E = 5
+        let T = 3
+        let E = 5
         var buffer = MutualInformationBuffer(datasets: T, experts: E)
         var rng = SeededGenerator(seed: 4)
         var sums = [[Double]](repeating: [Double](repeating: 0, count: E), count: T)
@@ -296,7 +302,8 @@ private func warmBuffer(datasets: Int, experts: Int, epsilon: Double, seed: UInt
         let back = try JSONDecoder().decode(MutualInformationBuffer.self, from: Data(oddJSON.utf8))
         #expect(back.values.map(\.bitPattern) == odd.values.map(\.bitPattern))
         // A resumed buffer continues exactly like the original.
-        var a = buffer, b = decoded
+        var a = buffer
+        var b = decoded
         let ga = a.step(dataset: 1, batchMeanProbabilities: [0.4, 0.3, 0.2, 0.1])
         let gb = b.step(dataset: 1, batchMeanProbabilities: [0.4, 0.3, 0.2, 0.1])
         #expect(ga == gb)
@@ -304,7 +311,8 @@ private func warmBuffer(datasets: Int, experts: Int, epsilon: Double, seed: UInt
     }
 
     @Test func decodingRejectsInconsistentShapes() throws {
-        let bad = #"{"counts":[0],"datasets":2,"epsilon":0.0001,"experts":2,"momentum":0.99,"values":[0,0,0,0],"warmUp":100}"#
+        let bad =
+            #"{"counts":[0],"datasets":2,"epsilon":0.0001,"experts":2,"momentum":0.99,"values":[0,0,0,0],"warmUp":100}"#
         #expect(throws: DecodingError.self) {
             try JSONDecoder().decode(MutualInformationBuffer.self, from: Data(bad.utf8))
         }

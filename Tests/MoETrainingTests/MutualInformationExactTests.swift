@@ -23,11 +23,13 @@ import Testing
         let h = 1e-6
         for t in 0..<T {
             for e in 0..<E {
-                var plus = q, minus = q
+                var plus = q
+                var minus = q
                 plus[t][e] += h
                 minus[t][e] -= h
-                let fd = (ExactMutualInformation.lossAndGradient(q: plus).loss
-                    - ExactMutualInformation.lossAndGradient(q: minus).loss) / (2 * h)
+                let fd =
+                    (ExactMutualInformation.lossAndGradient(q: plus).loss
+                        - ExactMutualInformation.lossAndGradient(q: minus).loss) / (2 * h)
                 #expect(abs(fd - gradient[t][e]) < 1e-7 * max(1, abs(fd)), "t=\(t) e=\(e): \(fd) vs \(gradient[t][e])")
             }
         }
@@ -47,7 +49,7 @@ import Testing
         #expect(abs(Double(ExactMutualInformation.loss(q: q)) + mi) < 1e-7)
         let g = ExactMutualInformation.gradient(q: q)
         #expect(g[1][0] == Float(-log(2.0 * 0.25 / 0.75) / 2))
-        #expect(g.allSatisfy { $0.allSatisfy { $0.isFinite } })   // zero entry clamped
+        #expect(g.allSatisfy { $0.allSatisfy { $0.isFinite } })  // zero entry clamped
     }
 
     @Test func boundsAndAgreementWithTheBufferMetric() throws {

@@ -2,8 +2,8 @@ import Foundation
 import MoETensor
 import Testing
 
-@testable import MoETraining
 @testable import MoEOptim
+@testable import MoETraining
 
 // MARK: - frozen and non-decaying parameters
 
@@ -116,7 +116,8 @@ func nonDecayingParameterGetsNoDecay(_ kind: OptimizerKind) {
 @Test(arguments: [0, 1, 10])
 func cosineSchedule(warmup: Int) {
     let s = LRSchedule(kind: .cosine, warmupSteps: warmup, minFactor: 0.1)
-    let total = 100, peak: Float = 2
+    let total = 100
+    let peak: Float = 2
     let lrs = (0..<total).map { s.learningRate(step: $0, totalSteps: total, peakLR: peak) }
     if warmup > 0 {
         #expect(lrs[0] == peak / Float(warmup))

@@ -2,8 +2,8 @@ import Foundation
 import MoETensor
 import Testing
 
-@testable import MoETraining
 @testable import MoEOptim
+@testable import MoETraining
 
 // MARK: - state round trip
 
@@ -154,7 +154,8 @@ func convergesOnQuadratic(_ kind: OptimizerKind) {
     #expect(s == expected)
     let empty = try JSONDecoder().decode(OptimizerSettings.self, from: Data("{}".utf8))
     #expect(empty == OptimizerSettings())
-    let all = #"{"kind":"sgd","lr":0.1,"weightDecay":0,"beta1":0.8,"beta2":0.9,"eps":1e-6,"momentum":0.5,"nesterov":true,"clip":2}"#
+    let all =
+        #"{"kind":"sgd","lr":0.1,"weightDecay":0,"beta1":0.8,"beta2":0.9,"eps":1e-6,"momentum":0.5,"nesterov":true,"clip":2}"#
     let full = try JSONDecoder().decode(OptimizerSettings.self, from: Data(all.utf8))
     #expect(
         full

@@ -2,8 +2,8 @@ import Foundation
 import MoETensor
 import Testing
 
-@testable import MoETraining
 @testable import MoEOptim
+@testable import MoETraining
 
 // MARK: - helpers
 
@@ -221,6 +221,7 @@ func lambMatchesReference(decays: Bool, wd: Float) {
     setGrad(store, "b", [0.01, 0.01])
     var opt = LAMB(settings: settings(.lamb, wd: 0))
     opt.step(store, lr: 0.1)
-    let a = value(store, "a"), b = value(store, "b")
+    let a = value(store, "a")
+    let b = value(store, "b")
     #expect(abs((3 - a[0]) / 5 - (30 - b[0]) / 50) < 1e-6)
 }

@@ -3,8 +3,8 @@ import MoEModel
 import MoETestSupport
 import Testing
 
-@testable import MoETraining
 @testable import MoERecipe
+@testable import MoETraining
 
 /// The shipped recipes in `recipes/`, found from this file's location.
 let shippedRecipes: [String] = {
@@ -60,9 +60,11 @@ let shippedRecipes: [String] = {
         #expect(r.model.depth == 4 && r.model.width == 32 && r.seed == 99)
     }
 
-    @Test("a YAML 1.1 exponent without a dot decodes as a number", arguments: [
-        ("optimizer.lr=2e-3", Float(2e-3)), ("optimizer.lr=1.5E-4", Float(1.5e-4)), ("optimizer.lr=1", Float(1)),
-    ])
+    @Test(
+        "a YAML 1.1 exponent without a dot decodes as a number",
+        arguments: [
+            ("optimizer.lr=2e-3", Float(2e-3)), ("optimizer.lr=1.5E-4", Float(1.5e-4)), ("optimizer.lr=1", Float(1)),
+        ])
     func exponent(override: String, expected: Float) throws {
         let r = try tinyRecipe(overrides: [override])
         #expect(r.optimizer.learningRate == expected)
@@ -98,12 +100,16 @@ let shippedRecipes: [String] = {
 
     @Test("an override can add a dataset and a whole section")
     func addsEntries() throws {
-        let r = try tinyRecipe(overrides: ["datasets.extra.source=digits", "datasets.extra.batchSize=8", "training.evalEvery=3"])
+        let r = try tinyRecipe(overrides: [
+            "datasets.extra.source=digits", "datasets.extra.batchSize=8", "training.evalEvery=3",
+        ])
         #expect(r.datasets.map(\.name) == ["digits", "extra"])
         #expect(r.datasets[1].batchSize == 8 && r.training.evalEvery == 3)
     }
 
-    @Test("malformed overrides are rejected naming the override", arguments: ["model.depth", "=3", "model..depth=3", "name.x=1"])
+    @Test(
+        "malformed overrides are rejected naming the override",
+        arguments: ["model.depth", "=3", "model..depth=3", "name.x=1"])
     func malformed(override: String) throws {
         let error = thrown(RecipeError.self) { _ = try tinyRecipe(overrides: [override]) }
         guard case .override? = error else {
@@ -117,8 +123,10 @@ let shippedRecipes: [String] = {
     func jsonRoundTrip() throws {
         let r = try tinyRecipe(
             datasets: [TinyDataset(name: "a", samplingWeight: 3), TinyDataset(name: "b", batchSize: 8)],
-            overrides: ["output=x/y.moe", "training.epochs=2.5", "datasets.a.lossWeight=0.25",
-                        "model.expertHidden=12", "schedule.kind=onecycle", "optimizer.clip=1.5"])
+            overrides: [
+                "output=x/y.moe", "training.epochs=2.5", "datasets.a.lossWeight=0.25",
+                "model.expertHidden=12", "schedule.kind=onecycle", "optimizer.clip=1.5",
+            ])
         let decoded = try JSONDecoder().decode(Recipe.self, from: Data(try r.jsonString().utf8))
         #expect(decoded == r)
         #expect(decoded.model.expertHidden == 12 && decoded.training.epochs == 2.5)
@@ -128,10 +136,12 @@ let shippedRecipes: [String] = {
 /// Every recipe mistake throws a `RecipeError` whose message names the file and the key
 /// path (or the value) at fault, instead of being ignored or trapping.
 @Suite struct RecipeErrorTests {
-    @Test("an unknown key in an override names the file and the key path", arguments: [
-        ("optimiser.lr=1e-3", "optimiser"), ("model.widht=32", "model.widht"),
-        ("datasets.digits.batchsize=8", "datasets.digits.batchsize"), ("training.step=5", "training.step"),
-    ])
+    @Test(
+        "an unknown key in an override names the file and the key path",
+        arguments: [
+            ("optimiser.lr=1e-3", "optimiser"), ("model.widht=32", "model.widht"),
+            ("datasets.digits.batchsize=8", "datasets.digits.batchsize"), ("training.step=5", "training.step"),
+        ])
     func unknownKeyOverride(override: String, path: String) throws {
         try withTemporaryDirectory { dir in
             let file = dir.appendingPathComponent("recipe.yaml")
@@ -155,12 +165,14 @@ let shippedRecipes: [String] = {
         #expect(error?.description.contains("heads") == true, "the message lists the valid keys")
     }
 
-    @Test("a value that decodes but makes no sense names its key path", arguments: [
-        ("training.steps=0", "training.steps"), ("model.topK=99", "model.topK"),
-        ("datasets.digits.batchSize=0", "datasets.digits.batchSize"), ("optimizer.lr=0", "optimizer.lr"),
-        ("datasets.digits.testFraction=1", "datasets.digits.testFraction"), ("model.heads=3", "model.heads"),
-        ("training.threads=0", "training.threads"), ("name=a/b", "name"),
-    ])
+    @Test(
+        "a value that decodes but makes no sense names its key path",
+        arguments: [
+            ("training.steps=0", "training.steps"), ("model.topK=99", "model.topK"),
+            ("datasets.digits.batchSize=0", "datasets.digits.batchSize"), ("optimizer.lr=0", "optimizer.lr"),
+            ("datasets.digits.testFraction=1", "datasets.digits.testFraction"), ("model.heads=3", "model.heads"),
+            ("training.threads=0", "training.threads"), ("name=a/b", "name"),
+        ])
     func badValue(override: String, path: String) throws {
         let error = thrown(RecipeError.self) { _ = try tinyRecipe(overrides: [override]) }
         guard case .badValue(let file, let p, _)? = error else {
@@ -171,10 +183,12 @@ let shippedRecipes: [String] = {
         #expect(error!.description.contains("tiny.yaml") && error!.description.contains("'\(path)'"))
     }
 
-    @Test("a value of the wrong type names its key path", arguments: [
-        ("optimizer.kind=adam", "optimizer.kind"), ("model.depth=deep", "model.depth"),
-        ("datasets.digits.source=mnist", "datasets.digits.source"),
-    ])
+    @Test(
+        "a value of the wrong type names its key path",
+        arguments: [
+            ("optimizer.kind=adam", "optimizer.kind"), ("model.depth=deep", "model.depth"),
+            ("datasets.digits.source=mnist", "datasets.digits.source"),
+        ])
     func wrongType(override: String, path: String) throws {
         let error = thrown(RecipeError.self) { _ = try tinyRecipe(overrides: [override]) }
         guard case .invalid(let file, let detail)? = error else {
@@ -193,7 +207,9 @@ let shippedRecipes: [String] = {
             return
         }
         #expect(file == "nodata.yaml" && detail.contains("datasets"))
-        let empty = thrown(RecipeError.self) { _ = try Recipe.parse(yaml: yaml + "datasets: {}\n", source: "nodata.yaml") }
+        let empty = thrown(RecipeError.self) {
+            _ = try Recipe.parse(yaml: yaml + "datasets: {}\n", source: "nodata.yaml")
+        }
         #expect(empty?.description.contains("datasets") == true)
     }
 
@@ -204,9 +220,11 @@ let shippedRecipes: [String] = {
         #expect(error?.description.contains("training.steps or training.epochs") == true)
     }
 
-    @Test("invalid YAML is a syntax error naming the file", arguments: [
-        "name: [unclosed\n", "name: x\n  model: : :\n\tbad", "name: 'unterminated\n", "a: 1\na: 2\n",
-    ])
+    @Test(
+        "invalid YAML is a syntax error naming the file",
+        arguments: [
+            "name: [unclosed\n", "name: x\n  model: : :\n\tbad", "name: 'unterminated\n", "a: 1\na: 2\n",
+        ])
     func invalidYAML(yaml: String) throws {
         let error = thrown(RecipeError.self) { _ = try Recipe.parse(yaml: yaml, source: "broken.yaml") }
         guard case .syntax(let file, _)? = error else {
@@ -224,7 +242,8 @@ let shippedRecipes: [String] = {
 
     @Test("a missing file is reported with its path")
     func missingFile() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("no-such-\(UUID().uuidString).yaml").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("no-such-\(UUID().uuidString).yaml")
+            .path
         let error = thrown(RecipeError.self) { _ = try Recipe.load(path: path) }
         #expect(error == .fileNotFound(path))
         #expect(error?.description.contains(path) == true)

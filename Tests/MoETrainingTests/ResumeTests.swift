@@ -3,8 +3,8 @@ import MoECheckpoint
 import MoETestSupport
 import Testing
 
-@testable import MoETraining
 @testable import MoETasks
+@testable import MoETraining
 
 /// Resuming is invisible: 3 steps, a checkpoint on disk, a fresh process-equivalent
 /// `Trainer(resuming:)` and 3 more steps end bit for bit where 6 uninterrupted steps end —
@@ -15,8 +15,9 @@ import Testing
         TinyDataset(name: "digits-b", samplingWeight: 1, batchSize: 8),
     ]
 
-    @Test("3 steps + checkpoint + resume + 3 steps is bit-identical to 6 steps",
-          arguments: ["adamw", "sgd", "lamb", "adam-per-task"], [false, true])
+    @Test(
+        "3 steps + checkpoint + resume + 3 steps is bit-identical to 6 steps",
+        arguments: ["adamw", "sgd", "lamb", "adam-per-task"], [false, true])
     func resumeEqualsUninterrupted(optimizer: String, twoDatasets: Bool) throws {
         let datasets = twoDatasets ? Self.twoDatasets : [TinyDataset(name: "digits")]
         let recipe = try tinyRecipe(steps: 6, optimizer: optimizer, datasets: datasets)
@@ -58,7 +59,8 @@ import Testing
         }
         if twoDatasets {
             // The chooser picked each dataset at least once, on both sides of the resume.
-            let firstHalf = Set(expected[..<3].map(\.dataset)), secondHalf = Set(expected[3...].map(\.dataset))
+            let firstHalf = Set(expected[..<3].map(\.dataset))
+            let secondHalf = Set(expected[3...].map(\.dataset))
             #expect(firstHalf.union(secondHalf) == ["digits", "digits-b"])
             #expect(uninterrupted.state.imagesSeen.values.allSatisfy { $0 > 0 })
         }

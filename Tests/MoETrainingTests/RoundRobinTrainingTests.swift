@@ -4,10 +4,10 @@ import MoETensor
 import MoETestSupport
 import Testing
 
-@testable import MoETraining
 @testable import MoEBalancing
 @testable import MoEOptim
 @testable import MoERecipe
+@testable import MoETraining
 
 /// Round-robin steps with every balancing method on the MoE backbone (two tiny digits
 /// datasets), the loss-scale experiment of "Examining Common Paradigms in MTL", per-task Adam,
@@ -35,13 +35,15 @@ import Testing
         return m
     }
 
-    @Test("every balancing method trains through roundRobin steps",
-          arguments: BalancingMethod.allCases)
+    @Test(
+        "every balancing method trains through roundRobin steps",
+        arguments: BalancingMethod.allCases)
     func everyMethodSteps(method: BalancingMethod) throws {
         let recipe = try Self.recipe(method.rawValue, extra: ["training.diagnosticsEvery=2"])
         #expect(recipe.stepMode == (method.needsRoundRobin ? .roundRobin : .sampled))
-        let trainer = try tinyTrainer(try Self.recipe(
-            method.rawValue, extra: ["training.stepMode=roundRobin", "training.diagnosticsEvery=2"]))
+        let trainer = try tinyTrainer(
+            try Self.recipe(
+                method.rawValue, extra: ["training.stepMode=roundRobin", "training.diagnosticsEvery=2"]))
         let before = parameterBits(trainer.model)
         var reports: [StepReport] = []
         for _ in 0..<4 { reports.append(try trainer.step()) }
@@ -58,22 +60,28 @@ import Testing
     func recipeSwitches() throws {
         let r = try Self.recipe("pcgrad")
         #expect(r.balancing.method == .pcgrad && r.stepMode == .roundRobin)
-        let mapping = try tinyRecipe(datasets: Self.twoDatasets, overrides: [
-            "balancing.method=gradnorm", "balancing.alpha=0.5", "balancing.layer=blocks.0.",
-        ])
+        let mapping = try tinyRecipe(
+            datasets: Self.twoDatasets,
+            overrides: [
+                "balancing.method=gradnorm", "balancing.alpha=0.5", "balancing.layer=blocks.0.",
+            ])
         #expect(mapping.balancing.method == .gradnorm && mapping.balancing.alpha == 0.5)
         #expect(mapping.balancing.layer == "blocks.0.")
         // `balancing: NAME` in the file can be extended and switched from the command line.
         let yaml = tinyRecipeYAML(datasets: Self.twoDatasets) + "balancing: gradnorm\n"
-        let extended = try Recipe.parse(yaml: yaml, source: "r.yaml", overrides: [
-            "balancing.alpha=0.5", "balancing=gradsplit", "balancing.relations=[[1, 0], [1, 1]]",
-        ])
+        let extended = try Recipe.parse(
+            yaml: yaml, source: "r.yaml",
+            overrides: [
+                "balancing.alpha=0.5", "balancing=gradsplit", "balancing.relations=[[1, 0], [1, 1]]",
+            ])
         #expect(extended.balancing.method == .gradsplit && extended.balancing.alpha == 0.5)
         #expect(extended.balancing.relations == [[1, 0], [1, 1]])
         // `--set optimizer=NAME` switches the kind and keeps the other optimiser settings.
-        let perTask = try tinyRecipe(datasets: Self.twoDatasets, overrides: [
-            "optimizer.lr=0.02", "optimizer=adam-per-task",
-        ])
+        let perTask = try tinyRecipe(
+            datasets: Self.twoDatasets,
+            overrides: [
+                "optimizer.lr=0.02", "optimizer=adam-per-task",
+            ])
         #expect(perTask.optimizer.kind == .adamPerTask && perTask.optimizer.learningRate == 0.02)
         // Typos and bad combinations name the key.
         let typo = thrown(RecipeError.self) {
@@ -89,9 +97,11 @@ import Testing
         let unknown = thrown(RecipeError.self) { _ = try Self.recipe("gradnrom") }
         #expect("\(unknown.map { "\($0)" } ?? "")".contains("gradnrom"))
         // The recipe (balancing included) survives the checkpoint's JSON.
-        let g = try tinyRecipe(datasets: Self.twoDatasets, overrides: [
-            "balancing.method=gradsplit", "balancing.relations=[[1, 0], [1, 1]]",
-        ])
+        let g = try tinyRecipe(
+            datasets: Self.twoDatasets,
+            overrides: [
+                "balancing.method=gradsplit", "balancing.relations=[[1, 0], [1, 1]]",
+            ])
         let back = try JSONDecoder().decode(Recipe.self, from: Data(try g.jsonString().utf8))
         #expect(back == g && back.balancing.relations == [[1, 0], [1, 1]])
     }
@@ -128,9 +138,13 @@ import Testing
 
     /// Mean absolute difference between the two models' parameters.
     static func meanDifference(_ a: Trainer, _ b: Trainer) -> Double {
-        var sum = 0.0, n = 0
+        var sum = 0.0
+        var n = 0
         for (p, q) in zip(a.model.store.parameters, b.model.store.parameters) {
-            for (x, y) in zip(p.value.storage, q.value.storage) { sum += Double(abs(x - y)); n += 1 }
+            for (x, y) in zip(p.value.storage, q.value.storage) {
+                sum += Double(abs(x - y))
+                n += 1
+            }
         }
         return sum / Double(n)
     }
@@ -142,13 +156,15 @@ import Testing
         let extra = ["training.miWeight=0", "training.stepMode=roundRobin"]
         func difference(_ optimizer: String) throws -> Double {
             let recipe = try Self.recipe("equal", optimizer: optimizer, extra: extra)
-            let a = try tinyTrainer(recipe), b = try tinyTrainer(recipe)
+            let a = try tinyTrainer(recipe)
+            let b = try tinyTrainer(recipe)
             b.taskLossScales = [10, 1]
             try a.step()
             try b.step()
             return Self.meanDifference(a, b)
         }
-        let p = try difference("adam-per-task"), s = try difference("adamw")
+        let p = try difference("adam-per-task")
+        let s = try difference("adamw")
         #expect(p < 1e-5, "adam-per-task: \(p)")
         #expect(s > 100 * p, "adamw: \(s)")
     }
@@ -167,7 +183,8 @@ import Testing
                 for (t, task) in ["a", "b"].enumerated() {
                     let s: Float = t == 0 ? scale : 1
                     store.parameters[0].grad = Tensor(shape: [8], storage: (0..<8).map { _ in s * (r.uniform() - 0.5) })
-                    store.parameters[t + 1].grad = Tensor(shape: [4], storage: (0..<4).map { _ in s * (r.uniform() - 0.5) })
+                    store.parameters[t + 1].grad = Tensor(
+                        shape: [4], storage: (0..<4).map { _ in s * (r.uniform() - 0.5) })
                     store.parameters[2 - t].grad = Tensor(shape: [4])
                     opt.step(store, lr: 0.01, scope: .task(t, decaysShared: t == 0))
                     _ = task
@@ -175,14 +192,18 @@ import Testing
             }
             return store.parameters.flatMap(\.value.storage)
         }
-        let a = run(scale: 1), b = run(scale: 10)
+        let a = run(scale: 1)
+        let b = run(scale: 10)
         #expect(zip(a, b).allSatisfy { abs($0 - $1) < 1e-6 })
         _ = rng.next()
     }
 
-    @Test("roundRobin: 3 steps + checkpoint + resume + 3 steps is bit-identical to 6 steps",
-          arguments: [("gradnorm", "adamw"), ("uncertainty", "adam-per-task"), ("pcgrad", "sgd"),
-                      ("tbgc", "lamb"), ("gradsplit", "adamw")])
+    @Test(
+        "roundRobin: 3 steps + checkpoint + resume + 3 steps is bit-identical to 6 steps",
+        arguments: [
+            ("gradnorm", "adamw"), ("uncertainty", "adam-per-task"), ("pcgrad", "sgd"),
+            ("tbgc", "lamb"), ("gradsplit", "adamw"),
+        ])
     func resumeIsBitIdentical(balancing: String, optimizer: String) throws {
         let recipe = try Self.recipe(balancing, optimizer: optimizer, steps: 6)
         let uninterrupted = try tinyTrainer(recipe)
@@ -210,12 +231,15 @@ import Testing
 
     @Test("adam-per-task keeps one moment pair per task for shared parameters only")
     func adamPerTaskState() throws {
-        let trainer = try tinyTrainer(try Self.recipe("equal", optimizer: "adam-per-task", extra: ["training.stepMode=roundRobin"]))
+        let trainer = try tinyTrainer(
+            try Self.recipe("equal", optimizer: "adam-per-task", extra: ["training.stepMode=roundRobin"]))
         try trainer.step()
         let names = Set(trainer.optimizer.stateTensors().map(\.name))
         #expect(names.contains("optim.m.digits.blocks.0.attn.qkv.weight"))
         #expect(names.contains("optim.v.digits-b.blocks.0.attn.qkv.weight"))
-        #expect(names.contains("optim.m.heads.digits.fc.weight") || names.contains { $0.hasPrefix("optim.m.heads.digits.") })
+        #expect(
+            names.contains("optim.m.heads.digits.fc.weight") || names.contains { $0.hasPrefix("optim.m.heads.digits.") }
+        )
         #expect(!names.contains { $0.hasPrefix("optim.m.digits.heads.") })
         #expect(trainer.optimizer.stateMetadata["optim.paramSteps.digits"] != nil)
     }

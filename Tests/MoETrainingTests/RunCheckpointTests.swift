@@ -63,9 +63,11 @@ import Testing
         }
     }
 
-    @Test("a missing parameter tensor is CheckpointError.missingTensor naming it", arguments: [
-        "pos_embed", "blocks.1.moe.routers.b", "heads.digits.fc.bias",
-    ])
+    @Test(
+        "a missing parameter tensor is CheckpointError.missingTensor naming it",
+        arguments: [
+            "pos_embed", "blocks.1.moe.routers.b", "heads.digits.fc.bias",
+        ])
     func missingTensor(name: String) throws {
         let trainer = try Self.trained()
         var checkpoint = try trainer.checkpoint()

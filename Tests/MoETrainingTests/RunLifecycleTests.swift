@@ -1,13 +1,13 @@
 import Foundation
 import MoECheckpoint
 import MoETensor
-import Synchronization
 import MoETestSupport
+import Synchronization
 import Testing
 
-@testable import MoETraining
 @testable import MoEData
 @testable import MoETasks
+@testable import MoETraining
 
 /// The outer loop's promises: a NaN stops the run with the last good checkpoint intact and
 /// named, and logged; Ctrl-C saves, stops and resumes to the same end as an uninterrupted run;
@@ -78,7 +78,8 @@ import Testing
                 #expect(error == .nonFiniteLoss(step: 4, dataset: "digits", lastCheckpoint: url.path))
                 let saved = try RunCheckpoint.read(path: url.path)
                 #expect(!atStep2.isEmpty)
-                #expect(differingNames(parameterBits(try RunCheckpoint.loadModel(saved, path: url.path)), atStep2) == [])
+                #expect(
+                    differingNames(parameterBits(try RunCheckpoint.loadModel(saved, path: url.path)), atStep2) == [])
                 #expect(try saved.decodeMetadata(TrainingState.self, key: RunCheckpoint.Key.trainingState).step == 2)
             }
         }
@@ -126,9 +127,11 @@ import Testing
         try withTrainingRunLock {
             Interrupt.reset()
             defer { Interrupt.reset() }
-            let recipe = try tinyRecipe(steps: 5, datasets: [
-                TinyDataset(name: "digits", samplingWeight: 3), TinyDataset(name: "digits-b", batchSize: 8),
-            ])
+            let recipe = try tinyRecipe(
+                steps: 5,
+                datasets: [
+                    TinyDataset(name: "digits", samplingWeight: 3), TinyDataset(name: "digits-b", batchSize: 8),
+                ])
             let reference = try tinyTrainer(recipe)
             for _ in 0..<5 { try reference.step() }
 
@@ -141,9 +144,12 @@ import Testing
                 let summary = try run.run()
                 #expect(summary.outcome == .interrupted && summary.steps == 2)
                 let saved = try RunCheckpoint.read(path: url.path)
-                #expect(try saved.decodeMetadata(TrainingState.self, key: RunCheckpoint.Key.trainingState) == trainer.state)
-                #expect(differingNames(parameterBits(try RunCheckpoint.loadModel(saved, path: url.path)),
-                                       parameterBits(trainer.model)) == [])
+                #expect(
+                    try saved.decodeMetadata(TrainingState.self, key: RunCheckpoint.Key.trainingState) == trainer.state)
+                #expect(
+                    differingNames(
+                        parameterBits(try RunCheckpoint.loadModel(saved, path: url.path)),
+                        parameterBits(trainer.model)) == [])
 
                 Interrupt.reset()
                 let resumed = try Trainer(resuming: saved, path: url.path)

@@ -1,14 +1,14 @@
 import Foundation
 import MoECheckpoint
-@testable import MoEData
 import MoEModel
 import MoETensor
 import MoETestSupport
 import Testing
 
-@testable import MoETraining
+@testable import MoEData
 @testable import MoEOptim
 @testable import MoERecipe
+@testable import MoETraining
 
 // Shared helpers for the training tests: a tiny digits recipe (8×8 images, a 2-block ViT of
 // width 16 with 4 experts, top-2) that trains a step in milliseconds, cached data, temporary
@@ -125,9 +125,10 @@ func parameterBits(_ model: VisionMoE) -> [String: [UInt32]] {
 
 /// Every optimiser state tensor's bit pattern and shape, by name.
 func optimizerBits(_ optimizer: any Optimizer) -> [String: [UInt32]] {
-    Dictionary(uniqueKeysWithValues: optimizer.stateTensors().map {
-        ($0.name, bits($0.tensor) + $0.tensor.shape.map { UInt32($0) })
-    })
+    Dictionary(
+        uniqueKeysWithValues: optimizer.stateTensors().map {
+            ($0.name, bits($0.tensor) + $0.tensor.shape.map { UInt32($0) })
+        })
 }
 
 /// Names whose bit patterns differ between `a` and `b` (or that only one of them has).
@@ -136,8 +137,10 @@ func differingNames(_ a: [String: [UInt32]], _ b: [String: [UInt32]]) -> [String
 }
 
 /// A `TrainingRun` that discards progress lines, logging beside `checkpoint`.
-func quietRun(_ trainer: Trainer, checkpoint: URL, append: Bool = false,
-              progress: @escaping (String, Bool) -> Void = { _, _ in }) throws -> TrainingRun {
+func quietRun(
+    _ trainer: Trainer, checkpoint: URL, append: Bool = false,
+    progress: @escaping (String, Bool) -> Void = { _, _ in }
+) throws -> TrainingRun {
     let log = try MetricsLog(
         path: checkpoint.deletingLastPathComponent().appendingPathComponent("metrics.jsonl").path,
         append: append)
@@ -170,4 +173,3 @@ func thrown<E: Error>(
         return nil
     }
 }
-

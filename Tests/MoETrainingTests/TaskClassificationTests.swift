@@ -1,10 +1,10 @@
 import Foundation
+import MoEData
+import MoETasks
 import MoETensor
 import MoETestSupport
 import MoETraining
 import Testing
-import MoEData
-import MoETasks
 
 @Suite struct TaskClassificationTests {
     static let logits = Tensor(shape: [4, 3], storage: randomTensorValues(count: 12, seed: 11, scale: 3))
@@ -28,7 +28,8 @@ import MoETasks
     @Test func gradientMatchesFiniteDifferences() throws {
         let result = try ClassificationTask.loss(logits: Self.logits, labels: Self.labels)
         let numeric = numericalGradient(at: Self.logits.storage) { values in
-            Double(try! ClassificationTask.loss(logits: Tensor(shape: [4, 3], storage: values), labels: Self.labels).loss)
+            Double(
+                try! ClassificationTask.loss(logits: Tensor(shape: [4, 3], storage: values), labels: Self.labels).loss)
         }
         // float32 loss, h = 1e-2: rounding error ~1e-7 / 2e-2; 2e-2 relative with a 1e-3 floor.
         expectClose(result.gradient.storage, numeric, tolerance: 2e-2, floor: 1e-3)
@@ -37,7 +38,10 @@ import MoETasks
     @Test func labelsOutOfRangeThrowNotCrash() {
         for bad: Int32 in [-1, -7, 3] {
             let labels: [Int32] = [0, bad, 1, 2]
-            #expect(throws: TaskError.labelOutOfRange(what: "classification labels", index: 1, label: Int(bad), valid: 0...2)) {
+            #expect(
+                throws: TaskError.labelOutOfRange(
+                    what: "classification labels", index: 1, label: Int(bad), valid: 0...2)
+            ) {
                 try ClassificationTask.loss(logits: Self.logits, labels: labels)
             }
         }
@@ -48,7 +52,8 @@ import MoETasks
             _ = try ClassificationTask.loss(logits: Self.logits, labels: [0, 1])
             Issue.record("no error for 4 logit rows and 2 labels")
         } catch {
-            #expect(error as? TaskError == .shapeMismatch(what: "classification logits", expected: [2, 3], found: [4, 3]))
+            #expect(
+                error as? TaskError == .shapeMismatch(what: "classification logits", expected: [2, 3], found: [4, 3]))
             #expect("\(error)".contains("[2, 3]") && "\(error)".contains("[4, 3]"), "\(error)")
         }
         #expect(throws: TaskError.self) {

@@ -1,10 +1,10 @@
 import Foundation
 import MoEData
+import MoETasks
 import MoETensor
 import MoETestSupport
 import MoETraining
 import Testing
-import MoETasks
 
 private func box(_ x0: Float, _ y0: Float, _ x1: Float, _ y1: Float, _ label: Int32) -> Box {
     Box(x0: x0, y0: y0, x1: x1, y1: y1, label: label)
@@ -49,7 +49,9 @@ private func idealOutputs(boxes: [[Box]], geometry g: TaskGeometry, large: Float
         for (row, targets) in expected {
             for q in 0..<4 { #expect(abs(a.boxTargets[row * 4 + q] - targets[q]) < 1e-6, "row \(row) q \(q)") }
         }
-        let others = (0..<18).filter { ![1, 2, 13].contains($0) }.flatMap { r in (0..<4).map { a.boxTargets[r * 4 + $0] } }
+        let others = (0..<18).filter { ![1, 2, 13].contains($0) }.flatMap { r in
+            (0..<4).map { a.boxTargets[r * 4 + $0] }
+        }
         #expect(others.allSatisfy { $0 == 0 })
     }
 
@@ -78,8 +80,10 @@ private func idealOutputs(boxes: [[Box]], geometry g: TaskGeometry, large: Float
         var values = randomTensorValues(count: 2 * g.cells * (k + 4), seed: 61, scale: 2)
         // Positive cells' box outputs at target + offset: both smooth-L1 branches, ≥ 4h from
         // the kink at β = 1/9 (central differences are exact on each branch).
-        let offsets: [Float] = [0.05, -0.06, 0.3, -0.8, -0.04, 0.5, -0.25, 0.02,
-                                0.4, -0.05, 0.06, -0.3, 0.9, -0.6, 0.05, 0.2]
+        let offsets: [Float] = [
+            0.05, -0.06, 0.3, -0.8, -0.04, 0.5, -0.25, 0.02,
+            0.4, -0.05, 0.06, -0.3, 0.9, -0.6, 0.05, 0.2,
+        ]
         var used = 0
         for r in 0..<(2 * g.cells) where a.classTargets[r] > 0 {
             for q in 0..<4 {
@@ -91,8 +95,10 @@ private func idealOutputs(boxes: [[Box]], geometry g: TaskGeometry, large: Float
         let result = try DetectionTask.loss(
             outputs: Tensor(shape: shape, storage: values), boxes: boxes, geometry: g, boxWeight: boxWeight)
         let numeric = numericalGradient(at: values) { v in
-            Double(try! DetectionTask.loss(
-                outputs: Tensor(shape: shape, storage: v), boxes: boxes, geometry: g, boxWeight: boxWeight).loss)
+            Double(
+                try! DetectionTask.loss(
+                    outputs: Tensor(shape: shape, storage: v), boxes: boxes, geometry: g, boxWeight: boxWeight
+                ).loss)
         }
         expectClose(result.gradient.storage, numeric, tolerance: 2e-2, floor: 1e-3)
 
@@ -157,7 +163,8 @@ private func idealOutputs(boxes: [[Box]], geometry g: TaskGeometry, large: Float
         #expect(all[0].box == box(0, 0, 24, 24, 0))
         #expect(all[1].box == box(12, 8, 20, 16, 1))  // cx = (1 + 0.5 + 0.5)·8 = 16, w = h = 8
         #expect(abs(all[1].score - Float(exp(5.0) / (exp(5.0) + 3))) < 1e-5)
-        #expect(DetectionTask.decode(outputs: outputs, geometry: g, scoreThreshold: 0.4, maxDetections: 1)[0] == [all[0]])
+        #expect(
+            DetectionTask.decode(outputs: outputs, geometry: g, scoreThreshold: 0.4, maxDetections: 1)[0] == [all[0]])
         #expect(DetectionTask.decode(outputs: outputs, geometry: g, scoreThreshold: 0.3)[0].count == 3)
     }
 
@@ -176,7 +183,8 @@ private func idealOutputs(boxes: [[Box]], geometry g: TaskGeometry, large: Float
         } catch {
             #expect("\(error)".contains("[3, 9, 8]") && "\(error)".contains("[2, 9, 8]"), "\(error)")
         }
-        #expect(throws: TaskError.labelOutOfRange(what: "detection boxes of image 1", index: 0, label: 3, valid: 0...2)) {
+        #expect(throws: TaskError.labelOutOfRange(what: "detection boxes of image 1", index: 0, label: 3, valid: 0...2))
+        {
             try DetectionTask.loss(outputs: Tensor(shape: [2, 9, 8]), boxes: [[], [box(1, 1, 5, 5, 3)]], geometry: g)
         }
         #expect(throws: TaskError.invalidBox(image: 0, index: 1, box: "(4.0, 1.0, 4.0, 5.0)")) {

@@ -1,9 +1,9 @@
 import Foundation
+import MoETasks
 import MoETensor
 import MoETestSupport
 import MoETraining
 import Testing
-import MoETasks
 
 /// Random segmentation masks in `-1...classes` with about `ignoreFraction` of pixels −1.
 private func randomMasks(count: Int, classes: Int, seed: UInt64, ignoreFraction: Float = 0.15) -> [Int32] {
@@ -139,12 +139,14 @@ private func naiveLoss(logits: [Float], masks: [Int32], geometry g: TaskGeometry
             let both = try SegmentationTask.loss(
                 logits: Tensor(shape: [2, g.cells, k], storage: v), masks: masks0 + ignored, geometry: g)
             #expect(abs(both.loss - single.loss) <= 1e-6 * single.loss, "\(both.loss) vs \(single.loss)")
-            expectClose(Array(both.gradient.storage[0..<(g.cells * k)]), single.gradient.storage, tolerance: 1e-5, floor: 1e-6)
+            expectClose(
+                Array(both.gradient.storage[0..<(g.cells * k)]), single.gradient.storage, tolerance: 1e-5, floor: 1e-6)
             #expect(both.gradient.storage[(g.cells * k)...].allSatisfy { $0 == 0 })
         }
         // A batch with every pixel ignored: loss 0, zero gradient.
         let none = try SegmentationTask.loss(
-            logits: Tensor(shape: [1, g.cells, k], storage: Array(values[0..<(g.cells * k)])), masks: ignored, geometry: g)
+            logits: Tensor(shape: [1, g.cells, k], storage: Array(values[0..<(g.cells * k)])), masks: ignored,
+            geometry: g)
         #expect(none.loss == 0 && none.gradient.storage.allSatisfy { $0 == 0 })
     }
 
@@ -158,21 +160,27 @@ private func naiveLoss(logits: [Float], masks: [Int32], geometry g: TaskGeometry
             #expect("\(error)".contains("[2, 9, 4]") && "\(error)".contains("[2, 9, 5]"), "\(error)")
         }
         do {
-            _ = try SegmentationTask.loss(logits: Tensor(shape: [2, 9, 4]), masks: Array(masks.dropLast()), geometry: g)
+            _ = try SegmentationTask.loss(
+                logits: Tensor(shape: [2, 9, 4]), masks: Array(masks.dropLast()), geometry: g)
             Issue.record("no error for a short mask")
         } catch {
-            #expect(error as? TaskError == .shapeMismatch(what: "segmentation masks (B·H·W)", expected: [288], found: [287]))
+            #expect(
+                error as? TaskError == .shapeMismatch(what: "segmentation masks (B·H·W)", expected: [288], found: [287])
+            )
         }
         for bad: Int32 in [4, -2] {
             var m = masks
             m[17] = bad
-            #expect(throws: TaskError.labelOutOfRange(what: "segmentation masks", index: 17, label: Int(bad), valid: -1...3)) {
+            #expect(
+                throws: TaskError.labelOutOfRange(what: "segmentation masks", index: 17, label: Int(bad), valid: -1...3)
+            ) {
                 try SegmentationTask.loss(logits: Tensor(shape: [2, 9, 4]), masks: m, geometry: g)
             }
         }
         let odd = TaskGeometry(classes: 3, imageHeight: 13, imageWidth: 12, patchSize: 4)
         #expect(throws: TaskError.self) {
-            try SegmentationTask.loss(logits: Tensor(shape: [1, 9, 4]), masks: [Int32](repeating: 0, count: 156), geometry: odd)
+            try SegmentationTask.loss(
+                logits: Tensor(shape: [1, 9, 4]), masks: [Int32](repeating: 0, count: 156), geometry: odd)
         }
     }
 }

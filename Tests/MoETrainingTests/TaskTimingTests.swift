@@ -1,10 +1,10 @@
 import Foundation
 import MoEData
+import MoETasks
 import MoETensor
 import MoETestSupport
 import MoETraining
 import Testing
-import MoETasks
 
 /// Wall-clock time of each task loss at training size (B = 32, 48×48, C = 10). Opt-in
 /// (`MOE_TASK_TIMING=1`), best run with `-c release` on an idle machine; prints, asserts
@@ -20,14 +20,18 @@ import MoETasks
             let batch = 32
             var generator = SeededGenerator(seed: 71)
             let k = g.classes + 1
-            let logits = Tensor(shape: [batch, g.classes], storage: randomTensorValues(count: batch * g.classes, seed: 72))
+            let logits = Tensor(
+                shape: [batch, g.classes], storage: randomTensorValues(count: batch * g.classes, seed: 72))
             let labels = (0..<batch).map { _ in Int32(generator.index(below: g.classes)) }
-            let seg = Tensor(shape: [batch, g.cells, k], storage: randomTensorValues(count: batch * g.cells * k, seed: 73))
+            let seg = Tensor(
+                shape: [batch, g.cells, k], storage: randomTensorValues(count: batch * g.cells * k, seed: 73))
             let masks = (0..<(batch * g.pixels)).map { _ in Int32(generator.index(below: k + 1)) - 1 }
-            let det = Tensor(shape: [batch, g.cells, k + 4], storage: randomTensorValues(count: batch * g.cells * (k + 4), seed: 74))
+            let det = Tensor(
+                shape: [batch, g.cells, k + 4], storage: randomTensorValues(count: batch * g.cells * (k + 4), seed: 74))
             let boxes: [[Box]] = (0..<batch).map { _ in
                 (0..<4).map { _ in
-                    let x = Float(generator.index(below: 30)), y = Float(generator.index(below: 30))
+                    let x = Float(generator.index(below: 30))
+                    let y = Float(generator.index(below: 30))
                     let s = Float(14 + generator.index(below: 4))
                     return Box(x0: x, y0: y, x1: x + s, y1: y + s, label: Int32(generator.index(below: 10)))
                 }

@@ -106,8 +106,10 @@ private struct AugmentedBatch {
         let base = i * plane
         let scale = minScale + (1 - minScale) * rng.uniform()
         let side = (Float(min(h, w)) * scale)
-        let ox = rng.uniform() * (Float(w) - side), oy = rng.uniform() * (Float(h) - side)
-        let sx = side / Float(w), sy = side / Float(h)
+        let ox = rng.uniform() * (Float(w) - side)
+        let oy = rng.uniform() * (Float(h) - side)
+        let sx = side / Float(w)
+        let sy = side / Float(h)
         let (h, w) = (self.h, self.w)
         func sourceY(_ y: Int) -> Int { min(h - 1, Int(oy + (Float(y) + 0.5) * sy)) }
         func sourceX(_ x: Int) -> Int { min(w - 1, Int(ox + (Float(x) + 0.5) * sx)) }
@@ -127,8 +129,10 @@ private struct AugmentedBatch {
         }
         if !boxes.isEmpty {
             boxes[i] = boxes[i].compactMap { box in
-                let x0 = max(0, (box.x0 - ox) / sx), x1 = min(Float(w), (box.x1 - ox) / sx)
-                let y0 = max(0, (box.y0 - oy) / sy), y1 = min(Float(h), (box.y1 - oy) / sy)
+                let x0 = max(0, (box.x0 - ox) / sx)
+                let x1 = min(Float(w), (box.x1 - ox) / sx)
+                let y0 = max(0, (box.y0 - oy) / sy)
+                let y1 = min(Float(h), (box.y1 - oy) / sy)
                 return x1 - x0 >= 2 && y1 - y0 >= 2 ? Box(x0: x0, y0: y0, x1: x1, y1: y1, label: box.label) : nil
             }
         }
@@ -153,7 +157,8 @@ private struct AugmentedBatch {
         let base = i * plane
         let partners = [i] + (0..<3).map { _ in Int(rng.next() % UInt64(b)) }
         var newBoxes: [Box] = []
-        let hh = h / 2, hw = w / 2
+        let hh = h / 2
+        let hw = w / 2
         for (q, j) in partners.enumerated() {
             let (qy, qx) = (q / 2 * hh, q % 2 * hw)
             for ch in 0..<c {

@@ -42,7 +42,8 @@ public func geluBackward(
         let tail = range.upperBound - i
         if tail > 0 {
             let g = geluDerivativeVector(loadPartialVector(inp + i, count: tail))
-            let d = loadPartialVector(UnsafePointer(dinp + i), count: tail)
+            let d =
+                loadPartialVector(UnsafePointer(dinp + i), count: tail)
                 + loadPartialVector(dout + i, count: tail) * g
             storePartialVector(d, dinp + i, count: tail)
         }

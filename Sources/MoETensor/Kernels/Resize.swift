@@ -55,7 +55,8 @@ public func bilinearResizeForward(
                 let x1 = xs.upper[ox]
                 let wx1 = xs.upperWeight[ox]
                 let wx0 = 1 - wx1
-                dst[ox] = wy0 * (wx0 * row0[x0] + wx1 * row0[x1])
+                dst[ox] =
+                    wy0 * (wx0 * row0[x0] + wx1 * row0[x1])
                     + wy1 * (wx0 * row1[x0] + wx1 * row1[x1])
             }
         }

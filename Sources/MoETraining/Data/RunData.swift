@@ -90,7 +90,8 @@ extension Recipe {
     public func totalSteps(for data: [RunDataset]) -> Int {
         if let steps = training.steps { return steps }
         let perDataset = data.map { Double($0.train.count / $0.recipe.batchSize) }
-        let batches = stepMode == .roundRobin
+        let batches =
+            stepMode == .roundRobin
             ? perDataset.max() ?? 0 : perDataset.reduce(0, +)
         return max(1, Int(((training.epochs ?? 1) * batches).rounded()))
     }

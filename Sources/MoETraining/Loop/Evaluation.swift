@@ -48,7 +48,8 @@ public enum Evaluation {
                         prediction: SegmentationTask.predict(logits: outputs, geometry: geometry),
                         target: masks)
                 case .labels:
-                    throw TrainingError.datasetMismatch(detail: "dataset '\(dataset.name)' gave labels, not boxes or masks")
+                    throw TrainingError.datasetMismatch(
+                        detail: "dataset '\(dataset.name)' gave labels, not boxes or masks")
                 }
             }
             if spec.task == .detection {

@@ -1,7 +1,8 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 
 /// Ctrl-C handling: the first SIGINT asks the training loop to save and stop at the next
 /// step boundary; a second one exits at once.

@@ -56,7 +56,8 @@ public final class Trainer {
         }
         let model = try VisionMoE(config: recipe.modelConfig(for: data), seed: recipe.seed)
         try self.init(
-            recipe: recipe, data: data, model: model, optimizer: makeOptimizer(recipe.optimizer, tasks: data.map(\.name)),
+            recipe: recipe, data: data, model: model,
+            optimizer: makeOptimizer(recipe.optimizer, tasks: data.map(\.name)),
             state: TrainingState(
                 recipe: recipe, data: data, totalSteps: recipe.totalSteps(for: data),
                 moeLayers: model.moeLayerCount),

@@ -53,7 +53,9 @@ public struct TrainingRun {
             if Interrupt.isRequested {
                 try save()
                 progress("interrupted at step \(trainer.state.step); saved \(checkpointPath)", true)
-                return summary(.interrupted, startStep: startStep, startSeconds: startTrainingSeconds, images: totalImages, since: runStart, metrics: [:])
+                return summary(
+                    .interrupted, startStep: startStep, startSeconds: startTrainingSeconds, images: totalImages,
+                    since: runStart, metrics: [:])
             }
             let t0 = Date()
             let report: StepReport
@@ -73,7 +75,8 @@ public struct TrainingRun {
             if let diagnostics = report.diagnostics { log.write(diagnostics.record(step: step)) }
             if step % max(settings.logEvery, 1) == 0 || trainer.isFinished {
                 let rate = Double(window.images) / max(window.seconds, 1e-9)
-                let remaining = Double(trainer.state.totalSteps - step) * window.seconds
+                let remaining =
+                    Double(trainer.state.totalSteps - step) * window.seconds
                     / Double(max(settings.logEvery, 1))
                 var record: [String: Any] = [
                     "event": "train", "step": step, "dataset": report.dataset,
@@ -106,7 +109,9 @@ public struct TrainingRun {
         let metrics = try trainer.evaluate()
         logEvaluation(metrics, step: trainer.state.step)
         try save()
-        return summary(.finished, startStep: startStep, startSeconds: startTrainingSeconds, images: totalImages, since: runStart, metrics: metrics)
+        return summary(
+            .finished, startStep: startStep, startSeconds: startTrainingSeconds, images: totalImages, since: runStart,
+            metrics: metrics)
     }
 
     private func save() throws {

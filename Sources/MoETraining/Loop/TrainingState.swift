@@ -38,9 +38,11 @@ public struct TrainingState: Codable, Sendable, Equatable {
             imagesSeen[d.name] = 0
         }
         trainingSeconds = 0
-        augmentationGenerator = recipe.augmentation.values.contains { !$0.isEmpty }
+        augmentationGenerator =
+            recipe.augmentation.values.contains { !$0.isEmpty }
             ? SeededGenerator(seed: recipe.seed &+ 0xA065) : nil
-        mutualInformation = data.count > 1 && recipe.model.experts > 0
+        mutualInformation =
+            data.count > 1 && recipe.model.experts > 0
             ? (0..<moeLayers).map { _ in
                 MutualInformationBuffer(datasets: data.count, experts: recipe.model.experts)
             }
