@@ -88,17 +88,17 @@ public enum Adaptation {
         let state = TrainingState(
             recipe: recipe, data: [dataset], totalSteps: steps, moeLayers: model.moeLayerCount)
         let trainer = try Trainer(
-            recipe: recipe, data: [dataset], model: model, optimizer: makeOptimizer(recipe.optimizer),
-            state: state, history: history)
+            recipe: recipe, data: [dataset], model: model,
+            optimizer: makeOptimizer(recipe.optimizer, tasks: [dataset.name]), state: state, history: history)
         let directory = (checkpointPath as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        }
+        try createFolder(directory)
         let log = try MetricsLog(
             path: (directory.isEmpty ? "." : directory) + "/metrics.jsonl", append: true)
-        log.write(["event": "adapt", "dataset": dataset.name, "policy": policy.name, "steps": steps])
+        try log.write(["event": "adapt", "dataset": dataset.name, "policy": policy.name, "steps": steps])
         let run = TrainingRun(trainer: trainer, checkpointPath: checkpointPath, log: log, progress: progress)
-        return try run.run()
+        let summary = try run.run()
+        if summary.outcome == .interrupted { throw TrainingError.interrupted(checkpoint: checkpointPath) }
+        return summary
     }
 
     /// Writes the final checkpoint: weights, config, recipe and history (the record appended).

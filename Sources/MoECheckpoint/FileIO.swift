@@ -26,7 +26,8 @@ enum FileIO {
 
     /// Reads the whole file at `path`.
     static func readAll(path: String) throws(Failure) -> [UInt8] {
-        let fd = retryingEINTR { open(path, O_RDONLY | O_CLOEXEC) }
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; it is rejected below.
+        let fd = retryingEINTR { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         guard fd >= 0 else { throw Failure(errno: errno, operation: "open") }
         defer { close(fd) }
         var info = stat()
@@ -87,6 +88,7 @@ enum FileIO {
                 detail: "creating directory '\(directoryPath)': \(error.localizedDescription)")
         }
 
+        removeStaleTemporaries(in: directoryPath)
         let tempPath = directory.appendingPathComponent(temporaryName(for: name)).path
         let fd = retryingEINTR { open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
         guard fd >= 0 else {
@@ -142,6 +144,22 @@ enum FileIO {
         var base = Substring(name)
         while 1 + base.utf8.count + suffix.utf8.count > 255 { base = base.dropLast() }
         return "." + base + suffix
+    }
+
+    /// Removes temporary files (`.<name>.tmp-<pid>-<hex>`) that writers which no longer
+    /// run left in `directory` (a kill -9 between create and rename). Files of live
+    /// processes, this one included, stay.
+    static func removeStaleTemporaries(in directory: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(".") {
+            guard let range = name.range(of: ".tmp-", options: .backwards) else { continue }
+            let fields = name[range.upperBound...].split(separator: "-")
+            guard fields.count == 2, let pid = pid_t(fields[0]), pid > 0, UInt64(fields[1], radix: 16) != nil
+            else { continue }
+            if kill(pid, 0) == -1 && errno == ESRCH {
+                unlink((directory as NSString).appendingPathComponent(name))
+            }
+        }
     }
 
     private static func retryingEINTR(_ body: () -> Int32) -> Int32 {

@@ -23,7 +23,7 @@ struct SourceCheckpoint {
         self.path = path
         let file = try RunCheckpoint.read(path: path)
         model = try RunCheckpoint.loadModel(file, path: path)
-        recipe = try RunCheckpoint.recipe(file)
+        recipe = try RunCheckpoint.recipe(file, path: path)
         history = RunCheckpoint.history(file)
     }
 

@@ -40,12 +40,19 @@ extension MoECommand {
             if let topK {
                 model = try TopKReduction.apply(topK, to: model, report: json ? sayOnStandardError : say)
             }
-            let recipe = try RunCheckpoint.recipe(file)
+            let recipe = try RunCheckpoint.recipe(file, path: checkpoint)
             var results: [(String, TaskMetrics)] = []
             let items = FashionMNISTCache()
             for entry in recipe.datasets where model.config.datasets.contains(where: { $0.name == entry.name }) {
                 let data = try RunDataset.load(entry, seed: recipe.seed, items: items)
                 results.append((entry.name, try Evaluation.evaluate(model: model, dataset: data, batchSize: batchSize)))
+            }
+            guard !results.isEmpty else {
+                throw TrainingError.datasetMismatch(
+                    detail:
+                        "\(checkpoint): none of the stored recipe's datasets (\(recipe.datasets.map(\.name).joined(separator: ", "))) "
+                        + "has a head in the model (\(model.config.datasets.map(\.name).joined(separator: ", "))); nothing to evaluate"
+                )
             }
             if json {
                 let encoder = JSONEncoder()

@@ -43,7 +43,9 @@ extension MoECommand {
             if job.out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
         }
 
-        func run() throws {
+        func run() throws { try exitingOnInterrupt { try perform() } }
+
+        private func perform() throws {
             let source = try SourceCheckpoint(path: checkpoint)
             let adaptation = try Recipe.load(path: job.recipe, overrides: job.overrides)
             let data = try source.newDataset(of: adaptation, named: job.dataset)

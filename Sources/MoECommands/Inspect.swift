@@ -39,7 +39,7 @@ extension MoECommand {
             _ = runtime.apply()
             let file = try RunCheckpoint.read(path: checkpoint)
             let model = try RunCheckpoint.loadModel(file, path: checkpoint)
-            let recipe = try RunCheckpoint.recipe(file)
+            let recipe = try RunCheckpoint.recipe(file, path: checkpoint)
             guard !model.config.isDense else {
                 say("\(checkpoint): a dense model has no experts to inspect")
                 return

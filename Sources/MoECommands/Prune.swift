@@ -63,7 +63,9 @@ extension MoECommand {
             if out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
         }
 
-        func run() throws {
+        func run() throws { try exitingOnInterrupt { try perform() } }
+
+        private func perform() throws {
             let source = try SourceCheckpoint(path: checkpoint)
             let data = try source.dataset(named: dataset)
             _ = runtime.apply(fallback: source.recipe.training.threads)

@@ -158,7 +158,8 @@ public enum Gzip {
 
     /// Reads a file's bytes with POSIX `open`/`read` into a preallocated array.
     static func readRawFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; it is rejected below.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 {
             let err = errno
             if err == ENOENT || err == ENOTDIR {
@@ -172,7 +173,7 @@ public enum Gzip {
             throw DataError.invalid(detail: "cannot stat \(path): \(String(cString: strerror(errno)))")
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw DataError.invalid(detail: "\(path) is not a regular file")
+            throw DataError.invalid(detail: "\(path) is not a regular file (a directory, FIFO or device)")
         }
         let size = Int(info.st_size)
         var readError: Int32 = 0

@@ -159,6 +159,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         func check(_ ok: Bool, _ field: String, _ why: String) throws {
             if !ok { throw ModelError.invalidConfig(field: field, reason: why) }
         }
+        try validateLimits()
         try check(channels > 0, "channels", "must be positive")
         try check(patchSize > 0, "patchSize", "must be positive")
         try check(
@@ -174,7 +175,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
             isDense || (topK >= 1 && topK <= experts), "topK",
             "must be between 1 and experts (\(experts)), got \(topK)")
         try check(isDense || expertHidden > 0, "expertHidden", "must be positive")
-        try check(moeEvery >= 1, "moeEvery", "must be 1 or 2")
+        try check(moeEvery == 1 || moeEvery == 2, "moeEvery", "must be 1 or 2, got \(moeEvery)")
         var seen = Set<String>()
         for d in datasets {
             try check(
@@ -208,6 +209,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
                 }
             }
         }
+        try validateSize()
     }
 }
 

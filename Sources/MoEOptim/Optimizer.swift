@@ -94,6 +94,8 @@ public enum OptimizerStateError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(name: String, expected: [Int], found: [Int])
     /// `optim.*` metadata is absent, unparsable or for another optimiser kind.
     case badMetadata(String)
+    /// A state tensor holds values no optimiser can have written.
+    case badValues(name: String, detail: String)
 
     public var description: String {
         switch self {
@@ -105,6 +107,9 @@ public enum OptimizerStateError: Error, CustomStringConvertible, Equatable {
             "optimiser state tensor '\(name)' has shape \(found), but its parameter has "
                 + "shape \(expected); the model was changed after the checkpoint was saved "
                 + "(resume with a fresh optimiser)"
+        case .badValues(let name, let detail):
+            "optimiser state tensor '\(name)' holds \(detail) values; the checkpoint is damaged "
+                + "(resume with a fresh optimiser to load only the weights)"
         case .badMetadata(let detail):
             "bad optimiser metadata: \(detail) (was the checkpoint saved with the same "
                 + "optimiser kind?)"
@@ -229,9 +234,16 @@ public struct OptimizerState: Sendable {
                     throw OptimizerStateError.shapeMismatch(
                         name: key, expected: shape, found: tensor.shape)
                 }
+                guard tensor.storage.allSatisfy({ $0.isFinite && (slot.first != "v" || $0 >= 0) }) else {
+                    throw OptimizerStateError.badValues(
+                        name: key, detail: slot.first == "v" ? "NaN, infinite or negative" : "NaN or infinite")
+                }
                 restored.slots[i][name] = tensor
             }
-            restored.paramSteps[name] = steps[name]
+            guard let count = steps[name], count >= 0 else {
+                throw OptimizerStateError.badMetadata("'optim.paramSteps' of '\(name)' is negative")
+            }
+            restored.paramSteps[name] = count
         }
         return (restored, stepCount)
     }

@@ -3,8 +3,13 @@ import Foundation
 extension Recipe {
     /// Reads a YAML recipe file and applies `overrides` (`key.path=value`) in order.
     public static func load(path: String, overrides: [String] = []) throws -> Recipe {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw RecipeError.fileNotFound(path) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw RecipeError.invalid(file: path, detail: "not a regular file (a directory, FIFO or device)")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw RecipeError.fileNotFound(path)
+            throw RecipeError.invalid(file: path, detail: "cannot be read (check its permissions)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw RecipeError.syntax(file: path, detail: "not UTF-8 text")
@@ -44,28 +49,51 @@ extension Recipe {
             }
         }
         try checkKeys(tree, source: source)
-        var object = tree.jsonObject() as? [String: Any] ?? [:]
-        // `datasets` is written as a mapping name → settings; decode it as an ordered list.
-        if case .mapping(let pairs)? = tree["datasets"] {
-            object["datasets"] = pairs.map { pair -> Any in
-                var entry = pair.value.jsonObject() as? [String: Any] ?? [:]
-                entry["name"] = pair.key
-                return entry
-            }
-        }
-        let json = try JSONSerialization.data(withJSONObject: object)
-        let recipe: Recipe
-        do {
-            recipe = try JSONDecoder().decode(Recipe.self, from: json)
-        } catch let error as DecodingError {
-            let names =
-                tree["datasets"].flatMap { node -> [String]? in
-                    guard case .mapping(let pairs) = node else { return nil }
-                    return pairs.map(\.key)
-                } ?? []
-            throw RecipeError.invalid(file: source, detail: describe(error, datasetNames: names))
-        }
+        let recipe = try decode(tree, source: source)
         try recipe.validate(source: source)
         return recipe
+    }
+
+    /// The recipe a checkpoint stores (its JSON), decoded and validated like a recipe file;
+    /// `source` names the checkpoint in errors.
+    public static func stored(json: String, source: String) throws -> Recipe {
+        let tree = try RecipeTree.parse(yaml: json, source: source)
+        guard case .mapping = tree else {
+            throw RecipeError.invalid(file: source, detail: "the stored recipe is not a mapping of sections")
+        }
+        let recipe = try decode(tree, source: source)
+        try recipe.validate(source: source)
+        return recipe
+    }
+
+    /// Decodes a checked tree. `datasets` is written as a mapping name → settings in recipe
+    /// files and as a list of entries with a `name` (how checkpoints store it); both decode
+    /// as the ordered list. Errors name the dataset, not its position.
+    static func decode(_ tree: RecipeTree, source: String) throws -> Recipe {
+        var tree = tree
+        var names: [String] = []
+        switch tree["datasets"] {
+        case .mapping(let pairs)?:
+            names = pairs.map(\.key)
+            try tree.set(
+                path: ["datasets"],
+                to: .sequence(
+                    pairs.map { pair in
+                        guard case .mapping(let fields) = pair.value else { return pair.value }
+                        return .mapping(
+                            [("name", .scalar(pair.key, quoted: true))] + fields.filter { $0.key != "name" })
+                    }))
+        case .sequence(let entries)?:
+            names = entries.map { entry in
+                if case .scalar(let name, _)? = entry["name"] { return name }
+                return "?"
+            }
+        default: break
+        }
+        do {
+            return try RecipeTreeDecoder.decode(Recipe.self, from: tree)
+        } catch let error as DecodingError {
+            throw RecipeError.invalid(file: source, detail: describe(error, datasetNames: names))
+        }
     }
 }

@@ -3,72 +3,32 @@ import MoEBalancing
 import MoEModel
 
 extension Recipe {
-    /// Checks values that decode fine but make no sense.
+    /// Upper bounds on recipe values (DESIGN §8.3). With them no product of sizes a run
+    /// computes can overflow, and a typo such as `epochs: 1e30` or `threads: 100000` is an
+    /// error instead of a run that never ends.
+    public enum Limits {
+        public static let datasets = 1...64
+        public static let batchSize = 1...65_536
+        public static let splitSize = 1...10_000_000
+        public static let resize = 1...1_024
+        public static let steps = 1...1_000_000_000
+        public static let epochs = 1e-6...1e6
+        public static let threads = 1...256
+        public static let weight = 0.0...1e6
+        public static let warmup = 0...1_000_000_000
+    }
+
+    /// Checks every value's range and the rules between fields; throws
+    /// `RecipeError.badValue` naming the key path, the value and what is allowed.
     public func validate(source: String) throws {
-        func check(_ ok: Bool, _ path: String, _ why: String) throws {
-            if !ok { throw RecipeError.badValue(file: source, path: path, reason: why) }
-        }
+        let check = RecipeCheck(source: source)
         try check(!name.isEmpty && !name.contains("/"), "name", "must be a non-empty name without '/'")
-        for d in datasets {
-            try check(d.batchSize > 0, "datasets.\(d.name).batchSize", "must be positive")
-            try check(d.samplingWeight > 0, "datasets.\(d.name).samplingWeight", "must be positive")
-            try check(
-                d.testFraction > 0 && d.testFraction < 1, "datasets.\(d.name).testFraction",
-                "must be between 0 and 1")
-            let isScenes = d.source == .scenes
-            try check(
-                isScenes == (d.task != .classification), "datasets.\(d.name).task",
-                isScenes
-                    ? "must be detection or segmentation for scenes"
-                    : "must be classification for \(d.source.rawValue) (it has no boxes or masks)")
-            try check(
-                !isScenes || (d.trainSize > 0 && d.testSize > 0), "datasets.\(d.name).trainSize",
-                "trainSize and testSize must be positive")
-        }
-        try check(training.steps.map { $0 > 0 } ?? true, "training.steps", "must be positive")
-        try check(training.epochs.map { $0 > 0 } ?? true, "training.epochs", "must be positive")
-        try check(
-            training.steps != nil || training.epochs != nil, "training",
-            "give training.steps or training.epochs")
-        try check(training.threads >= 1, "training.threads", "must be at least 1")
-        try check(training.miWeight >= 0, "training.miWeight", "must not be negative")
-        try check(training.evalBatchSize >= 1, "training.evalBatchSize", "must be at least 1")
-        try check(optimizer.learningRate > 0, "optimizer.lr", "must be positive")
-        try check(training.diagnosticsEvery >= 0, "training.diagnosticsEvery", "must not be negative")
-        let method = balancing.method.rawValue
-        try check(
-            !balancing.method.needsRoundRobin || stepMode == .roundRobin, "training.stepMode",
-            "balancing '\(method)' needs one batch of every dataset per step (stepMode: roundRobin)")
-        try check(
-            !(balancing.method == .tbgc || balancing.method == .tbgcNoRescale) || optimizer.clipNorm == 0,
-            "optimizer.clip",
-            "must be 0 with balancing '\(method)': TBGC clips per task and is never combined with a global clip")
-        try check(balancing.norm > 0, "balancing.norm", "must be positive")
-        try check(balancing.lr > 0, "balancing.lr", "must be positive")
-        try check(
-            !(balancing.method == .gradsplit && optimizer.kind == .adamPerTask), "optimizer.kind",
-            "adam-per-task cannot be combined with gradsplit")
-        for d in datasets {
-            let branches = augmentation[d.name] ?? []
-            for (i, b) in branches.enumerated() {
-                let path = "augmentation.\(d.name).\(i)"
-                try check(b.weight >= 0 && (b.finalWeight ?? 0) >= 0, path + ".weight", "must not be negative")
-                try check(
-                    b.kind != .mixup || d.task == .classification, path + ".kind",
-                    "mixup needs a classification dataset")
-                try check(b.kind != .mosaic || d.source == .scenes, path + ".kind", "mosaic needs a scenes dataset")
-                try check(b.minScale > 0 && b.minScale <= 1, path + ".minScale", "must be in (0, 1]")
-            }
-            try check(
-                branches.isEmpty || branches.contains { $0.weight > 0 || ($0.finalWeight ?? 0) > 0 },
-                "augmentation.\(d.name)", "needs a branch with positive weight")
-        }
-        if let r = balancing.relations {
-            try check(
-                r.count == datasets.count && r.allSatisfy { $0.count == datasets.count },
-                "balancing.relations", "must be a \(datasets.count)×\(datasets.count) matrix (datasets in recipe order)"
-            )
-        }
+        try check.range(datasets.count, Limits.datasets, "datasets", what: "dataset count")
+        for d in datasets { try validate(d, check) }
+        try validateTraining(check)
+        try validateOptimizer(check)
+        try validateBalancing(check)
+        try validateAugmentation(check)
         do {
             var probe = model
             probe.datasets = []
@@ -80,9 +40,109 @@ extension Recipe {
         }
     }
 
+    private func validate(_ d: DatasetRecipe, _ check: RecipeCheck) throws {
+        let path = "datasets.\(d.name)"
+        try check(!d.name.isEmpty && !d.name.contains("."), path, "the name must be non-empty and contain no '.'")
+        try check.range(d.batchSize, Limits.batchSize, path + ".batchSize")
+        try check.range(d.samplingWeight, Limits.weight, path + ".samplingWeight")
+        try check(d.samplingWeight > 0, path + ".samplingWeight", "must be positive, got \(d.samplingWeight)")
+        try check.range(Double(d.lossWeight), Limits.weight, path + ".lossWeight")
+        try check(
+            d.testFraction > 0 && d.testFraction < 1, path + ".testFraction",
+            "must be between 0 and 1 (exclusive), got \(d.testFraction)")
+        if let resize = d.resize { try check.range(resize, Limits.resize, path + ".resize") }
+        let isScenes = d.source == .scenes
+        try check(
+            isScenes == (d.task != .classification), path + ".task",
+            isScenes
+                ? "must be detection or segmentation for scenes"
+                : "must be classification for \(d.source.rawValue) (it has no boxes or masks)")
+        if isScenes {
+            try check.range(d.trainSize, Limits.splitSize, path + ".trainSize")
+            try check.range(d.testSize, Limits.splitSize, path + ".testSize")
+        }
+    }
+
+    private func validateTraining(_ check: RecipeCheck) throws {
+        if let steps = training.steps { try check.range(steps, Limits.steps, "training.steps") }
+        if let epochs = training.epochs { try check.range(epochs, Limits.epochs, "training.epochs") }
+        try check(
+            training.steps != nil || training.epochs != nil, "training", "give training.steps or training.epochs")
+        try check.range(training.threads, Limits.threads, "training.threads")
+        try check.range(training.logEvery, 1...Int.max, "training.logEvery")
+        try check.range(training.evalEvery, 0...Int.max, "training.evalEvery")
+        try check.range(training.checkpointEvery, 0...Int.max, "training.checkpointEvery")
+        try check.range(training.diagnosticsEvery, 0...Int.max, "training.diagnosticsEvery")
+        try check.range(training.evalBatchSize, Limits.batchSize, "training.evalBatchSize")
+        try check.range(training.miWeight, 0...1e3, "training.miWeight")
+        let method = balancing.method.rawValue
+        try check(
+            !balancing.method.needsRoundRobin || stepMode == .roundRobin, "training.stepMode",
+            "balancing '\(method)' needs one batch of every dataset per step (stepMode: roundRobin)")
+    }
+
+    private func validateOptimizer(_ check: RecipeCheck) throws {
+        try check.range(optimizer.learningRate, 1e-12...10, "optimizer.lr")
+        try check.range(optimizer.weightDecay, 0...1, "optimizer.weightDecay")
+        try check.range(optimizer.beta1, 0...0.999_999, "optimizer.beta1")
+        try check.range(optimizer.beta2, 0...0.999_999_9, "optimizer.beta2")
+        try check.range(optimizer.epsilon, 1e-30...1, "optimizer.eps")
+        try check.range(optimizer.momentum, 0...0.999_999, "optimizer.momentum")
+        try check.range(optimizer.clipNorm, 0...Float.greatestFiniteMagnitude, "optimizer.clip")
+        try check.range(schedule.warmupSteps, Limits.warmup, "schedule.warmup")
+        try check.range(schedule.minFactor, 0...1, "schedule.minFactor")
+        try check.range(schedule.pctStart, 1e-6...0.999_999, "schedule.pctStart")
+        try check.range(schedule.divFactor, 1e-6...1e9, "schedule.divFactor")
+        try check.range(schedule.finalDivFactor, 1e-6...1e12, "schedule.finalDivFactor")
+    }
+
+    private func validateBalancing(_ check: RecipeCheck) throws {
+        let method = balancing.method.rawValue
+        try check(
+            !(balancing.method == .tbgc || balancing.method == .tbgcNoRescale) || optimizer.clipNorm == 0,
+            "optimizer.clip",
+            "must be 0 with balancing '\(method)': TBGC clips per task and is never combined with a global clip")
+        try check.range(balancing.norm, 1e-12...1e12, "balancing.norm")
+        try check.range(balancing.lr, 1e-12...10, "balancing.lr")
+        try check.range(balancing.alpha, 0...100, "balancing.alpha")
+        try check.range(balancing.initialLogVariance, -50...50, "balancing.initialLogVariance")
+        try check(
+            !(balancing.method == .gradsplit && optimizer.kind == .adamPerTask), "optimizer.kind",
+            "adam-per-task cannot be combined with gradsplit")
+        if let r = balancing.relations {
+            try check(
+                r.count == datasets.count && r.allSatisfy { $0.count == datasets.count },
+                "balancing.relations", "must be a \(datasets.count)×\(datasets.count) matrix (datasets in recipe order)"
+            )
+            try check(
+                r.joined().allSatisfy { (0...1).contains($0) }, "balancing.relations",
+                "entries must be between 0 and 1")
+        }
+    }
+
+    private func validateAugmentation(_ check: RecipeCheck) throws {
+        for d in datasets {
+            let branches = augmentation[d.name] ?? []
+            for (i, b) in branches.enumerated() {
+                let path = "augmentation.\(d.name).\(i)"
+                try check.range(b.weight, Limits.weight, path + ".weight")
+                if let w = b.finalWeight { try check.range(w, Limits.weight, path + ".finalWeight") }
+                try check.range(b.std, 0...100, path + ".std")
+                try check(
+                    b.kind != .mixup || d.task == .classification, path + ".kind",
+                    "mixup needs a classification dataset")
+                try check(b.kind != .mosaic || d.source == .scenes, path + ".kind", "mosaic needs a scenes dataset")
+                try check(b.minScale > 0 && b.minScale <= 1, path + ".minScale", "must be in (0, 1], got \(b.minScale)")
+            }
+            try check(
+                branches.isEmpty || branches.contains { $0.weight > 0 || ($0.finalWeight ?? 0) > 0 },
+                "augmentation.\(d.name)", "needs a branch with positive weight")
+        }
+    }
+
     /// `datasetNames` turns the decoded list's `datasets.<index>` back into the recipe's
     /// `datasets.<name>`.
-    static func describe(_ error: DecodingError, datasetNames: [String] = []) -> String {
+    public static func describe(_ error: DecodingError, datasetNames: [String] = []) -> String {
         func path(_ context: DecodingError.Context) -> String {
             var parts = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }
             if parts.count > 1, parts[0] == "datasets", let i = context.codingPath[1].intValue,

@@ -108,25 +108,4 @@ public indirect enum RecipeTree: Equatable, Sendable {
         let value = try RecipeTree.parse(yaml: text, source: "--set \(key)")
         try set(path: path, to: value)
     }
-
-    /// JSON-compatible value: scalars typed as Int, Double, Bool or String (quoted → String).
-    func jsonObject() -> Any {
-        switch self {
-        case .null: return NSNull()
-        case .scalar(let text, let quoted):
-            if quoted { return text }
-            if let i = Int(text) { return i }
-            if let d = Double(text), d.isFinite { return d }
-            switch text.lowercased() {
-            case "true", "yes", "on": return true
-            case "false", "no", "off": return false
-            default: return text
-            }
-        case .mapping(let pairs):
-            var object: [String: Any] = [:]
-            for (k, v) in pairs { object[k] = v.jsonObject() }
-            return object
-        case .sequence(let items): return items.map { $0.jsonObject() }
-        }
-    }
 }

@@ -19,6 +19,21 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable, Codab
         state = words
     }
 
+    enum CodingKeys: String, CodingKey { case state }
+
+    /// Decodes saved state words; anything but four words, not all zero, is an error.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let words = try c.decode([UInt64].self, forKey: .state)
+        guard words.count == 4, words.contains(where: { $0 != 0 }) else {
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: c.codingPath + [CodingKeys.state],
+                    debugDescription: "a generator state is 4 words, not all zero; found \(words.count) words"))
+        }
+        state = words
+    }
+
     /// Restores a generator from saved state words.
     public init(state: [UInt64]) {
         precondition(state.count == 4, "xoshiro256** state has 4 words, got \(state.count)")

@@ -10,7 +10,7 @@ extension DeltaM {
         for path in paths {
             let file = try RunCheckpoint.read(path: path)
             let model = try RunCheckpoint.loadModel(file, path: path)
-            let recipe = try RunCheckpoint.recipe(file)
+            let recipe = try RunCheckpoint.recipe(file, path: path)
             for entry in recipe.datasets where model.config.datasets.contains(where: { $0.name == entry.name }) {
                 let data = try RunDataset.load(entry, seed: recipe.seed, items: items)
                 result[entry.name] = try Evaluation.evaluate(model: model, dataset: data, batchSize: batchSize)

@@ -21,6 +21,11 @@ public enum Evaluation {
     public static func evaluate(model: VisionMoE, dataset: RunDataset, batchSize: Int) throws -> TaskMetrics {
         let spec = try model.config.dataset(named: dataset.name)
         let split = dataset.test
+        guard split.count > 0 else {
+            throw TrainingError.datasetMismatch(
+                detail: "dataset '\(dataset.name)' has an empty test split; nothing to evaluate "
+                    + "(hint: raise datasets.\(dataset.name).testFraction or testSize)")
+        }
         switch spec.task {
         case .classification:
             guard let images = (split as? ClassificationSplit)?.data else {

@@ -10,8 +10,7 @@ public final class MetricsLog {
     public init(path: String, append: Bool) throws {
         self.path = path
         let fm = FileManager.default
-        try fm.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try createFolder((path as NSString).deletingLastPathComponent)
         if !append || !fm.fileExists(atPath: path) {
             guard fm.createFile(atPath: path, contents: nil) else {
                 throw TrainingError.cannotWrite(path: path)
@@ -24,10 +23,34 @@ public final class MetricsLog {
 
     deinit { try? handle?.close() }
 
-    /// Writes one record; keys are sorted so lines diff well.
-    public func write(_ record: [String: Any]) {
-        guard let data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
-        else { return }
-        handle?.write(data + Data("\n".utf8))
+    /// Writes one record; keys are sorted so lines diff well. Throws when the disk is full
+    /// or the file cannot be written (the run then stops; its last checkpoint stays).
+    public func write(_ record: [String: Any]) throws {
+        guard let handle else { throw TrainingError.cannotWrite(path: path) }
+        let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
+        do {
+            try handle.write(contentsOf: data + Data("\n".utf8))
+        } catch {
+            throw TrainingError.cannotWrite(path: path)
+        }
+    }
+}
+
+/// Creates `folder` and its parents; an error names the part of the path that is in the
+/// way (a file where a folder should be) or the folder that cannot be created.
+public func createFolder(_ folder: String) throws {
+    guard !folder.isEmpty else { return }
+    var isDirectory: ObjCBool = false
+    var prefix = folder.hasPrefix("/") ? "/" : ""
+    for part in folder.split(separator: "/") {
+        prefix = (prefix as NSString).appendingPathComponent(String(part))
+        if FileManager.default.fileExists(atPath: prefix, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw TrainingError.cannotCreateFolder(path: folder, reason: "'\(prefix)' is a file, not a folder")
+        }
+    }
+    do {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    } catch {
+        throw TrainingError.cannotCreateFolder(path: folder, reason: "permission denied or read-only file system")
     }
 }

@@ -45,7 +45,7 @@ public enum RunCheckpoint {
     /// Rebuilds the model saved in `checkpoint`; every parameter must be present with its
     /// shape, and no unknown tensor may be left over.
     public static func loadModel(_ checkpoint: Checkpoint, path: String) throws -> VisionMoE {
-        let config = try checkpoint.decodeMetadata(ModelConfig.self, key: Key.modelConfig)
+        let config = try decode(ModelConfig.self, checkpoint, key: Key.modelConfig, path: path)
         let model = try VisionMoE(config: config, seed: 0)
         for parameter in model.store.parameters {
             let value = try checkpoint.tensor(parameter.name, shape: parameter.value.shape)
@@ -58,9 +58,36 @@ public enum RunCheckpoint {
         return model
     }
 
-    /// The recipe a checkpoint was trained with.
-    public static func recipe(_ checkpoint: Checkpoint) throws -> Recipe {
-        try checkpoint.decodeMetadata(Recipe.self, key: Key.recipe)
+    /// The recipe a checkpoint was trained with, decoded and validated like a recipe file.
+    public static func recipe(_ checkpoint: Checkpoint, path: String = "checkpoint") throws -> Recipe {
+        try Recipe.stored(json: try text(checkpoint, key: Key.recipe, path: path), source: "\(path): stored recipe")
+    }
+
+    /// The saved training state (errors name the field); check it with `validate` against the
+    /// data before use.
+    public static func trainingState(_ checkpoint: Checkpoint, path: String) throws -> TrainingState {
+        guard checkpoint.metadata[Key.trainingState] != nil else {
+            throw TrainingError.missingState(path: path, key: Key.trainingState)
+        }
+        return try decode(TrainingState.self, checkpoint, key: Key.trainingState, path: path)
+    }
+
+    /// A metadata entry's text, or an error naming the missing key.
+    static func text(_ checkpoint: Checkpoint, key: String, path: String) throws -> String {
+        guard let text = checkpoint.metadata[key] else {
+            throw CheckpointError.missingMetadata(key: key, path: path)
+        }
+        return text
+    }
+
+    /// Decodes a JSON metadata entry; errors name the file, the key and the field.
+    static func decode<T: Decodable>(_ type: T.Type, _ checkpoint: Checkpoint, key: String, path: String) throws -> T {
+        let source = "\(path): metadata '\(key)'"
+        do {
+            return try RecipeTreeDecoder.decode(type, json: try text(checkpoint, key: key, path: path), source: source)
+        } catch let error as DecodingError {
+            throw RecipeError.invalid(file: source, detail: Recipe.describe(error))
+        }
     }
 
     /// The operations that made this checkpoint (pretrain, adapt, ...), oldest first.

@@ -71,6 +71,11 @@ public final class Trainer {
         for d in data where !model.config.datasets.contains(where: { $0.name == d.name }) {
             throw TrainingError.datasetMismatch(detail: "the model has no head for dataset '\(d.name)'")
         }
+        try state.validate(recipe: recipe, data: data, model: model, source: "the training state")
+        try MemoryBudget.check(
+            config: model.config,
+            batch: max(data.map(\.recipe.batchSize).max() ?? 1, recipe.training.evalBatchSize),
+            tasks: data.count, perTaskMoments: optimizer.keepsPerTaskMoments)
         self.recipe = recipe
         self.data = data
         self.model = model
@@ -91,15 +96,29 @@ public final class Trainer {
     /// Continues the run saved in `checkpoint`: weights, optimiser moments, sampler state.
     /// `totalSteps` may extend the run.
     public convenience init(resuming checkpoint: Checkpoint, path: String, totalSteps: Int? = nil) throws {
-        let recipe = try RunCheckpoint.recipe(checkpoint)
+        let recipe = try RunCheckpoint.recipe(checkpoint, path: path)
         let model = try RunCheckpoint.loadModel(checkpoint, path: path)
-        guard checkpoint.metadata[RunCheckpoint.Key.trainingState] != nil else {
-            throw TrainingError.missingState(path: path, key: RunCheckpoint.Key.trainingState)
-        }
-        var state = try checkpoint.decodeMetadata(
-            TrainingState.self, key: RunCheckpoint.Key.trainingState)
+        var state = try RunCheckpoint.trainingState(checkpoint, path: path)
         if let totalSteps { state.totalSteps = totalSteps }
-        var optimizer = makeOptimizer(recipe.optimizer, tasks: recipe.datasets.map(\.name))
+        let all = try RunDataset.loadAll(recipe)
+        let data =
+            try state.trainedDatasets.map { names in
+                try names.map { name in
+                    guard let d = all.first(where: { $0.name == name }) else {
+                        throw TrainingError.invalidState(
+                            path: path, field: "trainedDatasets", detail: "names '\(name)', which the recipe lacks")
+                    }
+                    return d
+                }
+            } ?? all
+        try state.validate(recipe: recipe, data: data, model: model, source: path)
+        for flags in state.parameterFlags ?? [] {
+            let p = try model.store.parameter(named: flags.name)
+            p.isTrainable = flags.isTrainable
+            p.trainableSlices = flags.trainableSlices
+            p.decays = flags.decays
+        }
+        var optimizer = makeOptimizer(recipe.optimizer, tasks: data.map(\.name))
         let optimizerTensors = Dictionary(
             uniqueKeysWithValues: checkpoint.tensors
                 .filter { $0.name.hasPrefix(RunCheckpoint.optimizerPrefix) }
@@ -109,8 +128,8 @@ public final class Trainer {
         try optimizer.loadState(
             tensors: optimizerTensors, metadata: optimizerMetadata, store: model.store)
         try self.init(
-            recipe: recipe, data: try RunDataset.loadAll(recipe), model: model,
-            optimizer: optimizer, state: state, history: RunCheckpoint.history(checkpoint))
+            recipe: recipe, data: data, model: model, optimizer: optimizer, state: state,
+            history: RunCheckpoint.history(checkpoint))
     }
 
     public var isFinished: Bool { state.step >= state.totalSteps }
@@ -142,7 +161,21 @@ public final class Trainer {
 
     /// A checkpoint of the current state, resumable bit for bit.
     public func checkpoint() throws -> Checkpoint {
-        try RunCheckpoint.make(
+        var state = state
+        let names = data.map(\.name)
+        state.trainedDatasets = names == recipe.datasets.map(\.name) ? nil : names
+        let parameters = model.store.parameters
+        let allDefault = parameters.allSatisfy {
+            $0.isTrainable && $0.trainableSlices == nil && $0.decays == !isExcludedFromWeightDecay($0.name)
+        }
+        state.parameterFlags =
+            allDefault
+            ? nil
+            : parameters.map {
+                ParameterFlags(
+                    name: $0.name, isTrainable: $0.isTrainable, trainableSlices: $0.trainableSlices, decays: $0.decays)
+            }
+        return try RunCheckpoint.make(
             model: model, recipe: recipe, state: state, optimizer: optimizer, history: history)
     }
 

@@ -62,7 +62,7 @@ public struct TrainingRun {
             do {
                 report = try trainer.step()
             } catch TrainingError.nonFiniteLoss(let step, let dataset, _) {
-                log.write(["event": "nan", "step": step, "dataset": dataset])
+                try log.write(["event": "nan", "step": step, "dataset": dataset])
                 throw TrainingError.nonFiniteLoss(step: step, dataset: dataset, lastCheckpoint: lastSaved)
             }
             let dt = Date().timeIntervalSince(t0)
@@ -72,12 +72,14 @@ public struct TrainingRun {
             totalImages += report.images
 
             let step = report.step
-            if let diagnostics = report.diagnostics { log.write(diagnostics.record(step: step)) }
+            if let diagnostics = report.diagnostics { try log.write(diagnostics.record(step: step)) }
             if step % max(settings.logEvery, 1) == 0 || trainer.isFinished {
                 let rate = Double(window.images) / max(window.seconds, 1e-9)
+                // The run's average time per step: the last window alone swings with which
+                // dataset it sampled.
                 let remaining =
-                    Double(trainer.state.totalSteps - step) * window.seconds
-                    / Double(max(settings.logEvery, 1))
+                    Double(trainer.state.totalSteps - step) * (trainer.state.trainingSeconds - startTrainingSeconds)
+                    / Double(max(step - startStep, 1))
                 var record: [String: Any] = [
                     "event": "train", "step": step, "dataset": report.dataset,
                     "loss": Double(report.loss), "lr": Double(report.learningRate),
@@ -90,7 +92,7 @@ public struct TrainingRun {
                     record["task_losses"] = report.taskLosses.mapValues(Double.init)
                     record["task_weights"] = report.taskWeights.mapValues(Double.init)
                 }
-                log.write(record)
+                try log.write(record)
                 let numbers = String(
                     format: "loss %.4f  lr %.2e  %.0f img/s", report.loss, report.learningRate, rate)
                 progress(
@@ -99,7 +101,7 @@ public struct TrainingRun {
                 window = (0, 0)
             }
             if settings.evalEvery > 0 && step % settings.evalEvery == 0 && !trainer.isFinished {
-                logEvaluation(try trainer.evaluate(), step: step)
+                try logEvaluation(try trainer.evaluate(), step: step)
             }
             if settings.checkpointEvery > 0 && step % settings.checkpointEvery == 0 && !trainer.isFinished {
                 try save()
@@ -107,7 +109,7 @@ public struct TrainingRun {
             }
         }
         let metrics = try trainer.evaluate()
-        logEvaluation(metrics, step: trainer.state.step)
+        try logEvaluation(metrics, step: trainer.state.step)
         try save()
         return summary(
             .finished, startStep: startStep, startSeconds: startTrainingSeconds, images: totalImages, since: runStart,
@@ -118,19 +120,19 @@ public struct TrainingRun {
         try trainer.checkpoint().write(to: URL(fileURLWithPath: checkpointPath))
     }
 
-    private func logEvaluation(_ metrics: [String: TaskMetrics], step: Int) {
+    private func logEvaluation(_ metrics: [String: TaskMetrics], step: Int) throws {
         for (name, m) in metrics.sorted(by: { $0.key < $1.key }) {
             var record: [String: Any] = [
                 "event": "eval", "step": step, "dataset": name, "split": "test",
                 "task": m.task.rawValue,
             ]
             for (key, value) in m.values { record[key] = value }
-            log.write(record)
+            try log.write(record)
             progress("eval step \(step)  \(name)  \(m.summary)", true)
         }
         let mi = trainer.bufferMutualInformation
         if !mi.isEmpty {
-            log.write(["event": "mi", "step": step, "buffer_mi": mi])
+            try log.write(["event": "mi", "step": step, "buffer_mi": mi])
             progress("buffer MI per MoE layer: " + mi.map { String(format: "%.4f", $0) }.joined(separator: " "), true)
         }
     }

@@ -24,6 +24,12 @@ public struct TrainingState: Codable, Sendable, Equatable {
     public var balancer: BalancerState?
     /// Draws of multi-branch augmentation (nil when the recipe has none).
     public var augmentationGenerator: SeededGenerator?
+    /// The datasets this run trains when they are a subset of the recipe's (an adaptation
+    /// trains only its new dataset); nil: all of them.
+    public var trainedDatasets: [String]?
+    /// How each parameter trains when some are frozen (adaptation policies); nil: all train
+    /// with their usual weight decay. A resumed run restores these flags.
+    public var parameterFlags: [ParameterFlags]?
 
     public init(recipe: Recipe, data: [RunDataset], totalSteps: Int, moeLayers: Int) {
         step = 0
@@ -48,4 +54,12 @@ public struct TrainingState: Codable, Sendable, Equatable {
             }
             : []
     }
+}
+
+/// One parameter's training flags, as a checkpoint keeps them.
+public struct ParameterFlags: Codable, Sendable, Equatable {
+    public var name: String
+    public var isTrainable: Bool
+    public var trainableSlices: [Bool]?
+    public var decays: Bool
 }

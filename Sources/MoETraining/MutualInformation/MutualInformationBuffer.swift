@@ -4,6 +4,7 @@ import MoEData
 import MoEModel
 import MoEOptim
 import MoERecipe
+import MoETensor
 
 /// The running dataset–expert buffer of ONE MoE layer and its mutual-information loss
 /// (DESIGN §4, [MTHL eq. 4-5]; the port of MTHL's `TaskMoE.get_MIloss` without its bugs).
@@ -241,7 +242,9 @@ public struct MutualInformationBuffer: Codable, Sendable, Equatable {
         momentum = try c.decode(Double.self, forKey: .momentum)
         warmUp = try c.decode(Int.self, forKey: .warmUp)
         epsilon = try c.decode(Double.self, forKey: .epsilon)
-        guard datasets >= 1, experts >= 1, values.count == datasets * experts,
+        guard datasets >= 1, experts >= 1,
+            case (let size, let overflow) = datasets.multipliedReportingOverflow(by: experts), !overflow,
+            values.count == size,
             counts.count == datasets, counts.allSatisfy({ $0 >= 0 }),
             values.allSatisfy({ $0.isFinite && $0 >= 0 }),
             momentum >= 0, momentum < 1, warmUp >= 0, epsilon >= 0
