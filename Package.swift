@@ -71,6 +71,11 @@ let package = Package(
             ]),
         .executableTarget(name: "moe", dependencies: ["MoECommands"]),
 
+        // What the fuzzers exercise, as plain functions (replayed by the tests).
+        .target(
+            name: "MoEFuzzing",
+            dependencies: ["MoEModel", "MoECheckpoint", "MoEData", "MoERecipe", "MoETraining"]),
+
         .target(name: "MoETestSupport", dependencies: ["MoETensor"]),
         .testTarget(name: "MoETensorTests", dependencies: ["MoETensor", "MoETestSupport"]),
         .testTarget(name: "MoEModelTests", dependencies: ["MoETensor", "MoEModel"]),
@@ -81,7 +86,7 @@ let package = Package(
             name: "MoETrainingTests",
             dependencies: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
-                "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoETestSupport",
+                "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEFuzzing", "MoETestSupport",
             ]),
         .testTarget(
             name: "MoECommandsTests",
@@ -106,3 +111,10 @@ let package = Package(
             path: "Examples/ExpertInitExample/Tests"),
     ]
 )
+
+// libFuzzer driver, only when asked for (it has no `main`: libFuzzer provides it):
+// MOE_FUZZ=1 swift build -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library --product moe-fuzz
+if Context.environment["MOE_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "moe-fuzz", dependencies: ["MoEFuzzing"], path: "Fuzz/moe-fuzz"))
+    package.products.append(.executable(name: "moe-fuzz", targets: ["moe-fuzz"]))
+}

@@ -5,7 +5,8 @@
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-packages=(pkg-config libopenblas-dev libzstd-dev zlib1g-dev zstd dataset-fashion-mnist python3-sklearn)
+packages=(pkg-config libopenblas-dev libzstd-dev zlib1g-dev zstd dataset-fashion-mnist python3-sklearn
+    python3-zstandard)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 # Formatting: the code must be as `swift format` (configured by .swift-format) leaves it.
-swift format lint --strict --recursive --parallel Sources Tests Examples Package.swift
+swift format lint --strict --recursive --parallel Sources Tests Examples Fuzz Package.swift
 
 swift build --build-tests
 swift test

@@ -113,6 +113,23 @@ public struct Checkpoint: Sendable, Equatable {
         try read(path: url.path)
     }
 
+    /// Decodes and validates the bytes of a `.moe` file as `read` does; `name` stands for
+    /// the file in errors.
+    public static func decode(bytes: [UInt8], name: String) throws -> Checkpoint {
+        try bytes.withUnsafeBytes { buffer in
+            Result { () throws(CheckpointError) in try decode(buffer, path: name) }
+        }.get()
+    }
+
+    /// Decodes an uncompressed safetensors buffer (what a `.moe` file's zstd frame holds),
+    /// with the same checks; `name` stands for the file in errors.
+    public static func decode(safetensors bytes: [UInt8], name: String) throws -> Checkpoint {
+        let (tensors, metadata) = try bytes.withUnsafeBytes { buffer in
+            Result { () throws(CheckpointError) in try Safetensors.decode(buffer, path: name) }
+        }.get()
+        return Checkpoint(tensors: tensors, metadata: metadata)
+    }
+
     static func read(path: String) throws(CheckpointError) -> Checkpoint {
         let bytes: [UInt8]
         do {

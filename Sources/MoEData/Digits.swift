@@ -27,7 +27,11 @@ public enum Digits {
     ///   not an integer, a pixel outside 0...16 or a label outside 0...9 (with the line
     ///   number), or a file without rows.
     public static func load(path: String = defaultPath) throws -> ImageDataset {
-        let text = try withInstallHint(installHint) { try Gzip.readFile(path) }
+        try decode(try withInstallHint(installHint) { try Gzip.readFile(path) }, path: path)
+    }
+
+    /// Parses the CSV text of the digits file (already gunzipped); `path` names it in errors.
+    public static func decode(_ text: [UInt8], path: String) throws -> ImageDataset {
         let fieldsPerRow = side * side + 1
         var pixels = [UInt8]()
         var labels = [Int32]()

@@ -44,8 +44,13 @@ public enum RunCheckpoint {
 
     /// Rebuilds the model saved in `checkpoint`; every parameter must be present with its
     /// shape, and no unknown tensor may be left over.
+    /// The stored model config (not yet validated; `VisionMoE` validates it).
+    public static func modelConfig(_ checkpoint: Checkpoint, path: String) throws -> ModelConfig {
+        try decode(ModelConfig.self, checkpoint, key: Key.modelConfig, path: path)
+    }
+
     public static func loadModel(_ checkpoint: Checkpoint, path: String) throws -> VisionMoE {
-        let config = try decode(ModelConfig.self, checkpoint, key: Key.modelConfig, path: path)
+        let config = try modelConfig(checkpoint, path: path)
         let model = try VisionMoE(config: config, seed: 0)
         for parameter in model.store.parameters {
             let value = try checkpoint.tensor(parameter.name, shape: parameter.value.shape)
