@@ -10,7 +10,7 @@ let package = Package(
             targets: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
                 "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEBench",
-                "MoEAdaptation",
+                "MoEAdaptation", "MoEImage",
             ]),
     ],
     dependencies: [
@@ -28,6 +28,15 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .yum(["zlib-devel"])]),
+        .systemLibrary(
+            name: "CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"]), .yum(["libpng-devel"])]),
+        .systemLibrary(
+            name: "CJPEG", pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg62-turbo-dev"]), .yum(["libjpeg-turbo-devel"])]),
+        // C11 decoding functions that keep every libpng/libjpeg call and its setjmp together,
+        // so no longjmp crosses a Swift frame.
+        .target(name: "CImageShim", dependencies: ["CPNG", "CJPEG"]),
 
         // One-way layers: tensors + kernels -> model -> optimisers, tasks, data -> balancing
         // -> recipe -> training -> bench, adaptation -> commands -> executable. Reporting
@@ -52,6 +61,8 @@ let package = Package(
                 "MoEBalancing", "MoERecipe",
             ]),
         .target(name: "MoEReporting"),
+        // PNG/JPEG decoding (Pillow-compatible pixels) and resizing; depends on no moe module.
+        .target(name: "MoEImage", dependencies: ["CImageShim"]),
         .target(
             name: "MoEBench",
             dependencies: [
@@ -82,6 +93,7 @@ let package = Package(
         .testTarget(
             name: "MoECheckpointTests", dependencies: ["MoETensor", "MoECheckpoint", "MoETestSupport"]),
         .testTarget(name: "MoEDataTests", dependencies: ["MoETensor", "MoEData"]),
+        .testTarget(name: "MoEImageTests", dependencies: ["MoEImage"]),
         .testTarget(
             name: "MoETrainingTests",
             dependencies: [
@@ -109,7 +121,8 @@ let package = Package(
         .testTarget(
             name: "ExpertInitExampleTests", dependencies: ["MoETensor", "MoEAdaptation", "ExpertInitExample"],
             path: "Examples/ExpertInitExample/Tests"),
-    ]
+    ],
+    cLanguageStandard: .c11
 )
 
 // libFuzzer driver, only when asked for (it has no `main`: libFuzzer provides it):

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs what moe needs on a Debian machine: OpenBLAS, zstd and zlib (with pkg-config,
-# which SwiftPM uses to find them), the zstd tool, and the real datasets
-# (Fashion-MNIST from dataset-fashion-mnist, digits from python3-sklearn).
+# Installs what moe needs on a Debian machine: OpenBLAS, zstd, zlib, libpng and libjpeg (with
+# pkg-config, which SwiftPM uses to find them), the zstd tool, the real datasets
+# (Fashion-MNIST from dataset-fashion-mnist, digits from python3-sklearn), and Pillow
+# (python3-pil), which the image tests use to write fixtures and reference pixels.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-packages=(pkg-config libopenblas-dev libzstd-dev zlib1g-dev zstd dataset-fashion-mnist python3-sklearn
-    python3-zstandard)
+packages=(pkg-config libopenblas-dev libzstd-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev zstd
+    dataset-fashion-mnist python3-sklearn python3-pil python3-zstandard)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
