@@ -26,13 +26,13 @@ extension MoECommand {
         @Flag(help: "Freeze the backbone: train only the new routers and head (plus --experts).")
         var routerOnly = false
 
-        @Option(help: "Experts per MoE layer that also train (with --router-only).")
+        @Option(parsing: .unconditional, help: "Experts per MoE layer that also train (with --router-only).")
         var experts: Int = 0
 
         @Option(help: "How to choose those experts: random, most-used, least-used.")
         var expertChoice: ExpertSelection = .random
 
-        @Option(help: "Experts per token for the dataset (Top-K reduction).")
+        @Option(parsing: .unconditional, help: "Experts per token for the dataset (Top-K reduction).")
         var topK: Int?
 
         @OptionGroup var job: AdaptationRecipeOptions

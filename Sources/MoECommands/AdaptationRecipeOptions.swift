@@ -10,7 +10,7 @@ struct AdaptationRecipeOptions: ParsableArguments {
     @Option(help: "Which of the recipe's datasets to add (default: its only one).")
     var dataset: String?
 
-    @Option(help: "Optimiser steps (default: the recipe's).")
+    @Option(parsing: .unconditional, help: "Optimiser steps (default: the recipe's).")
     var steps: Int?
 
     @Option(
@@ -18,13 +18,15 @@ struct AdaptationRecipeOptions: ParsableArguments {
         help: ArgumentHelp("Override a recipe field (repeatable).", valueName: "key.path=value"))
     var overrides: [String] = []
 
-    @Option(help: "Seed of what the command creates (router, head, experts, random expert choice).")
+    @Option(
+        parsing: .unconditional, help: "Seed of what the command creates (router, head, experts, random expert choice)."
+    )
     var seed: UInt64 = 0
 
     @Option(help: "Output checkpoint.")
     var out: String
 
     func validate() throws {
-        if let steps, steps < 0 { throw ValidationError("--steps must be at least 0, got \(steps)") }
+        if let steps { try checkOption(steps, in: 0...Recipe.Limits.steps.upperBound, "--steps") }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MoEBench
+import MoERecipe
 
 extension MoECommand {
     /// `moe bench`: training and inference throughput against this machine's SGEMM peak.
@@ -16,29 +17,39 @@ extension MoECommand {
         @Flag(help: "One JSON object per line.")
         var json = false
 
-        @Option(help: "Timed steps per measurement, at least 10 (the median is reported).")
+        @Option(parsing: .unconditional, help: "Timed steps per measurement, at least 10 (the median is reported).")
         var samples: Int = 10
 
-        @Option(help: "Batch size of training steps.")
+        @Option(parsing: .unconditional, help: "Batch size of training steps.")
         var trainBatch: Int = 64
 
-        @Option(help: "Batch size of inference passes.")
+        @Option(parsing: .unconditional, help: "Batch size of inference passes.")
         var inferBatch: Int = 256
 
         @Option(help: "Instead: time a roundRobin step of every balancing method on this recipe (interleaved rounds).")
         var balancing: String?
 
-        @Option(help: "With --balancing: timed rounds (each runs --balancing-steps steps of every method).")
+        @Option(
+            parsing: .unconditional,
+            help: "With --balancing: timed rounds (each runs --balancing-steps steps of every method).")
         var rounds: Int = 3
 
-        @Option(help: "With --balancing: steps per method per round.")
+        @Option(parsing: .unconditional, help: "With --balancing: steps per method per round.")
         var balancingSteps: Int = 2
 
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
             if samples < 10 { throw ValidationError("--samples must be at least 10, got \(samples)") }
-            if trainBatch < 1 || inferBatch < 1 { throw ValidationError("batch sizes must be at least 1") }
+            let batches = Recipe.Limits.batchSize
+            if !batches.contains(trainBatch) || !batches.contains(inferBatch) {
+                throw ValidationError(
+                    "batch sizes must be in 1...\(batches.upperBound), got \(trainBatch) and \(inferBatch)")
+            }
+            if samples > 100_000 { throw ValidationError("--samples must be at most 100000, got \(samples)") }
+            if rounds < 1 || balancingSteps < 1 {
+                throw ValidationError("--rounds and --balancing-steps must be at least 1")
+            }
         }
 
         func run() throws {

@@ -17,10 +17,12 @@ extension MoECommand {
         @Flag(help: "Print one JSON object keyed by dataset name.")
         var json = false
 
-        @Option(help: "Evaluation batch size.")
+        @Option(parsing: .unconditional, help: "Evaluation batch size.")
         var batchSize: Int = 256
 
-        @Option(help: "Evaluate with K experts per token for every dataset (Top-K reduction at inference).")
+        @Option(
+            parsing: .unconditional,
+            help: "Evaluate with K experts per token for every dataset (Top-K reduction at inference).")
         var topK: Int?
 
         @Option(help: "Single-task baseline checkpoints (comma-separated), matched to datasets by name; reports Δm.")

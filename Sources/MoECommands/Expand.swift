@@ -24,13 +24,15 @@ extension MoECommand {
         @Option(help: "Checkpoint to expand (.moe).")
         var checkpoint: String
 
-        @Option(help: "Experts to append per MoE layer.")
+        @Option(parsing: .unconditional, help: "Experts to append per MoE layer.")
         var experts: Int
 
         @Option(help: "New experts start fresh (random) or as noisy copies of old experts.")
         var initialization: Initialization = .copy
 
-        @Option(help: "Test images per old dataset whose outputs are compared before and after (0: skip).")
+        @Option(
+            parsing: .unconditional,
+            help: "Test images per old dataset whose outputs are compared before and after (0: skip).")
         var verifyImages: Int = 16
 
         @OptionGroup var job: AdaptationRecipeOptions

@@ -19,7 +19,7 @@ extension MoECommand {
         @Option(help: "Checkpoint file (.moe).")
         var checkpoint: String
 
-        @Option(help: "Test images per dataset to route.")
+        @Option(parsing: .unconditional, help: "Test images per dataset to route.")
         var images: Int = 512
 
         @Option(help: "Where to write the SVG (default: beside the checkpoint).")

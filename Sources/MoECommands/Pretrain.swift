@@ -21,7 +21,7 @@ extension MoECommand {
         @Option(help: "Recipe file (YAML).")
         var recipe: String = Pretrain.defaultRecipe
 
-        @Option(help: "Train for this many optimiser steps (overrides training.steps/epochs).")
+        @Option(parsing: .unconditional, help: "Train for this many optimiser steps (overrides training.steps/epochs).")
         var steps: Int?
 
         @Option(
@@ -40,7 +40,7 @@ extension MoECommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+            if let steps { try checkOption(steps, in: Recipe.Limits.steps, "--steps") }
             if resume != nil && !overrides.isEmpty {
                 throw ValidationError("--set cannot change a resumed run; its recipe is in the checkpoint")
             }

@@ -24,25 +24,26 @@ extension MoECommand {
         @Option(help: "Dataset whose expert usage decides.")
         var dataset: String
 
-        @Option(help: "Experts to keep per MoE layer.")
+        @Option(parsing: .unconditional, help: "Experts to keep per MoE layer.")
         var keep: Int?
 
-        @Option(help: "Keep experts with at least this share of the dataset's assignments (0-1).")
+        @Option(
+            parsing: .unconditional, help: "Keep experts with at least this share of the dataset's assignments (0-1).")
         var threshold: Double?
 
-        @Option(help: "Fine-tuning steps after pruning (0: none).")
+        @Option(parsing: .unconditional, help: "Fine-tuning steps after pruning (0: none).")
         var finetuneSteps: Int = 0
 
         @Option(help: "What the fine-tune trains: router, experts (router + kept experts), all.")
         var finetune: Adaptation.FinetunePolicy = .experts
 
-        @Option(help: "Fine-tuning learning rate (AdamW, constant).")
+        @Option(parsing: .unconditional, help: "Fine-tuning learning rate (AdamW, constant).")
         var lr: Float = 2e-4
 
         @Flag(help: "Keep the checkpoint's other datasets (their routers lose the pruned experts too).")
         var keepOtherDatasets = false
 
-        @Option(help: "Training images whose routing decides the ranking.")
+        @Option(parsing: .unconditional, help: "Training images whose routing decides the ranking.")
         var usageImages: Int = 512
 
         @Option(help: "Output checkpoint.")
@@ -58,6 +59,7 @@ extension MoECommand {
             if let threshold, !(0..<1).contains(threshold) {
                 throw ValidationError("--threshold must be a share in [0, 1), got \(threshold)")
             }
+            if !(1e-12...10).contains(lr) { throw ValidationError("--lr must be in 1e-12...10, got \(lr)") }
             if finetuneSteps < 0 { throw ValidationError("--finetune-steps must be at least 0, got \(finetuneSteps)") }
             if usageImages < 1 { throw ValidationError("--usage-images must be at least 1, got \(usageImages)") }
             if out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }

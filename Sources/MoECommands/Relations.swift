@@ -19,10 +19,10 @@ extension MoECommand {
         @Option(help: "Recipe file (YAML).")
         var recipe: String = "recipes/default.yaml"
 
-        @Option(help: "Optimiser steps of every run.")
+        @Option(parsing: .unconditional, help: "Optimiser steps of every run.")
         var steps: Int = 200
 
-        @Option(help: "Threshold τ on the relative change (default −0.01: 1 % worse).")
+        @Option(parsing: .unconditional, help: "Threshold τ on the relative change (default −0.01: 1 % worse).")
         var tau: Double = -0.01
 
         @Option(
@@ -36,7 +36,8 @@ extension MoECommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            if steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+            try checkOption(steps, in: Recipe.Limits.steps, "--steps")
+            if !tau.isFinite { throw ValidationError("--tau must be a finite number, got \(tau)") }
         }
 
         /// Trains `base` restricted to `names` and returns each dataset's primary metric.
