@@ -39,3 +39,9 @@ sed 's/digits2/digits3/' "$smoke/adapt.yaml" > "$smoke/expand.yaml"
 python3 -m pip install --quiet --disable-pip-version-check safetensors numpy 2>&1 | tail -n 2 || true
 python3 scripts/check_safetensors.py "$smoke/run/smoke.moe"
 echo "smoke: ok"
+
+# Bad input, briefly: structural mutants of checkpoints and recipes through the CLI (no exit by
+# a signal, no hang), then each libFuzzer target for 15 s (a crash fails the run and keeps
+# the input in Fuzz/regressions/).
+/usr/bin/python3 scripts/mutate.py .build/debug/moe "$smoke/mutants" --count 300 --timeout 20 | tail -n 12
+bash scripts/fuzz.sh 15

@@ -94,4 +94,16 @@ import Testing
         let error = try #require(text, "damaged moments were accepted")
         #expect(error.contains("optim.v."), "\(error)")
     }
+
+    @Test("a checkpoint with NaN weights is refused on load, naming the parameter")
+    func nanWeights() throws {
+        let trainer = try tinyTrainer(try tinyRecipe(steps: 6))
+        var checkpoint = try trainer.checkpoint()
+        let i = try #require(checkpoint.tensors.firstIndex { $0.name == "patch_embed.weight" })
+        var storage = checkpoint.tensors[i].tensor.storage
+        storage[3] = .nan
+        checkpoint.tensors[i] = NamedTensor("patch_embed.weight", Tensor(shape: checkpoint.tensors[i].tensor.shape, storage: storage))
+        let error = #expect(throws: TrainingError.self) { _ = try RunCheckpoint.loadModel(checkpoint, path: "run.moe") }
+        #expect("\(error!)".contains("patch_embed.weight") && "\(error!)".contains("run.moe"))
+    }
 }

@@ -54,6 +54,9 @@ public enum RunCheckpoint {
         let model = try VisionMoE(config: config, seed: 0)
         for parameter in model.store.parameters {
             let value = try checkpoint.tensor(parameter.name, shape: parameter.value.shape)
+            guard value.storage.allSatisfy(\.isFinite) else {
+                throw TrainingError.nonFiniteWeights(name: parameter.name, path: path)
+            }
             parameter.value = value
         }
         for t in checkpoint.tensors

@@ -4,6 +4,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case cannotWrite(path: String)
     case cannotCreateFolder(path: String, reason: String)
     case unexpectedTensor(name: String, path: String)
+    case nonFiniteWeights(name: String, path: String)
     case missingState(path: String, key: String)
     case datasetMismatch(detail: String)
     case invalidState(path: String, field: String, detail: String)
@@ -19,6 +20,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
                 + " hint: lower optimizer.lr, set optimizer.clip, or add schedule.warmup"
         case .cannotCreateFolder(let path, let reason): "cannot create the folder '\(path)': \(reason)"
         case .cannotWrite(let path): "cannot write '\(path)' (hint: check the folder exists and is writable)"
+        case .nonFiniteWeights(let name, let path):
+            "\(path): parameter '\(name)' holds NaN or infinite values (hint: the run diverged before this "
+                + "checkpoint was written, or the file was edited; use an earlier checkpoint)"
         case .unexpectedTensor(let name, let path):
             "\(path): tensor '\(name)' belongs to no parameter of the saved model config "
                 + "(hint: the file was edited or made by another tool)"
