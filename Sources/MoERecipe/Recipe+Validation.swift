@@ -23,7 +23,9 @@ extension Recipe {
     public func validate(source: String) throws {
         let check = RecipeCheck(source: source)
         try check(!name.isEmpty && !name.contains("/"), "name", "must be a non-empty name without '/'")
-        try check.range(datasets.count, Limits.datasets, "datasets", what: "dataset count")
+        try check(
+            Limits.datasets.contains(datasets.count), "datasets",
+            "must name \(Limits.datasets.lowerBound)...\(Limits.datasets.upperBound) datasets, got \(datasets.count)")
         for d in datasets { try validate(d, check) }
         try validateTraining(check)
         try validateOptimizer(check)

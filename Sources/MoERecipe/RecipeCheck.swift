@@ -8,9 +8,7 @@ struct RecipeCheck {
     }
 
     /// `value` must lie in `allowed` (and, for floating point, be finite).
-    func range<T: Comparable>(_ value: T, _ allowed: ClosedRange<T>, _ path: String, what: String = "")
-        throws
-    {
+    func range<T: Comparable>(_ value: T, _ allowed: ClosedRange<T>, _ path: String) throws {
         let upper = "\(allowed.upperBound)"
         let bound = upper == "\(Int.max)" ? "at least \(allowed.lowerBound)" : "in \(allowed.lowerBound)...\(upper)"
         try self(allowed.contains(value), path, "must be \(bound), got \(value)")
