@@ -99,7 +99,7 @@ let package = Package(
             dependencies: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
                 "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEFuzzing", "MoETestSupport",
-            
+            ],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "MoECommandsTests",
