@@ -36,8 +36,9 @@ sed 's/digits2/digits3/' "$smoke/adapt.yaml" > "$smoke/expand.yaml"
 .build/debug/moe prune --checkpoint "$smoke/run/adapted.moe" --dataset digits2 --keep 3 --finetune-steps 2 --out "$smoke/run/pruned.moe"
 .build/debug/moe expand --checkpoint "$smoke/run/adapted.moe" --recipe "$smoke/expand.yaml" --experts 2 --out "$smoke/run/expanded.moe"
 .build/debug/moe eval --checkpoint "$smoke/run/expanded.moe" --top-k 1
-python3 -m pip install --quiet --disable-pip-version-check safetensors numpy 2>&1 | tail -n 2 || true
+python3 -m pip install --quiet --disable-pip-version-check safetensors numpy tensorboard 2>&1 | tail -n 2 || true
 python3 scripts/check_safetensors.py "$smoke/run/smoke.moe"
+python3 scripts/check_tensorboard.py "$smoke/run"
 echo "smoke: ok"
 
 # Bad input, briefly: structural mutants of checkpoints and recipes through the CLI (no exit by

@@ -93,7 +93,7 @@ public enum Adaptation {
         let directory = (checkpointPath as NSString).deletingLastPathComponent
         try createFolder(directory)
         let log = try MetricsLog(
-            path: (directory.isEmpty ? "." : directory) + "/metrics.jsonl", append: true)
+            path: (directory.isEmpty ? "." : directory) + "/metrics.jsonl", append: true, tensorBoard: true)
         try log.write(["event": "adapt", "dataset": dataset.name, "policy": policy.name, "steps": steps])
         let run = TrainingRun(trainer: trainer, checkpointPath: checkpointPath, log: log, progress: progress)
         let summary = try run.run()

@@ -66,7 +66,7 @@ extension MoECommand {
             printPlan(trainer, checkpointPath: checkpointPath, threads: threads)
 
             let logPath = (checkpointPath as NSString).deletingLastPathComponent + "/metrics.jsonl"
-            let log = try MetricsLog(path: logPath, append: resume != nil)
+            let log = try MetricsLog(path: logPath, append: resume != nil, tensorBoard: true)
             Interrupt.install()
             let progress = ProgressPrinter()
             let run = TrainingRun(trainer: trainer, checkpointPath: checkpointPath, log: log) {

@@ -102,7 +102,8 @@ import Testing
         let i = try #require(checkpoint.tensors.firstIndex { $0.name == "patch_embed.weight" })
         var storage = checkpoint.tensors[i].tensor.storage
         storage[3] = .nan
-        checkpoint.tensors[i] = NamedTensor("patch_embed.weight", Tensor(shape: checkpoint.tensors[i].tensor.shape, storage: storage))
+        checkpoint.tensors[i] = NamedTensor(
+            "patch_embed.weight", Tensor(shape: checkpoint.tensors[i].tensor.shape, storage: storage))
         let error = #expect(throws: TrainingError.self) { _ = try RunCheckpoint.loadModel(checkpoint, path: "run.moe") }
         #expect("\(error!)".contains("patch_embed.weight") && "\(error!)".contains("run.moe"))
     }

@@ -6,8 +6,12 @@ public final class MetricsLog {
     public let path: String
     private let handle: FileHandle?
 
-    /// Opens (creating, or appending when resuming) the log at `path`.
-    public init(path: String, append: Bool) throws {
+    /// The TensorBoard event file every record is mirrored to, if any.
+    public let tensorBoard: TensorBoardLog?
+
+    /// Opens (creating, or appending when resuming) the log at `path`; with `tensorBoard`, a
+    /// new event file beside it gets the same numbers.
+    public init(path: String, append: Bool, tensorBoard: Bool = false) throws {
         self.path = path
         let fm = FileManager.default
         try createFolder((path as NSString).deletingLastPathComponent)
@@ -19,6 +23,8 @@ public final class MetricsLog {
         handle = FileHandle(forWritingAtPath: path)
         if handle == nil { throw TrainingError.cannotWrite(path: path) }
         handle?.seekToEndOfFile()
+        self.tensorBoard =
+            tensorBoard ? try TensorBoardLog(folder: (path as NSString).deletingLastPathComponent) : nil
     }
 
     deinit { try? handle?.close() }
@@ -32,6 +38,9 @@ public final class MetricsLog {
             try handle.write(contentsOf: data + Data("\n".utf8))
         } catch {
             throw TrainingError.cannotWrite(path: path)
+        }
+        if let tensorBoard, let step = record["step"] as? Int {
+            try tensorBoard.scalars(TensorBoardLog.scalars(of: record), step: step)
         }
     }
 }

@@ -130,6 +130,14 @@ public struct TrainingRun {
             try log.write(record)
             progress("eval step \(step)  \(name)  \(m.summary)", true)
         }
+        if let board = log.tensorBoard, !trainer.model.config.isDense {
+            for d in trainer.data {
+                let usage = try ExpertUsage.measure(model: trainer.model, dataset: d, images: 256)
+                for (layer, counts) in usage.enumerated() {
+                    try board.histogram(tag: "experts/\(d.name)/layer\(layer)", counts: counts, step: step)
+                }
+            }
+        }
         let mi = trainer.bufferMutualInformation
         if !mi.isEmpty {
             try log.write(["event": "mi", "step": step, "buffer_mi": mi])
