@@ -57,7 +57,9 @@ public struct BatchSampler: Sendable, Codable, Equatable {
         dropLast = try c.decode(Bool.self, forKey: .dropLast)
         epoch = try c.decode(Int.self, forKey: .epoch)
         position = try c.decode(Int.self, forKey: .position)
-        guard count > 0, batchSize > 0, !dropLast || batchSize <= count, epoch >= 0,
+        // Bounds keep `epoch += 1` and the permutation of `count` indices possible.
+        guard (1...(1 << 32)).contains(count), batchSize > 0, !dropLast || batchSize <= count,
+            (0...(1 << 40)).contains(epoch),
             (0...count).contains(position)
         else {
             throw DecodingError.dataCorrupted(

@@ -212,7 +212,7 @@ public struct OptimizerState: Sendable {
                 "'optim.kind' is '\(savedKind)', this optimiser is '\(kind.rawValue)'")
         }
         guard let countText = metadata["optim.stepCount"], let stepCount = Int(countText),
-            stepCount >= 0
+            (0...(1 << 40)).contains(stepCount)
         else {
             throw OptimizerStateError.badMetadata(
                 "'optim.stepCount' is missing or not a non-negative integer")
@@ -240,8 +240,8 @@ public struct OptimizerState: Sendable {
                 }
                 restored.slots[i][name] = tensor
             }
-            guard let count = steps[name], count >= 0 else {
-                throw OptimizerStateError.badMetadata("'optim.paramSteps' of '\(name)' is negative")
+            guard let count = steps[name], (0...(1 << 40)).contains(count) else {
+                throw OptimizerStateError.badMetadata("'optim.paramSteps' of '\(name)' is outside 0...2^40")
             }
             restored.paramSteps[name] = count
         }

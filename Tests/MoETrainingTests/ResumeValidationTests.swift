@@ -71,6 +71,17 @@ import Testing
         ("datasetChooser", { $0["datasetChooser"] = ["state": [1, 2, 3]] }),
         ("datasetChooser", { $0["datasetChooser"] = ["state": [0, 0, 0, 0]] }),
         ("imagesSeen", { $0["imagesSeen"] = ["digits": -5] }),
+        ("imagesSeen", { $0["imagesSeen"] = ["digits": Int.max] }),
+        (
+            "batchSamplers",
+            {
+                var samplers = $0["batchSamplers"] as? [String: Any] ?? [:]
+                var digits = samplers["digits"] as? [String: Any] ?? [:]
+                digits["epoch"] = Int.max
+                samplers["digits"] = digits
+                $0["batchSamplers"] = samplers
+            }
+        ),
     ]
 
     @Test("a damaged or mismatched training state is an error naming the field", arguments: 0..<damages.count)
@@ -106,5 +117,20 @@ import Testing
             "patch_embed.weight", Tensor(shape: checkpoint.tensors[i].tensor.shape, storage: storage))
         let error = #expect(throws: TrainingError.self) { _ = try RunCheckpoint.loadModel(checkpoint, path: "run.moe") }
         #expect("\(error!)".contains("patch_embed.weight") && "\(error!)".contains("run.moe"))
+    }
+
+    @Test("checkpoints that once crashed a command (Fuzz/regressions/checkpoint) resume or fail with an error")
+    func regressionCheckpoints() throws {
+        let folder = repositoryRoot.appendingPathComponent("Fuzz/regressions/checkpoint")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        for name in names.sorted() where name.hasSuffix(".moe") {
+            let path = folder.appendingPathComponent(name).path
+            do {
+                let trainer = try Trainer(resuming: try RunCheckpoint.read(path: path), path: path)
+                try trainer.step()
+            } catch {
+                #expect("\(error)".contains(name), "\(error)")
+            }
+        }
     }
 }

@@ -13,7 +13,8 @@ extension TrainingState {
         func check(_ ok: Bool, _ field: String, _ why: @autoclosure () -> String) throws {
             if !ok { throw TrainingError.invalidState(path: source, field: field, detail: why()) }
         }
-        try check(step >= 0, "step", "is \(step), must not be negative")
+        try check(
+            (0...Self.maximumSteps).contains(step), "step", "is \(step), must be in 0...\(Self.maximumSteps)")
         try check(
             (0...Self.maximumSteps).contains(totalSteps), "totalSteps",
             "is \(totalSteps), must be in 0...\(Self.maximumSteps)")
@@ -32,7 +33,9 @@ extension TrainingState {
                 sampler.batchSize == d.recipe.batchSize, "batchSamplers.\(d.name).batchSize",
                 "is \(sampler.batchSize), the recipe says \(d.recipe.batchSize)")
         }
-        try check(imagesSeen.values.allSatisfy { $0 >= 0 }, "imagesSeen", "holds a negative count")
+        try check(
+            imagesSeen.values.allSatisfy { (0...(1 << 50)).contains($0) }, "imagesSeen",
+            "holds a count outside 0...2^50")
         let experts = model.config.experts
         let buffers = data.count > 1 && experts > 0 ? model.moeLayerCount : 0
         try check(
@@ -73,6 +76,6 @@ extension TrainingState {
         try check(
             (b.adamM + b.adamV).allSatisfy(\.isFinite) && b.adamV.allSatisfy { $0 >= 0 }, "balancer.adamV",
             "holds NaN, infinite or negative values")
-        try check(b.adamSteps >= 0, "balancer.adamSteps", "is negative")
+        try check((0...(1 << 40)).contains(b.adamSteps), "balancer.adamSteps", "is outside 0...2^40")
     }
 }

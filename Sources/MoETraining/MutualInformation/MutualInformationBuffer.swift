@@ -245,9 +245,9 @@ public struct MutualInformationBuffer: Codable, Sendable, Equatable {
         guard datasets >= 1, experts >= 1,
             case (let size, let overflow) = datasets.multipliedReportingOverflow(by: experts), !overflow,
             values.count == size,
-            counts.count == datasets, counts.allSatisfy({ $0 >= 0 }),
+            counts.count == datasets, counts.allSatisfy({ (0...(1 << 40)).contains($0) }),
             values.allSatisfy({ $0.isFinite && $0 >= 0 }),
-            momentum >= 0, momentum < 1, warmUp >= 0, epsilon >= 0
+            momentum >= 0, momentum < 1, (0...(1 << 40)).contains(warmUp), epsilon >= 0, epsilon.isFinite
         else {
             throw DecodingError.dataCorrupted(
                 .init(
