@@ -37,8 +37,7 @@ public final class AdamPerTask: Optimizer {
             case .all: (nil, true)
             case .task(let t, let decays): (t, decays)
             }
-        store.updateEach { p in
-            guard p.isTrainable, p.hasGradient else { return }
+        store.updateEachTrainable { p in
             let owner = TaskParameterLayout.owner(of: p.name, datasets: tasks)
             if let owner, let task, owner != task { return }
             let isShared = owner == nil

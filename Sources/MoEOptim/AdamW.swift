@@ -25,8 +25,7 @@ public struct AdamW: SingleStateOptimizer, Sendable {
 
     public mutating func step(_ store: ParameterStore, lr: Float) {
         state.stepCount += 1
-        store.updateEach { p in
-            guard p.isTrainable, p.hasGradient else { return }
+        store.updateEachTrainable { p in
             let count = p.value.count
             let decay: Float = p.decays ? 1 - lr * settings.weightDecay : 1
             state.updateWithMoments(p) { theta, g, m, v, t in

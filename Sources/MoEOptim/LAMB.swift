@@ -29,8 +29,7 @@ public struct LAMB: SingleStateOptimizer, Sendable {
         let beta1 = settings.beta1
         let beta2 = settings.beta2
         let eps = settings.epsilon
-        store.updateEach { p in
-            guard p.isTrainable, p.hasGradient else { return }
+        store.updateEachTrainable { p in
             let count = p.value.count
             let wd: Float = p.decays ? settings.weightDecay : 0
             state.updateWithMoments(p) { theta, g, m, v, t in

@@ -24,8 +24,7 @@ public struct SGD: SingleStateOptimizer, Sendable {
         let mu = settings.momentum
         let useMomentum = mu != 0
         let nesterov = settings.nesterov
-        store.updateEach { p in
-            guard p.isTrainable, p.hasGradient else { return }
+        store.updateEachTrainable { p in
             let name = p.name
             let count = p.value.count
             let wd: Float = p.decays ? settings.weightDecay : 0
