@@ -40,11 +40,11 @@ extension MoECommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            if experts < 0 { throw ValidationError("--experts must be at least 0, got \(experts)") }
+            try requireAtLeast(0, experts, for: "--experts")
             if experts > 0 && !routerOnly {
                 throw ValidationError("--experts needs --router-only (without it every expert trains)")
             }
-            if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1, got \(topK)") }
+            try requireAtLeast(1, topK, for: "--top-k")
             if job.out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
         }
 

@@ -25,6 +25,6 @@ struct AdaptationRecipeOptions: ParsableArguments {
     var out: String
 
     func validate() throws {
-        if let steps, steps < 0 { throw ValidationError("--steps must be at least 0, got \(steps)") }
+        try requireAtLeast(0, steps, for: "--steps")
     }
 }

@@ -37,7 +37,7 @@ extension MoECommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            if samples < 10 { throw ValidationError("--samples must be at least 10, got \(samples)") }
+            try requireAtLeast(10, samples, for: "--samples")
             if trainBatch < 1 || inferBatch < 1 { throw ValidationError("batch sizes must be at least 1") }
         }
 

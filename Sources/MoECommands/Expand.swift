@@ -38,8 +38,8 @@ extension MoECommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            if verifyImages < 0 { throw ValidationError("--verify-images must be at least 0, got \(verifyImages)") }
-            if experts < 1 { throw ValidationError("--experts must be at least 1, got \(experts)") }
+            try requireAtLeast(0, verifyImages, for: "--verify-images")
+            try requireAtLeast(1, experts, for: "--experts")
             if job.out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
         }
 

@@ -40,7 +40,7 @@ extension MoECommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+            try requireAtLeast(1, steps, for: "--steps")
             if resume != nil && !overrides.isEmpty {
                 throw ValidationError("--set cannot change a resumed run; its recipe is in the checkpoint")
             }

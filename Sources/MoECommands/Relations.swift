@@ -36,7 +36,7 @@ extension MoECommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            if steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+            try requireAtLeast(1, steps, for: "--steps")
         }
 
         /// Trains `base` restricted to `names` and returns each dataset's primary metric.

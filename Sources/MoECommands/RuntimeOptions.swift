@@ -7,7 +7,7 @@ struct RuntimeOptions: ParsableArguments {
     var threads: Int?
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        try requireAtLeast(1, threads, for: "--threads")
     }
 
     /// Applies the thread count: the flag wins over `fallback`.
