@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import MoEAdaptation
 import MoECheckpoint
-import MoERecipe
 import MoETraining
 
 extension MoECommand {
@@ -49,24 +48,17 @@ extension MoECommand {
         }
 
         func run() throws {
-            let source = try SourceCheckpoint(path: checkpoint)
-            let adaptation = try Recipe.load(path: job.recipe, overrides: job.overrides)
-            let data = try source.newDataset(of: adaptation, named: job.dataset)
-            let threads = runtime.apply(fallback: adaptation.training.threads)
-            let total = job.steps ?? adaptation.totalSteps(for: [data])
-            var config = source.model.config
-            if !config.datasets.contains(where: { $0.name == data.name }) { config.datasets.append(data.spec) }
-            var merged = Adaptation.mergedRecipe(source: source.recipe, adaptation: adaptation, model: config)
-            merged.training.steps = total
-            printPlan("adapt", source: source, dataset: data, steps: total, out: job.out)
-            say("  threads \(threads)")
+            let start = try AdaptationStart(checkpoint: checkpoint, job: job, runtime: runtime)
+            start.printPlan("adapt", out: job.out)
+            say("  threads \(start.threads)")
+            let (source, data, merged) = (start.source, start.data, start.recipe)
 
             var settings = Adaptation.AdaptSettings()
             settings.routerOnly = routerOnly
             settings.experts = experts
             settings.selection = expertChoice
             settings.topK = topK
-            settings.steps = total
+            settings.steps = start.steps
             settings.seed = job.seed
             Interrupt.install()
             let progress = ProgressPrinter()

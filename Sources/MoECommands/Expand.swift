@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import MoEAdaptation
 import MoECheckpoint
-import MoERecipe
 import MoETensor
 import MoETraining
 
@@ -44,16 +43,9 @@ extension MoECommand {
         }
 
         func run() throws {
-            let source = try SourceCheckpoint(path: checkpoint)
-            let adaptation = try Recipe.load(path: job.recipe, overrides: job.overrides)
-            let data = try source.newDataset(of: adaptation, named: job.dataset)
-            _ = runtime.apply(fallback: adaptation.training.threads)
-            let total = job.steps ?? adaptation.totalSteps(for: [data])
-            var config = source.model.config
-            config.datasets.append(data.spec)
-            var merged = Adaptation.mergedRecipe(source: source.recipe, adaptation: adaptation, model: config)
-            merged.training.steps = total
-            printPlan("expand", source: source, dataset: data, steps: total, out: job.out)
+            let start = try AdaptationStart(checkpoint: checkpoint, job: job, runtime: runtime)
+            start.printPlan("expand", out: job.out)
+            let (source, data, merged) = (start.source, start.data, start.recipe)
             let initializer: any ExpansionInitializer =
                 initialization == .fresh ? FreshExperts() : CopyMostUsed()
             let probes: [(String, Tensor, Tensor)] =
@@ -69,7 +61,7 @@ extension MoECommand {
             Interrupt.install()
             let progress = ProgressPrinter()
             let (model, record) = try Adaptation.expand(
-                source.model, dataset: data, count: experts, initializer: initializer, steps: total,
+                source.model, dataset: data, count: experts, initializer: initializer, steps: start.steps,
                 seed: job.seed, recipe: merged, history: source.history, checkpointPath: job.out
             ) { progress.show($0, final: $1) }
             progress.finish()
