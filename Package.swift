@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "MoERecipe",
             dependencies: [
-                "MoEModel", "MoEData", "MoEOptim", "MoEBalancing",
+                "MoETensor", "MoEModel", "MoEData", "MoEOptim", "MoEBalancing",
                 .product(name: "Yams", package: "Yams"),
             ]),
         .target(

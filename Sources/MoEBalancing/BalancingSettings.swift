@@ -1,6 +1,7 @@
 import MoEData
 import MoEModel
 import MoEOptim
+import MoETensor
 
 /// How the tasks' losses or gradients are combined into one update (DESIGN §5).
 public enum BalancingMethod: String, Codable, Sendable, CaseIterable {
@@ -93,13 +94,12 @@ public struct BalancingSettings: Codable, Sendable, Equatable {
         }
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = BalancingSettings()
-        method = try c.decodeIfPresent(BalancingMethod.self, forKey: .method) ?? d.method
-        alpha = try c.decodeIfPresent(Float.self, forKey: .alpha) ?? d.alpha
+        try c.decodeIfPresent(&method, forKey: .method)
+        try c.decodeIfPresent(&alpha, forKey: .alpha)
         layer = try c.decodeIfPresent(String.self, forKey: .layer)
-        lr = try c.decodeIfPresent(Float.self, forKey: .lr) ?? d.lr
-        norm = try c.decodeIfPresent(Float.self, forKey: .norm) ?? d.norm
-        initialLogVariance = try c.decodeIfPresent(Float.self, forKey: .initialLogVariance) ?? 0
+        try c.decodeIfPresent(&lr, forKey: .lr)
+        try c.decodeIfPresent(&norm, forKey: .norm)
+        try c.decodeIfPresent(&initialLogVariance, forKey: .initialLogVariance)
         relations = try c.decodeIfPresent([[Float]].self, forKey: .relations)
         splitLayer = try c.decodeIfPresent(String.self, forKey: .splitLayer)
     }

@@ -113,9 +113,7 @@ public enum Benchmark {
         name: String, config: ModelConfig, batch: Int = 64, samples: Int = 10, threads: Int,
         sgemmGFLOPs: Double?
     ) throws -> BenchResult {
-        let model = try VisionMoE(config: config, seed: 0)
-        let dataset = config.datasets[0]
-        let (images, labels) = randomBatch(config: config, dataset: dataset, batch: batch)
+        let (model, dataset, images, labels) = try randomModelAndBatch(config: config, batch: batch)
         var optimizer = makeOptimizer(OptimizerSettings())
         var dlogits = Tensor(shape: [batch, dataset.classes])
         var probs = [Float](repeating: 0, count: batch * dataset.classes)
@@ -146,9 +144,7 @@ public enum Benchmark {
         name: String, config: ModelConfig, batch: Int = 256, samples: Int = 10, threads: Int,
         sgemmGFLOPs: Double?
     ) throws -> BenchResult {
-        let model = try VisionMoE(config: config, seed: 0)
-        let dataset = config.datasets[0]
-        let (images, _) = randomBatch(config: config, dataset: dataset, batch: batch)
+        let (model, dataset, images, _) = try randomModelAndBatch(config: config, batch: batch)
         let seconds = try medianSeconds(warmup: 2, samples: samples) {
             _ = try model.forward(images: images, dataset: dataset.name, training: false)
         }
@@ -168,12 +164,17 @@ public enum Benchmark {
             peakResidentMiB: peakResidentMiB())
     }
 
-    static func randomBatch(config: ModelConfig, dataset: DatasetSpec, batch: Int) -> (Tensor, [Int32]) {
+    /// A model of `config` (seed 0) and a random batch of images and labels for its first dataset.
+    static func randomModelAndBatch(
+        config: ModelConfig, batch: Int
+    ) throws -> (VisionMoE, DatasetSpec, Tensor, [Int32]) {
+        let model = try VisionMoE(config: config, seed: 0)
+        let dataset = config.datasets[0]
         var rng = SeededGenerator(seed: 7)
         var images = Tensor(shape: [batch, config.channels, dataset.height, dataset.width])
         for i in 0..<images.count { images[i] = rng.normal() }
         let labels = (0..<batch).map { _ in Int32(rng.index(below: dataset.classes)) }
-        return (images, labels)
+        return (model, dataset, images, labels)
     }
 
     /// Peak resident set size (VmHWM) of this process in MiB, or 0 where unavailable.

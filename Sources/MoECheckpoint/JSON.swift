@@ -92,57 +92,53 @@ struct JSONParser {
     }
 
     private mutating func parseObject(depth: Int) throws(JSONError) -> JSONValue {
-        index += 1  // {
         var members: [(key: String, value: JSONValue)] = []
         var seen = Set<String>()
-        skipWhitespace()
-        if peek == UInt8(ascii: "}") {
-            index += 1
-            return .object(members)
-        }
-        while true {
-            skipWhitespace()
-            guard peek == UInt8(ascii: "\"") else { throw error("expected a string key") }
-            let keyOffset = index
-            let key = try parseString()
+        try parseItems(closedBy: UInt8(ascii: "}")) { (parser: inout JSONParser) throws(JSONError) in
+            guard parser.peek == UInt8(ascii: "\"") else { throw parser.error("expected a string key") }
+            let keyOffset = parser.index
+            let key = try parser.parseString()
             guard seen.insert(key).inserted else {
                 throw JSONError(message: "duplicate key \"\(key)\"", offset: keyOffset)
             }
-            skipWhitespace()
-            guard peek == UInt8(ascii: ":") else { throw error("expected ':'") }
-            index += 1
-            skipWhitespace()
-            let value = try parseValue(depth: depth + 1)
-            members.append((key, value))
-            skipWhitespace()
-            switch peek {
-            case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "}"):
-                index += 1
-                return .object(members)
-            default: throw error("expected ',' or '}'")
-            }
+            parser.skipWhitespace()
+            guard parser.peek == UInt8(ascii: ":") else { throw parser.error("expected ':'") }
+            parser.index += 1
+            parser.skipWhitespace()
+            members.append((key, try parser.parseValue(depth: depth + 1)))
         }
+        return .object(members)
     }
 
     private mutating func parseArray(depth: Int) throws(JSONError) -> JSONValue {
-        index += 1  // [
         var elements: [JSONValue] = []
+        try parseItems(closedBy: UInt8(ascii: "]")) { (parser: inout JSONParser) throws(JSONError) in
+            elements.append(try parser.parseValue(depth: depth + 1))
+        }
+        return .array(elements)
+    }
+
+    /// Skips the opening bracket, then calls `parseItem` on each comma-separated item (with
+    /// the whitespace around it skipped) up to and including `close`.
+    private mutating func parseItems(
+        closedBy close: UInt8, _ parseItem: (inout JSONParser) throws(JSONError) -> Void
+    ) throws(JSONError) {
+        index += 1  // the opening bracket
         skipWhitespace()
-        if peek == UInt8(ascii: "]") {
+        if peek == close {
             index += 1
-            return .array(elements)
+            return
         }
         while true {
             skipWhitespace()
-            elements.append(try parseValue(depth: depth + 1))
+            try parseItem(&self)
             skipWhitespace()
             switch peek {
             case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "]"):
+            case close:
                 index += 1
-                return .array(elements)
-            default: throw error("expected ',' or ']'")
+                return
+            default: throw error("expected ',' or '\(Character(Unicode.Scalar(close)))'")
             }
         }
     }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import MoEAdaptation
 import MoECheckpoint
-import MoERecipe
 import MoETraining
 
 extension MoECommand {
@@ -40,35 +39,28 @@ extension MoECommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            if experts < 0 { throw ValidationError("--experts must be at least 0, got \(experts)") }
+            try requireAtLeast(0, experts, for: "--experts")
             if experts > 0 && !routerOnly {
                 throw ValidationError("--experts needs --router-only (without it every expert trains)")
             }
-            if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1, got \(topK)") }
+            try requireAtLeast(1, topK, for: "--top-k")
             if job.out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
         }
 
         func run() throws { try exitingOnInterrupt { try perform() } }
 
         private func perform() throws {
-            let source = try SourceCheckpoint(path: checkpoint)
-            let adaptation = try Recipe.load(path: job.recipe, overrides: job.overrides)
-            let data = try source.newDataset(of: adaptation, named: job.dataset)
-            let threads = runtime.apply(fallback: adaptation.training.threads)
-            let total = job.steps ?? adaptation.totalSteps(for: [data])
-            var config = source.model.config
-            if !config.datasets.contains(where: { $0.name == data.name }) { config.datasets.append(data.spec) }
-            var merged = Adaptation.mergedRecipe(source: source.recipe, adaptation: adaptation, model: config)
-            merged.training.steps = total
-            printPlan("adapt", source: source, dataset: data, steps: total, out: job.out)
-            say("  threads \(threads)")
+            let start = try AdaptationStart(checkpoint: checkpoint, job: job, runtime: runtime)
+            start.printPlan("adapt", out: job.out)
+            say("  threads \(start.threads)")
+            let (source, data, merged) = (start.source, start.data, start.recipe)
 
             var settings = Adaptation.AdaptSettings()
             settings.routerOnly = routerOnly
             settings.experts = experts
             settings.selection = expertChoice
             settings.topK = topK
-            settings.steps = total
+            settings.steps = start.steps
             settings.seed = job.seed
             Interrupt.install()
             let progress = ProgressPrinter()

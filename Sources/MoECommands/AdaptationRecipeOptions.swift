@@ -27,6 +27,6 @@ struct AdaptationRecipeOptions: ParsableArguments {
     var out: String
 
     func validate() throws {
-        if let steps { try checkOption(steps, in: 0...Recipe.Limits.steps.upperBound, "--steps") }
+        try requireIn(0...Recipe.Limits.steps.upperBound, steps, for: "--steps")
     }
 }

@@ -40,16 +40,11 @@ extension MoECommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            if samples < 10 { throw ValidationError("--samples must be at least 10, got \(samples)") }
-            let batches = Recipe.Limits.batchSize
-            if !batches.contains(trainBatch) || !batches.contains(inferBatch) {
-                throw ValidationError(
-                    "batch sizes must be in 1...\(batches.upperBound), got \(trainBatch) and \(inferBatch)")
-            }
-            if samples > 100_000 { throw ValidationError("--samples must be at most 100000, got \(samples)") }
-            if rounds < 1 || balancingSteps < 1 {
-                throw ValidationError("--rounds and --balancing-steps must be at least 1")
-            }
+            try requireIn(10...100_000, samples, for: "--samples")
+            try requireIn(Recipe.Limits.batchSize, trainBatch, for: "--train-batch")
+            try requireIn(Recipe.Limits.batchSize, inferBatch, for: "--infer-batch")
+            try requireAtLeast(1, rounds, for: "--rounds")
+            try requireAtLeast(1, balancingSteps, for: "--balancing-steps")
         }
 
         func run() throws {

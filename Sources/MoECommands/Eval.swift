@@ -31,8 +31,8 @@ extension MoECommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-            if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1, got \(topK)") }
+            try requireAtLeast(1, batchSize, for: "--batch-size")
+            try requireAtLeast(1, topK, for: "--top-k")
         }
 
         func run() throws {

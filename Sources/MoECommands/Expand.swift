@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import MoEAdaptation
 import MoECheckpoint
-import MoERecipe
 import MoETensor
 import MoETraining
 
@@ -40,24 +39,17 @@ extension MoECommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            if verifyImages < 0 { throw ValidationError("--verify-images must be at least 0, got \(verifyImages)") }
-            if experts < 1 { throw ValidationError("--experts must be at least 1, got \(experts)") }
+            try requireAtLeast(0, verifyImages, for: "--verify-images")
+            try requireAtLeast(1, experts, for: "--experts")
             if job.out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
         }
 
         func run() throws { try exitingOnInterrupt { try perform() } }
 
         private func perform() throws {
-            let source = try SourceCheckpoint(path: checkpoint)
-            let adaptation = try Recipe.load(path: job.recipe, overrides: job.overrides)
-            let data = try source.newDataset(of: adaptation, named: job.dataset)
-            _ = runtime.apply(fallback: adaptation.training.threads)
-            let total = job.steps ?? adaptation.totalSteps(for: [data])
-            var config = source.model.config
-            config.datasets.append(data.spec)
-            var merged = Adaptation.mergedRecipe(source: source.recipe, adaptation: adaptation, model: config)
-            merged.training.steps = total
-            printPlan("expand", source: source, dataset: data, steps: total, out: job.out)
+            let start = try AdaptationStart(checkpoint: checkpoint, job: job, runtime: runtime)
+            start.printPlan("expand", out: job.out)
+            let (source, data, merged) = (start.source, start.data, start.recipe)
             let initializer: any ExpansionInitializer =
                 initialization == .fresh ? FreshExperts() : CopyMostUsed()
             let probes: [(String, Tensor, Tensor)] =
@@ -73,7 +65,7 @@ extension MoECommand {
             Interrupt.install()
             let progress = ProgressPrinter()
             let (model, record) = try Adaptation.expand(
-                source.model, dataset: data, count: experts, initializer: initializer, steps: total,
+                source.model, dataset: data, count: experts, initializer: initializer, steps: start.steps,
                 seed: job.seed, recipe: merged, history: source.history, checkpointPath: job.out
             ) { progress.show($0, final: $1) }
             progress.finish()

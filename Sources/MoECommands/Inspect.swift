@@ -31,7 +31,7 @@ extension MoECommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            if images < 1 { throw ValidationError("--images must be at least 1, got \(images)") }
+            try requireAtLeast(1, images, for: "--images")
         }
 
         func run() throws {

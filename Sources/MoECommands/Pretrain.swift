@@ -40,7 +40,7 @@ extension MoECommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            if let steps { try checkOption(steps, in: Recipe.Limits.steps, "--steps") }
+            try requireIn(Recipe.Limits.steps, steps, for: "--steps")
             if resume != nil && !overrides.isEmpty {
                 throw ValidationError("--set cannot change a resumed run; its recipe is in the checkpoint")
             }

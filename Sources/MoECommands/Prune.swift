@@ -55,13 +55,13 @@ extension MoECommand {
             if (keep == nil) == (threshold == nil) {
                 throw ValidationError("give exactly one of --keep N and --threshold P")
             }
-            if let keep, keep < 1 { throw ValidationError("--keep must be at least 1, got \(keep)") }
+            try requireAtLeast(1, keep, for: "--keep")
             if let threshold, !(0..<1).contains(threshold) {
                 throw ValidationError("--threshold must be a share in [0, 1), got \(threshold)")
             }
             if !(1e-12...10).contains(lr) { throw ValidationError("--lr must be in 1e-12...10, got \(lr)") }
-            if finetuneSteps < 0 { throw ValidationError("--finetune-steps must be at least 0, got \(finetuneSteps)") }
-            if usageImages < 1 { throw ValidationError("--usage-images must be at least 1, got \(usageImages)") }
+            try requireAtLeast(0, finetuneSteps, for: "--finetune-steps")
+            try requireAtLeast(1, usageImages, for: "--usage-images")
             if out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
         }
 

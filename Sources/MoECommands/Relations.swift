@@ -36,7 +36,7 @@ extension MoECommand {
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
-            try checkOption(steps, in: Recipe.Limits.steps, "--steps")
+            try requireIn(Recipe.Limits.steps, steps, for: "--steps")
             if !tau.isFinite { throw ValidationError("--tau must be a finite number, got \(tau)") }
         }
 

@@ -70,16 +70,6 @@ public struct BatchSampler: Sendable, Codable, Equatable {
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(count, forKey: .count)
-        try c.encode(batchSize, forKey: .batchSize)
-        try c.encode(seed, forKey: .seed)
-        try c.encode(dropLast, forKey: .dropLast)
-        try c.encode(epoch, forKey: .epoch)
-        try c.encode(position, forKey: .position)
-    }
-
     /// Equal when the observable state is equal (the cached permutation is ignored).
     public static func == (a: BatchSampler, b: BatchSampler) -> Bool {
         a.count == b.count && a.batchSize == b.batchSize && a.seed == b.seed && a.dropLast == b.dropLast

@@ -1,3 +1,5 @@
+import MoETensor
+
 /// An axis-aligned box with a class label, in pixel coordinates.
 ///
 /// Coordinates are continuous with an exclusive maximum: a box covering pixel columns
@@ -74,14 +76,14 @@ public struct SceneConfig: Codable, Sendable, Equatable {
     }
 
     public init(from decoder: any Decoder) throws {
+        self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = SceneConfig()
-        canvas = try c.decodeIfPresent(Int.self, forKey: .canvas) ?? d.canvas
-        minItems = try c.decodeIfPresent(Int.self, forKey: .minItems) ?? d.minItems
-        maxItems = try c.decodeIfPresent(Int.self, forKey: .maxItems) ?? d.maxItems
-        minScale = try c.decodeIfPresent(Int.self, forKey: .minScale) ?? d.minScale
-        maxScale = try c.decodeIfPresent(Int.self, forKey: .maxScale) ?? d.maxScale
-        threshold = try c.decodeIfPresent(UInt8.self, forKey: .threshold) ?? d.threshold
+        try c.decodeIfPresent(&canvas, forKey: .canvas)
+        try c.decodeIfPresent(&minItems, forKey: .minItems)
+        try c.decodeIfPresent(&maxItems, forKey: .maxItems)
+        try c.decodeIfPresent(&minScale, forKey: .minScale)
+        try c.decodeIfPresent(&maxScale, forKey: .maxScale)
+        try c.decodeIfPresent(&threshold, forKey: .threshold)
         do {
             try validate()
         } catch let error as DataError {

@@ -155,7 +155,7 @@ struct MoELayer {
         _ store: ParameterStore, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
         rows: Int, training: Bool, cache: Cache
     ) {
-        let (e, assignments, offsets) = (cache.experts, rows * cache.topK, cache.expertOffsets)
+        let (assignments, offsets) = (rows * cache.topK, cache.expertOffsets)
         cache.expertInput.resize(assignments * dim)
         cache.expertHidden.resize(assignments * hidden)
         cache.expertActivation.resize(assignments * hidden)
@@ -164,13 +164,9 @@ struct MoELayer {
             out: cache.expertInput.pointer, src: inp, rowIndices: cache.tokenOfAssignment.readPointer,
             count: assignments, dim: dim)
         withExpertWeights(store) { w1, b1, w2, b2 in
-            for j in 0..<e where offsets[j + 1] > offsets[j] {
-                let (start, n) = (offsets[j], offsets[j + 1] - offsets[j])
-                linearForward(
-                    out: cache.expertHidden.pointer + start * hidden,
-                    inp: cache.expertInput.readPointer + start * dim, weight: w1 + j * dim * hidden,
-                    bias: b1 + j * hidden, rows: n, inDim: dim, outDim: hidden)
-            }
+            GroupedLinear.forward(
+                out: cache.expertHidden.pointer, inp: cache.expertInput.readPointer, weight: w1, bias: b1,
+                inDim: dim, outDim: hidden, offsets: offsets)
             if training {
                 cache.expertActivationDerivative.resize(assignments * hidden)
                 geluForward(
@@ -182,14 +178,9 @@ struct MoELayer {
                     out: cache.expertActivation.pointer, inp: cache.expertHidden.readPointer,
                     count: assignments * hidden)
             }
-            for j in 0..<e where offsets[j + 1] > offsets[j] {
-                let (start, n) = (offsets[j], offsets[j + 1] - offsets[j])
-                linearForward(
-                    out: cache.expertOutput.pointer + start * dim,
-                    inp: cache.expertActivation.readPointer + start * hidden,
-                    weight: w2 + j * hidden * dim, bias: b2 + j * dim, rows: n, inDim: hidden,
-                    outDim: dim)
-            }
+            GroupedLinear.forward(
+                out: cache.expertOutput.pointer, inp: cache.expertActivation.readPointer, weight: w2, bias: b2,
+                inDim: hidden, outDim: dim, offsets: offsets)
         }
         out.update(repeating: 0, count: rows * dim)
         scatterAddRowsForward(
@@ -238,36 +229,23 @@ struct MoELayer {
         _ store: ParameterStore, dOutputs: UnsafeMutablePointer<Float>, rows: Int, cache: Cache,
         scratch: BackwardScratch
     ) -> UnsafeMutablePointer<Float> {
-        let (e, assignments, offsets) = (cache.experts, rows * cache.topK, cache.expertOffsets)
+        let (assignments, offsets) = (rows * cache.topK, cache.expertOffsets)
         let trainable = trainableExperts(store)
         let dActivation = scratch.buffer(.expertActivation, count: assignments * hidden)
         let dHidden = scratch.buffer(.expertHidden, count: assignments * hidden)
         let dInputs = scratch.buffer(.expertInput, count: assignments * dim)
         withExpertWeights(store) { w1, _, w2, _ in
             withExpertGradients(store) { dw1, db1, dw2, db2 in
-                for j in 0..<e where offsets[j + 1] > offsets[j] {
-                    let (start, n) = (offsets[j], offsets[j + 1] - offsets[j])
-                    let learns = trainable?[j] ?? true
-                    linearBackward(
-                        dinp: dActivation + start * hidden,
-                        dweight: learns ? dw2.map { $0 + j * hidden * dim } : nil,
-                        dbias: learns ? db2.map { $0 + j * dim } : nil, dout: dOutputs + start * dim,
-                        inp: cache.expertActivation.readPointer + start * hidden,
-                        weight: w2 + j * hidden * dim, rows: n, inDim: hidden, outDim: dim)
-                }
+                GroupedLinear.backward(
+                    dinp: dActivation, dweight: dw2, dbias: db2, dout: dOutputs,
+                    inp: cache.expertActivation.readPointer, weight: w2, inDim: hidden, outDim: dim,
+                    offsets: offsets, trainable: trainable)
                 geluBackward(
                     dinp: dHidden, derivative: cache.expertActivationDerivative.readPointer,
                     dout: dActivation, count: assignments * hidden)
-                for j in 0..<e where offsets[j + 1] > offsets[j] {
-                    let (start, n) = (offsets[j], offsets[j + 1] - offsets[j])
-                    let learns = trainable?[j] ?? true
-                    linearBackward(
-                        dinp: dInputs + start * dim,
-                        dweight: learns ? dw1.map { $0 + j * dim * hidden } : nil,
-                        dbias: learns ? db1.map { $0 + j * hidden } : nil, dout: dHidden + start * hidden,
-                        inp: cache.expertInput.readPointer + start * dim,
-                        weight: w1 + j * dim * hidden, rows: n, inDim: dim, outDim: hidden)
-                }
+                GroupedLinear.backward(
+                    dinp: dInputs, dweight: dw1, dbias: db1, dout: dHidden, inp: cache.expertInput.readPointer,
+                    weight: w1, inDim: dim, outDim: hidden, offsets: offsets, trainable: trainable)
             }
         }
         return dInputs

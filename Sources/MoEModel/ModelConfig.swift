@@ -1,3 +1,5 @@
+import MoETensor
+
 /// What a dataset's head predicts.
 ///
 /// - classification: logits `[B, C]` from the class token.
@@ -102,23 +104,22 @@ public struct ModelConfig: Codable, Sendable, Equatable {
 
     /// Decodes with defaults for every absent key, so recipes name only what they change.
     public init(from decoder: any Decoder) throws {
+        self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = ModelConfig()
-        channels = try c.decodeIfPresent(Int.self, forKey: .channels) ?? d.channels
-        imageSize = try c.decodeIfPresent(Int.self, forKey: .imageSize) ?? d.imageSize
-        patchSize = try c.decodeIfPresent(Int.self, forKey: .patchSize) ?? d.patchSize
-        width = try c.decodeIfPresent(Int.self, forKey: .width) ?? d.width
-        depth = try c.decodeIfPresent(Int.self, forKey: .depth) ?? d.depth
-        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? d.heads
-        mlpRatio = try c.decodeIfPresent(Int.self, forKey: .mlpRatio) ?? d.mlpRatio
-        experts = try c.decodeIfPresent(Int.self, forKey: .experts) ?? d.experts
-        topK = try c.decodeIfPresent(Int.self, forKey: .topK) ?? d.topK
+        try c.decodeIfPresent(&channels, forKey: .channels)
+        try c.decodeIfPresent(&imageSize, forKey: .imageSize)
+        try c.decodeIfPresent(&patchSize, forKey: .patchSize)
+        try c.decodeIfPresent(&width, forKey: .width)
+        try c.decodeIfPresent(&depth, forKey: .depth)
+        try c.decodeIfPresent(&heads, forKey: .heads)
+        try c.decodeIfPresent(&mlpRatio, forKey: .mlpRatio)
+        try c.decodeIfPresent(&experts, forKey: .experts)
+        try c.decodeIfPresent(&topK, forKey: .topK)
         expertHiddenOverride = try c.decodeIfPresent(Int.self, forKey: .expertHiddenOverride)
-        moeEvery = try c.decodeIfPresent(Int.self, forKey: .moeEvery) ?? d.moeEvery
-        renormalize = try c.decodeIfPresent(Bool.self, forKey: .renormalize) ?? d.renormalize
-        layerNormEpsilon =
-            try c.decodeIfPresent(Float.self, forKey: .layerNormEpsilon) ?? d.layerNormEpsilon
-        datasets = try c.decodeIfPresent([DatasetSpec].self, forKey: .datasets) ?? []
+        try c.decodeIfPresent(&moeEvery, forKey: .moeEvery)
+        try c.decodeIfPresent(&renormalize, forKey: .renormalize)
+        try c.decodeIfPresent(&layerNormEpsilon, forKey: .layerNormEpsilon)
+        try c.decodeIfPresent(&datasets, forKey: .datasets)
     }
 
     public var isDense: Bool { experts == 0 }

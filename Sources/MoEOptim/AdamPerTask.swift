@@ -14,7 +14,6 @@ import MoETensor
 /// `optim.v.<task>.<p>` (shared); metadata adds `optim.paramSteps.<task>`.
 public final class AdamPerTask: Optimizer {
     public let settings: OptimizerSettings
-    public private(set) var stepCount: Int = 0
     public let tasks: [String]
     var own = OptimizerState(slotNames: ["m", "v"])
     var perTask: [OptimizerState]
@@ -25,19 +24,20 @@ public final class AdamPerTask: Optimizer {
         perTask = tasks.map { OptimizerState(slotNames: ["m.\($0)", "v.\($0)"]) }
     }
 
+    public var stepCount: Int { own.stepCount }
+
     public var keepsPerTaskMoments: Bool { true }
 
     public func step(_ store: ParameterStore, lr: Float) { step(store, lr: lr, scope: .all) }
 
     public func step(_ store: ParameterStore, lr: Float, scope: UpdateScope) {
-        stepCount += 1
+        own.stepCount += 1
         let (task, decayShared): (Int?, Bool) =
             switch scope {
             case .all: (nil, true)
             case .task(let t, let decays): (t, decays)
             }
-        store.updateEach { p in
-            guard p.isTrainable, p.hasGradient else { return }
+        store.updateEachTrainable { p in
             let owner = TaskParameterLayout.owner(of: p.name, datasets: tasks)
             if let owner, let task, owner != task { return }
             let isShared = owner == nil
@@ -65,10 +65,10 @@ public final class AdamPerTask: Optimizer {
     }
 
     public var stateMetadata: [String: String] {
-        var meta = own.metadata(kind: .adamPerTask, stepCount: stepCount)
+        var meta = own.metadata(kind: .adamPerTask)
         for (t, name) in tasks.enumerated() {
             meta["optim.paramSteps.\(name)"] =
-                perTask[t].metadata(kind: .adamPerTask, stepCount: stepCount)["optim.paramSteps"]
+                perTask[t].metadata(kind: .adamPerTask)["optim.paramSteps"]
         }
         return meta
     }
@@ -76,7 +76,7 @@ public final class AdamPerTask: Optimizer {
     public func loadState(
         tensors: [String: Tensor], metadata: [String: String], store: ParameterStore
     ) throws {
-        let (restoredOwn, count) = try own.loading(
+        let restoredOwn = try own.loading(
             kind: .adamPerTask, tensors: tensors, metadata: metadata, store: store)
         var restored: [OptimizerState] = []
         for (t, name) in tasks.enumerated() {
@@ -84,11 +84,9 @@ public final class AdamPerTask: Optimizer {
             meta["optim.paramSteps"] = metadata["optim.paramSteps.\(name)"] ?? "{}"
             restored.append(
                 try perTask[t].loading(
-                    kind: .adamPerTask, tensors: tensors, metadata: meta, store: store
-                ).0)
+                    kind: .adamPerTask, tensors: tensors, metadata: meta, store: store))
         }
         own = restoredOwn
         perTask = restored
-        stepCount = count
     }
 }

@@ -14,19 +14,18 @@ import MoETensor
 ///
 /// Computed as PyTorch does: θ ← θ·(1 − ηλ) − (η/(1 − β₁ᵗ))·m / (√v / √(1 − β₂ᵗ) + ε).
 /// State: `"optim.m.<param name>"`, `"optim.v.<param name>"`.
-public struct AdamW: Optimizer, Sendable {
+public struct AdamW: SingleStateOptimizer, Sendable {
+    public static let kind = OptimizerKind.adamw
     public let settings: OptimizerSettings
-    public private(set) var stepCount: Int = 0
-    var state = OptimizerState(slotNames: ["m", "v"])
+    public var state = OptimizerState(slotNames: ["m", "v"])
 
     public init(settings: OptimizerSettings) {
         self.settings = settings
     }
 
     public mutating func step(_ store: ParameterStore, lr: Float) {
-        stepCount += 1
-        store.updateEach { p in
-            guard p.isTrainable, p.hasGradient else { return }
+        state.stepCount += 1
+        store.updateEachTrainable { p in
             let count = p.value.count
             let decay: Float = p.decays ? 1 - lr * settings.weightDecay : 1
             state.updateWithMoments(p) { theta, g, m, v, t in
@@ -58,45 +57,22 @@ public struct AdamW: Optimizer, Sendable {
         m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
         decay: Float, beta1: Float, beta2: Float, stepSize: Float, bc2Sqrt: Float, eps: Float
     ) {
-        let a1 = 1 - beta1
-        let a2 = 1 - beta2
         Parallel.forEachChunk(count: count, minimumPerThread: 1 << 15) { r in
             // Explicit SIMD: LLVM does not vectorise the scalar loop because of the square root.
             var i = r.lowerBound
             while i + 8 <= r.upperBound {
-                let gi = OptimKernels.load8(grad, i)
-                let mi = beta1 * OptimKernels.load8(m, i) + a1 * gi
-                let vi = beta2 * OptimKernels.load8(v, i) + a2 * (gi * gi)
-                OptimKernels.store8(mi, m, i)
-                OptimKernels.store8(vi, v, i)
+                let (mi, vi) = OptimKernels.updateMoments8(grad: grad, m: m, v: v, at: i, beta1: beta1, beta2: beta2)
                 let denom = vi.squareRoot() / bc2Sqrt + eps
                 let th = OptimKernels.load8(theta, i) * decay - stepSize * mi / denom
                 OptimKernels.store8(th, theta, i)
                 i += 8
             }
             while i < r.upperBound {
-                let gi = grad[i]
-                let mi = beta1 * m[i] + a1 * gi
-                let vi = beta2 * v[i] + a2 * (gi * gi)
-                m[i] = mi
-                v[i] = vi
+                let (mi, vi) = OptimKernels.updateMoments(grad: grad, m: m, v: v, at: i, beta1: beta1, beta2: beta2)
                 let denom = vi.squareRoot() / bc2Sqrt + eps
                 theta[i] = theta[i] * decay - stepSize * mi / denom
                 i += 1
             }
         }
-    }
-
-    public func stateTensors() -> [(name: String, tensor: Tensor)] { state.tensors() }
-
-    public var stateMetadata: [String: String] {
-        state.metadata(kind: .adamw, stepCount: stepCount)
-    }
-
-    public mutating func loadState(
-        tensors: [String: Tensor], metadata: [String: String], store: ParameterStore
-    ) throws {
-        (state, stepCount) = try state.loading(
-            kind: .adamw, tensors: tensors, metadata: metadata, store: store)
     }
 }

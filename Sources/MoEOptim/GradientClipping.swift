@@ -22,8 +22,7 @@ public enum GradientClipping {
         let norm = globalNorm(store)
         guard maxNorm > 0, norm > maxNorm else { return norm }
         let scale = maxNorm / (norm + 1e-6)
-        store.updateEach { parameter in
-            guard parameter.isTrainable, parameter.hasGradient else { return }
+        store.updateEachTrainable { parameter in
             let n = parameter.grad.count
             parameter.grad.withUnsafeMutablePointer { g in
                 Parallel.forEachChunk(count: n, minimumPerThread: 1 << 15) { range in

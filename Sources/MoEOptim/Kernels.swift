@@ -56,6 +56,35 @@ enum OptimKernels {
         }.0
     }
 
+    /// Adam's moment updates of the 8 values at `i`, stored and returned:
+    /// m ← β₁·m + (1 − β₁)·g, v ← β₂·v + (1 − β₂)·g².
+    @inline(__always)
+    static func updateMoments8(
+        grad: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, at i: Int,
+        beta1: Float, beta2: Float
+    ) -> (m: SIMD8<Float>, v: SIMD8<Float>) {
+        let gi = load8(grad, i)
+        let mi = beta1 * load8(m, i) + (1 - beta1) * gi
+        let vi = beta2 * load8(v, i) + (1 - beta2) * (gi * gi)
+        store8(mi, m, i)
+        store8(vi, v, i)
+        return (mi, vi)
+    }
+
+    /// `updateMoments8` of the one value at `i`.
+    @inline(__always)
+    static func updateMoments(
+        grad: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, at i: Int,
+        beta1: Float, beta2: Float
+    ) -> (m: Float, v: Float) {
+        let gi = grad[i]
+        let mi = beta1 * m[i] + (1 - beta1) * gi
+        let vi = beta2 * v[i] + (1 - beta2) * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        return (mi, vi)
+    }
+
     @inline(__always)
     static func lanesInOrder(_ v: SIMD8<Double>) -> Double {
         var s: Double = 0

@@ -15,22 +15,21 @@ import MoETensor
 ///
 /// The trust ratio applies to every trainable tensor (norm scales and biases included); the
 /// norms are accumulated in Double. State: `"optim.m.<param name>"`, `"optim.v.<param name>"`.
-public struct LAMB: Optimizer, Sendable {
+public struct LAMB: SingleStateOptimizer, Sendable {
+    public static let kind = OptimizerKind.lamb
     public let settings: OptimizerSettings
-    public private(set) var stepCount: Int = 0
-    var state = OptimizerState(slotNames: ["m", "v"])
+    public var state = OptimizerState(slotNames: ["m", "v"])
 
     public init(settings: OptimizerSettings) {
         self.settings = settings
     }
 
     public mutating func step(_ store: ParameterStore, lr: Float) {
-        stepCount += 1
+        state.stepCount += 1
         let beta1 = settings.beta1
         let beta2 = settings.beta2
         let eps = settings.epsilon
-        store.updateEach { p in
-            guard p.isTrainable, p.hasGradient else { return }
+        store.updateEachTrainable { p in
             let count = p.value.count
             let wd: Float = p.decays ? settings.weightDecay : 0
             state.updateWithMoments(p) { theta, g, m, v, t in
@@ -53,19 +52,13 @@ public struct LAMB: Optimizer, Sendable {
         m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int, lr: Float,
         weightDecay wd: Float, beta1: Float, beta2: Float, bc1: Float, bc2: Float, eps: Float
     ) {
-        let a1 = 1 - beta1
-        let a2 = 1 - beta2
         // Pass 1: moments, ‖θ‖² and ‖r‖² (SIMD, Double sums in a thread-independent order).
         let (weightSq, updateSq) = OptimKernels.blockedSums(count: count) { range in
             var accW = SIMD8<Double>()
             var accR = SIMD8<Double>()
             var i = range.lowerBound
             while i + 8 <= range.upperBound {
-                let gi = OptimKernels.load8(grad, i)
-                let mi = beta1 * OptimKernels.load8(m, i) + a1 * gi
-                let vi = beta2 * OptimKernels.load8(v, i) + a2 * (gi * gi)
-                OptimKernels.store8(mi, m, i)
-                OptimKernels.store8(vi, v, i)
+                let (mi, vi) = OptimKernels.updateMoments8(grad: grad, m: m, v: v, at: i, beta1: beta1, beta2: beta2)
                 let th = OptimKernels.load8(theta, i)
                 let ri = (mi / bc1) / ((vi / bc2).squareRoot() + eps) + wd * th
                 let thd = SIMD8<Double>(th)
@@ -77,11 +70,7 @@ public struct LAMB: Optimizer, Sendable {
             var sumW = OptimKernels.lanesInOrder(accW)
             var sumR = OptimKernels.lanesInOrder(accR)
             while i < range.upperBound {
-                let gi = grad[i]
-                let mi = beta1 * m[i] + a1 * gi
-                let vi = beta2 * v[i] + a2 * (gi * gi)
-                m[i] = mi
-                v[i] = vi
+                let (mi, vi) = OptimKernels.updateMoments(grad: grad, m: m, v: v, at: i, beta1: beta1, beta2: beta2)
                 let th = theta[i]
                 let ri = (mi / bc1) / ((vi / bc2).squareRoot() + eps) + wd * th
                 sumW += Double(th) * Double(th)
@@ -109,18 +98,5 @@ public struct LAMB: Optimizer, Sendable {
                 i += 1
             }
         }
-    }
-
-    public func stateTensors() -> [(name: String, tensor: Tensor)] { state.tensors() }
-
-    public var stateMetadata: [String: String] {
-        state.metadata(kind: .lamb, stepCount: stepCount)
-    }
-
-    public mutating func loadState(
-        tensors: [String: Tensor], metadata: [String: String], store: ParameterStore
-    ) throws {
-        (state, stepCount) = try state.loading(
-            kind: .lamb, tensors: tensors, metadata: metadata, store: store)
     }
 }

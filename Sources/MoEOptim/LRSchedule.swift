@@ -1,5 +1,6 @@
 import Foundation
 import MoEModel
+import MoETensor
 
 /// Shape of the learning-rate schedule; see `LRSchedule.learningRate(step:totalSteps:peakLR:)`.
 public enum ScheduleKind: String, Codable, Sendable {
@@ -61,25 +62,14 @@ public struct LRSchedule: Codable, Sendable, Equatable {
     }
 
     public init(from decoder: any Decoder) throws {
+        self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = LRSchedule()
-        kind = try c.decodeIfPresent(ScheduleKind.self, forKey: .kind) ?? d.kind
-        warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps
-        minFactor = try c.decodeIfPresent(Float.self, forKey: .minFactor) ?? d.minFactor
-        pctStart = try c.decodeIfPresent(Float.self, forKey: .pctStart) ?? d.pctStart
-        divFactor = try c.decodeIfPresent(Float.self, forKey: .divFactor) ?? d.divFactor
-        finalDivFactor =
-            try c.decodeIfPresent(Float.self, forKey: .finalDivFactor) ?? d.finalDivFactor
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(kind, forKey: .kind)
-        try c.encode(warmupSteps, forKey: .warmupSteps)
-        try c.encode(minFactor, forKey: .minFactor)
-        try c.encode(pctStart, forKey: .pctStart)
-        try c.encode(divFactor, forKey: .divFactor)
-        try c.encode(finalDivFactor, forKey: .finalDivFactor)
+        try c.decodeIfPresent(&kind, forKey: .kind)
+        try c.decodeIfPresent(&warmupSteps, forKey: .warmupSteps)
+        try c.decodeIfPresent(&minFactor, forKey: .minFactor)
+        try c.decodeIfPresent(&pctStart, forKey: .pctStart)
+        try c.decodeIfPresent(&divFactor, forKey: .divFactor)
+        try c.decodeIfPresent(&finalDivFactor, forKey: .finalDivFactor)
     }
 
     /// The learning rate at `step` (0-based) of `totalSteps`, for peak `peakLR`: the

@@ -128,6 +128,8 @@ public struct OptimizerState: Sendable {
     var slots: [[String: Tensor]]
     /// Updates applied to each parameter (its bias-correction step `t`).
     var paramSteps: [String: Int] = [:]
+    /// `step(_:lr:)` calls so far (the optimiser's `stepCount`).
+    var stepCount = 0
 
     init(slotNames: [String]) {
         self.slotNames = slotNames
@@ -188,7 +190,7 @@ public struct OptimizerState: Sendable {
         return out
     }
 
-    func metadata(kind: OptimizerKind, stepCount: Int) -> [String: String] {
+    func metadata(kind: OptimizerKind) -> [String: String] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let steps = (try? encoder.encode(paramSteps)).flatMap { String(data: $0, encoding: .utf8) }
@@ -199,11 +201,11 @@ public struct OptimizerState: Sendable {
         ]
     }
 
-    /// Decodes saved state; returns it with the global step count, or throws.
+    /// Decodes saved state, the global step count included, or throws.
     func loading(
         kind: OptimizerKind, tensors: [String: Tensor], metadata: [String: String],
         store: ParameterStore
-    ) throws -> (OptimizerState, Int) {
+    ) throws -> OptimizerState {
         guard let savedKind = metadata["optim.kind"] else {
             throw OptimizerStateError.badMetadata("'optim.kind' is missing")
         }
@@ -225,6 +227,7 @@ public struct OptimizerState: Sendable {
                 "'optim.paramSteps' is missing or not a JSON object of integers")
         }
         var restored = OptimizerState(slotNames: slotNames)
+        restored.stepCount = stepCount
         for name in steps.keys.sorted() where store.contains(name) {
             let shape = try store.parameter(named: name).value.shape
             for (i, slot) in slotNames.enumerated() {
@@ -245,6 +248,6 @@ public struct OptimizerState: Sendable {
             }
             restored.paramSteps[name] = count
         }
-        return (restored, stepCount)
+        return restored
     }
 }

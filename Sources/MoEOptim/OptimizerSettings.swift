@@ -1,4 +1,5 @@
 import MoEModel
+import MoETensor
 
 /// Which update rule an `Optimizer` applies; see `SGD`, `AdamW` and `LAMB`.
 public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
@@ -70,29 +71,16 @@ public struct OptimizerSettings: Codable, Sendable, Equatable {
     }
 
     public init(from decoder: any Decoder) throws {
+        self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = OptimizerSettings()
-        kind = try c.decodeIfPresent(OptimizerKind.self, forKey: .kind) ?? d.kind
-        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
-        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
-        beta1 = try c.decodeIfPresent(Float.self, forKey: .beta1) ?? d.beta1
-        beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? d.beta2
-        epsilon = try c.decodeIfPresent(Float.self, forKey: .epsilon) ?? d.epsilon
-        momentum = try c.decodeIfPresent(Float.self, forKey: .momentum) ?? d.momentum
-        nesterov = try c.decodeIfPresent(Bool.self, forKey: .nesterov) ?? d.nesterov
-        clipNorm = try c.decodeIfPresent(Float.self, forKey: .clipNorm) ?? d.clipNorm
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(kind, forKey: .kind)
-        try c.encode(learningRate, forKey: .learningRate)
-        try c.encode(weightDecay, forKey: .weightDecay)
-        try c.encode(beta1, forKey: .beta1)
-        try c.encode(beta2, forKey: .beta2)
-        try c.encode(epsilon, forKey: .epsilon)
-        try c.encode(momentum, forKey: .momentum)
-        try c.encode(nesterov, forKey: .nesterov)
-        try c.encode(clipNorm, forKey: .clipNorm)
+        try c.decodeIfPresent(&kind, forKey: .kind)
+        try c.decodeIfPresent(&learningRate, forKey: .learningRate)
+        try c.decodeIfPresent(&weightDecay, forKey: .weightDecay)
+        try c.decodeIfPresent(&beta1, forKey: .beta1)
+        try c.decodeIfPresent(&beta2, forKey: .beta2)
+        try c.decodeIfPresent(&epsilon, forKey: .epsilon)
+        try c.decodeIfPresent(&momentum, forKey: .momentum)
+        try c.decodeIfPresent(&nesterov, forKey: .nesterov)
+        try c.decodeIfPresent(&clipNorm, forKey: .clipNorm)
     }
 }

@@ -10,22 +10,21 @@ import MoETensor
 ///
 /// With μ = 0 there is no buffer and the update is θ ← θ − η·g.
 /// State: `"optim.momentum.<param name>"` (only when μ ≠ 0).
-public struct SGD: Optimizer, Sendable {
+public struct SGD: SingleStateOptimizer, Sendable {
+    public static let kind = OptimizerKind.sgd
     public let settings: OptimizerSettings
-    public private(set) var stepCount: Int = 0
-    var state = OptimizerState(slotNames: ["momentum"])
+    public var state = OptimizerState(slotNames: ["momentum"])
 
     public init(settings: OptimizerSettings) {
         self.settings = settings
     }
 
     public mutating func step(_ store: ParameterStore, lr: Float) {
-        stepCount += 1
+        state.stepCount += 1
         let mu = settings.momentum
         let useMomentum = mu != 0
         let nesterov = settings.nesterov
-        store.updateEach { p in
-            guard p.isTrainable, p.hasGradient else { return }
+        store.updateEachTrainable { p in
             let name = p.name
             let count = p.value.count
             let wd: Float = p.decays ? settings.weightDecay : 0
@@ -81,18 +80,5 @@ public struct SGD: Optimizer, Sendable {
                 }
             }
         }
-    }
-
-    public func stateTensors() -> [(name: String, tensor: Tensor)] { state.tensors() }
-
-    public var stateMetadata: [String: String] {
-        state.metadata(kind: .sgd, stepCount: stepCount)
-    }
-
-    public mutating func loadState(
-        tensors: [String: Tensor], metadata: [String: String], store: ParameterStore
-    ) throws {
-        (state, stepCount) = try state.loading(
-            kind: .sgd, tensors: tensors, metadata: metadata, store: store)
     }
 }

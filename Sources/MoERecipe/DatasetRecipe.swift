@@ -3,6 +3,7 @@ import MoEBalancing
 import MoEData
 import MoEModel
 import MoEOptim
+import MoETensor
 
 /// Where a dataset's images come from.
 public enum DataSourceKind: String, Codable, Sendable, CaseIterable {
@@ -54,17 +55,17 @@ public struct DatasetRecipe: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        source = try c.decode(DataSourceKind.self, forKey: .source)
-        task = try c.decodeIfPresent(TaskKind.self, forKey: .task) ?? .classification
+        self.init(
+            name: try c.decode(String.self, forKey: .name), source: try c.decode(DataSourceKind.self, forKey: .source))
+        try c.decodeIfPresent(&task, forKey: .task)
         path = try c.decodeIfPresent(String.self, forKey: .path)
         scene = try c.decodeIfPresent(SceneConfig.self, forKey: .scene)
-        trainSize = try c.decodeIfPresent(Int.self, forKey: .trainSize) ?? 20_000
-        testSize = try c.decodeIfPresent(Int.self, forKey: .testSize) ?? 1_000
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? 64
-        samplingWeight = try c.decodeIfPresent(Double.self, forKey: .samplingWeight) ?? 1
-        lossWeight = try c.decodeIfPresent(Float.self, forKey: .lossWeight) ?? 1
-        testFraction = try c.decodeIfPresent(Double.self, forKey: .testFraction) ?? 0.2
+        try c.decodeIfPresent(&trainSize, forKey: .trainSize)
+        try c.decodeIfPresent(&testSize, forKey: .testSize)
+        try c.decodeIfPresent(&batchSize, forKey: .batchSize)
+        try c.decodeIfPresent(&samplingWeight, forKey: .samplingWeight)
+        try c.decodeIfPresent(&lossWeight, forKey: .lossWeight)
+        try c.decodeIfPresent(&testFraction, forKey: .testFraction)
         resize = try c.decodeIfPresent(Int.self, forKey: .resize)
     }
 }

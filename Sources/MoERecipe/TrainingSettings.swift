@@ -3,6 +3,7 @@ import MoEBalancing
 import MoEData
 import MoEModel
 import MoEOptim
+import MoETensor
 
 /// How long to train and how often to log, evaluate and save.
 public struct TrainingSettings: Codable, Sendable, Equatable {
@@ -35,16 +36,17 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     }
 
     public init(from decoder: any Decoder) throws {
+        self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
         steps = try c.decodeIfPresent(Int.self, forKey: .steps)
         epochs = try c.decodeIfPresent(Double.self, forKey: .epochs)
-        logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? 50
-        evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? 0
-        checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? 0
-        evalBatchSize = try c.decodeIfPresent(Int.self, forKey: .evalBatchSize) ?? 256
-        threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? 2
-        miWeight = try c.decodeIfPresent(Float.self, forKey: .miWeight) ?? 5e-4
+        try c.decodeIfPresent(&logEvery, forKey: .logEvery)
+        try c.decodeIfPresent(&evalEvery, forKey: .evalEvery)
+        try c.decodeIfPresent(&checkpointEvery, forKey: .checkpointEvery)
+        try c.decodeIfPresent(&evalBatchSize, forKey: .evalBatchSize)
+        try c.decodeIfPresent(&threads, forKey: .threads)
+        try c.decodeIfPresent(&miWeight, forKey: .miWeight)
         stepMode = try c.decodeIfPresent(StepMode.self, forKey: .stepMode)
-        diagnosticsEvery = try c.decodeIfPresent(Int.self, forKey: .diagnosticsEvery) ?? 0
+        try c.decodeIfPresent(&diagnosticsEvery, forKey: .diagnosticsEvery)
     }
 }

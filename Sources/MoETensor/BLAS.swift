@@ -19,50 +19,35 @@ public func gemm(
     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
+    /// One `cblas_sgemm` call on the calling thread: rows × cols of C from the given A, B and C.
+    func serial(rows: Int, cols: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>)
+    {
+        cblas_sgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            Int32(rows), Int32(cols), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
     let workers = Parallel.threads
     if workers <= 1 || m * n * k < gemmSplitThreshold {
-        gemmSerial(
-            transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a,
-            lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        serial(rows: m, cols: n, a: a, b: b, c: c)
         return
     }
     if m >= n || m >= 64 * workers {
         // Split rows of C: row i of op(A) starts at a + i*lda (no trans) or a + i (trans).
         Parallel.forEachChunk(count: m, minimumPerThread: 1) { rows in
             let aStart = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
-            gemmSerial(
-                transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha,
-                a: aStart, lda: lda, b: b, ldb: ldb, beta: beta,
-                c: c + rows.lowerBound * ldc, ldc: ldc)
+            serial(rows: rows.count, cols: n, a: aStart, b: b, c: c + rows.lowerBound * ldc)
         }
     } else {
         // Split columns of C: column j of op(B) starts at b + j (no trans) or b + j*ldb (trans).
         Parallel.forEachChunk(count: n, minimumPerThread: 1) { cols in
             let bStart = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
-            gemmSerial(
-                transA: transA, transB: transB, m: m, n: cols.count, k: k, alpha: alpha,
-                a: a, lda: lda, b: bStart, ldb: ldb, beta: beta,
-                c: c + cols.lowerBound, ldc: ldc)
+            serial(rows: m, cols: cols.count, a: a, b: bStart, c: c + cols.lowerBound)
         }
     }
 }
 
 /// Products smaller than this many multiply-adds run on the calling thread.
 @usableFromInline let gemmSplitThreshold = 1 << 20
-
-/// One `cblas_sgemm` call on the calling thread.
-@inlinable
-public func gemmSerial(
-    transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-    alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
-    b: UnsafePointer<Float>, ldb: Int,
-    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
-) {
-    if m == 0 || n == 0 { return }
-    cblas_sgemm(
-        CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-}
 
 /// Threads OpenBLAS may use for one GEMM. `moe` keeps this at 1 and parallelises GEMMs
 /// itself (see `gemm`).

@@ -154,9 +154,10 @@ public final class ParameterStore {
         return try parameter.grad.withUnsafeMutablePointer(body)
     }
 
-    /// Applies `body` to each parameter in order, in place (optimisers, clipping).
-    public func updateEach(_ body: (inout Parameter) throws -> Void) rethrows {
-        for parameter in parameters {
+    /// Applies `body` in order, in place, to each parameter an update may change: trainable
+    /// and with a gradient this step (optimisers, clipping).
+    public func updateEachTrainable(_ body: (inout Parameter) throws -> Void) rethrows {
+        for parameter in parameters where parameter.isTrainable && parameter.hasGradient {
             var reference = parameter
             try body(&reference)
         }

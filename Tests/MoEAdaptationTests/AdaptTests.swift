@@ -20,10 +20,12 @@ import Testing
         settings.selection = selection
         settings.topK = topK
         settings.steps = 3
-        return try Adaptation.adapt(
-            source, dataset: digitsData("b"), settings: settings, recipe: recipe, history: [],
-            checkpointPath: directory.appendingPathComponent("b.moe").path
-        ) { _, _ in }
+        return try withTrainingRunLock {
+            try Adaptation.adapt(
+                source, dataset: digitsData("b"), settings: settings, recipe: recipe, history: [],
+                checkpointPath: directory.appendingPathComponent("b.moe").path
+            ) { _, _ in }
+        }
     }
 
     @Test(

@@ -28,11 +28,13 @@ import Testing
             let sourceBits = parameterBits(source)
 
             let initializer: any ExpansionInitializer = initialization == "fresh" ? FreshExperts() : CopyMostUsed()
-            let (model, record) = try Adaptation.expand(
-                source, dataset: digitsData("b"), count: 2, initializer: initializer, steps: 3, seed: 1,
-                recipe: try tinyAdaptRecipe(), history: [],
-                checkpointPath: dir.appendingPathComponent("e.moe").path
-            ) { _, _ in }
+            let (model, record) = try withTrainingRunLock {
+                try Adaptation.expand(
+                    source, dataset: digitsData("b"), count: 2, initializer: initializer, steps: 3, seed: 1,
+                    recipe: try tinyAdaptRecipe(), history: [],
+                    checkpointPath: dir.appendingPathComponent("e.moe").path
+                ) { _, _ in }
+            }
             #expect(model.config.experts == 6)
             #expect(bits(try model.forward(images: x, dataset: "a", training: false)) == bits(beforeA))
             #expect(bits(try model.forward(images: x, dataset: "c", training: true)) == bits(beforeC))
@@ -57,11 +59,13 @@ import Testing
     func existingDataset() throws {
         try withTemporaryDirectory { dir in
             do {
-                _ = try Adaptation.expand(
-                    try tinySource(["b"]), dataset: digitsData("b"), count: 1, initializer: FreshExperts(),
-                    steps: 1, seed: 0, recipe: try tinyAdaptRecipe(), history: [],
-                    checkpointPath: dir.appendingPathComponent("e.moe").path
-                ) { _, _ in }
+                _ = try withTrainingRunLock {
+                    try Adaptation.expand(
+                        try tinySource(["b"]), dataset: digitsData("b"), count: 1, initializer: FreshExperts(),
+                        steps: 1, seed: 0, recipe: try tinyAdaptRecipe(), history: [],
+                        checkpointPath: dir.appendingPathComponent("e.moe").path
+                    ) { _, _ in }
+                }
                 Issue.record("expected an error")
             } catch {
                 #expect("\(error)".contains("'b'"))

@@ -16,11 +16,13 @@ import Testing
     ) {
         var recipe = try tinyAdaptRecipe("a")
         recipe.training.steps = finetune
-        return try Adaptation.prune(
-            source, dataset: digitsData("a"), rule: .keep(keep), keepOtherDatasets: false,
-            finetuneSteps: finetune, finetune: .experts, recipe: recipe, history: [],
-            checkpointPath: dir.appendingPathComponent("p.moe").path, usageImages: 256
-        ) { _, _ in }
+        return try withTrainingRunLock {
+            try Adaptation.prune(
+                source, dataset: digitsData("a"), rule: .keep(keep), keepOtherDatasets: false,
+                finetuneSteps: finetune, finetune: .experts, recipe: recipe, history: [],
+                checkpointPath: dir.appendingPathComponent("p.moe").path, usageImages: 256
+            ) { _, _ in }
+        }
     }
 
     @Test("keeps the top-N experts by usage; slices experts and router columns consistently")

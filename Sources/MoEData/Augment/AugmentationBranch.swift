@@ -1,3 +1,5 @@
+import MoETensor
+
 /// One branch of multi-branch augmentation [TBGC 2.3]: a single strong augmentation, drawn
 /// for a sample with probability ∝ its weight, which may move linearly from `weight` at
 /// the first step to `finalWeight` at the last.
@@ -42,11 +44,11 @@ public struct AugmentationBranch: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        kind = try c.decode(Kind.self, forKey: .kind)
-        weight = try c.decodeIfPresent(Double.self, forKey: .weight) ?? 1
+        self.init(kind: try c.decode(Kind.self, forKey: .kind))
+        try c.decodeIfPresent(&weight, forKey: .weight)
         finalWeight = try c.decodeIfPresent(Double.self, forKey: .finalWeight)
-        std = try c.decodeIfPresent(Float.self, forKey: .std) ?? 0.1
-        minScale = try c.decodeIfPresent(Float.self, forKey: .minScale) ?? 0.6
+        try c.decodeIfPresent(&std, forKey: .std)
+        try c.decodeIfPresent(&minScale, forKey: .minScale)
     }
 
     /// The weight at `progress` ∈ [0, 1] of the run.

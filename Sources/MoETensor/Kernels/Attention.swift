@@ -19,14 +19,8 @@ public func attentionForward(
     out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>,
     qkv: UnsafePointer<Float>, batch: Int, tokens: Int, dim: Int, heads: Int
 ) {
-    precondition(batch >= 0 && tokens > 0 && heads > 0, "attention: bad shape")
-    precondition(dim % heads == 0, "attention: dim \(dim) not divisible by heads \(heads)")
-    let headDim = dim / heads
-    let n = tokens
-    let scale = 1 / Float(headDim).squareRoot()
-    Parallel.forEach(count: batch * heads) { bh in
-        let b = bh / heads
-        let h = bh % heads
+    let (n, headDim, scale) = attentionHeadShape(batch: batch, tokens: tokens, dim: dim, heads: heads)
+    forEachHead(batch: batch, heads: heads) { b, h, bh in
         let q = qkv + b * n * 3 * dim + h * headDim
         let k = q + dim
         let v = q + 2 * dim
@@ -48,14 +42,8 @@ public func attentionBackward(
     dout: UnsafePointer<Float>, qkv: UnsafePointer<Float>, att: UnsafePointer<Float>,
     batch: Int, tokens: Int, dim: Int, heads: Int
 ) {
-    precondition(batch >= 0 && tokens > 0 && heads > 0, "attention: bad shape")
-    precondition(dim % heads == 0, "attention: dim \(dim) not divisible by heads \(heads)")
-    let headDim = dim / heads
-    let n = tokens
-    let scale = 1 / Float(headDim).squareRoot()
-    Parallel.forEach(count: batch * heads) { bh in
-        let b = bh / heads
-        let h = bh % heads
+    let (n, headDim, scale) = attentionHeadShape(batch: batch, tokens: tokens, dim: dim, heads: heads)
+    forEachHead(batch: batch, heads: heads) { b, h, bh in
         let offset = b * n * 3 * dim + h * headDim
         let q = qkv + offset
         let k = q + dim
@@ -82,4 +70,21 @@ public func attentionBackward(
             transA: true, transB: false, m: n, n: headDim, k: n,
             alpha: scale, a: da, lda: n, b: q, ldb: 3 * dim, beta: 1, c: dk, ldc: 3 * dim)
     }
+}
+
+/// Checks the shape; returns the tokens N, the head width hd = D/H and the score scale 1/√hd.
+private func attentionHeadShape(
+    batch: Int, tokens: Int, dim: Int, heads: Int
+) -> (tokens: Int, headDim: Int, scale: Float) {
+    precondition(batch >= 0 && tokens > 0 && heads > 0, "attention: bad shape")
+    precondition(dim % heads == 0, "attention: dim \(dim) not divisible by heads \(heads)")
+    let headDim = dim / heads
+    return (tokens, headDim, 1 / Float(headDim).squareRoot())
+}
+
+/// Runs `body(b, h, bh)` for head `h` of image `b` (`bh = b·H + h`), for all B·H heads,
+/// spread over the worker threads.
+@inline(__always)
+private func forEachHead(batch: Int, heads: Int, _ body: (_ b: Int, _ h: Int, _ bh: Int) -> Void) {
+    Parallel.forEach(count: batch * heads) { bh in body(bh / heads, bh % heads, bh) }
 }

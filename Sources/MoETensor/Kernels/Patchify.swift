@@ -13,24 +13,9 @@ public func patchifyForward(
     out: UnsafeMutablePointer<Float>, img: UnsafePointer<Float>,
     batch: Int, channels: Int, height: Int, width: Int, patch: Int
 ) {
-    patchifyCheck(batch: batch, channels: channels, height: height, width: width, patch: patch)
-    let gridW = width / patch
-    let patches = (height / patch) * gridW
-    let patchSize = channels * patch * patch
-    Parallel.forEachChunk(count: batch * patches, minimumPerThread: max(1, 16384 / patchSize)) { range in
-        for bp in range {
-            let b = bp / patches
-            let gy = (bp % patches) / gridW
-            let gx = (bp % patches) % gridW
-            var dst = out + bp * patchSize
-            for c in 0..<channels {
-                for py in 0..<patch {
-                    let src = img + ((b * channels + c) * height + gy * patch + py) * width + gx * patch
-                    dst.update(from: src, count: patch)
-                    dst += patch
-                }
-            }
-        }
+    forEachPatchRow(batch: batch, channels: channels, height: height, width: width, patch: patch) {
+        vector, pixel in
+        (out + vector).update(from: img + pixel, count: patch)
     }
 }
 
@@ -39,31 +24,41 @@ public func patchifyBackward(
     dimg: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
     batch: Int, channels: Int, height: Int, width: Int, patch: Int
 ) {
-    patchifyCheck(batch: batch, channels: channels, height: height, width: width, patch: patch)
+    // Patches do not overlap, so every image element has exactly one writer.
+    forEachPatchRow(batch: batch, channels: channels, height: height, width: width, patch: patch) {
+        vector, pixel in
+        let dst = dimg + pixel
+        let src = dout + vector
+        for px in 0..<patch { dst[px] += src[px] }
+    }
+}
+
+/// Checks the shape, then calls `body(vector, pixel)` for every row of every patch: the row's
+/// `patch` values start at offset `vector` of the patch vectors and at offset `pixel` of the
+/// image. The patches are spread over the worker threads.
+@inline(__always)
+private func forEachPatchRow(
+    batch: Int, channels: Int, height: Int, width: Int, patch: Int, _ body: (_ vector: Int, _ pixel: Int) -> Void
+) {
+    precondition(batch >= 0 && channels > 0 && patch > 0, "patchify: bad shape")
+    precondition(
+        height % patch == 0 && width % patch == 0,
+        "patchify: image \(height)x\(width) is not a multiple of patch \(patch)")
     let gridW = width / patch
     let patches = (height / patch) * gridW
     let patchSize = channels * patch * patch
-    // Patches do not overlap, so every image element has exactly one writer.
     Parallel.forEachChunk(count: batch * patches, minimumPerThread: max(1, 16384 / patchSize)) { range in
         for bp in range {
             let b = bp / patches
             let gy = (bp % patches) / gridW
             let gx = (bp % patches) % gridW
-            var src = dout + bp * patchSize
+            var vector = bp * patchSize
             for c in 0..<channels {
                 for py in 0..<patch {
-                    let dst = dimg + ((b * channels + c) * height + gy * patch + py) * width + gx * patch
-                    for px in 0..<patch { dst[px] += src[px] }
-                    src += patch
+                    body(vector, ((b * channels + c) * height + gy * patch + py) * width + gx * patch)
+                    vector += patch
                 }
             }
         }
     }
-}
-
-private func patchifyCheck(batch: Int, channels: Int, height: Int, width: Int, patch: Int) {
-    precondition(batch >= 0 && channels > 0 && patch > 0, "patchify: bad shape")
-    precondition(
-        height % patch == 0 && width % patch == 0,
-        "patchify: image \(height)x\(width) is not a multiple of patch \(patch)")
 }

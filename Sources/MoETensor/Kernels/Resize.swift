@@ -27,6 +27,23 @@ private struct BilinearTaps {
             upperWeight.append(src - Float(i0))
         }
     }
+
+    /// The taps of output coordinate `o` with their weights (1 − λ, λ).
+    @inline(__always)
+    func tap(_ o: Int) -> (lower: Int, upper: Int, lowerWeight: Float, upperWeight: Float) {
+        let w = upperWeight[o]
+        return (lower[o], upper[o], 1 - w, w)
+    }
+}
+
+/// Checks the shape of one resize; returns the taps of the rows and of the columns.
+private func bilinearTaps(
+    channels: Int, inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int
+) -> (ys: BilinearTaps, xs: BilinearTaps) {
+    precondition(
+        channels >= 0 && inHeight > 0 && inWidth > 0 && outHeight > 0 && outWidth > 0,
+        "bilinearResize: bad shape")
+    return (BilinearTaps(inSize: inHeight, outSize: outHeight), BilinearTaps(inSize: inWidth, outSize: outWidth))
 }
 
 /// `out[c] = bilinear resample of inp[c]` for every channel.
@@ -34,27 +51,19 @@ public func bilinearResizeForward(
     out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, channels: Int,
     inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int
 ) {
-    precondition(
-        channels >= 0 && inHeight > 0 && inWidth > 0 && outHeight > 0 && outWidth > 0,
-        "bilinearResize: bad shape")
-    let ys = BilinearTaps(inSize: inHeight, outSize: outHeight)
-    let xs = BilinearTaps(inSize: inWidth, outSize: outWidth)
+    let (ys, xs) = bilinearTaps(
+        channels: channels, inHeight: inHeight, inWidth: inWidth, outHeight: outHeight, outWidth: outWidth)
     let outPlane = outHeight * outWidth
     Parallel.forEachChunk(count: channels * outHeight, minimumPerThread: max(1, 8192 / outWidth)) { range in
         for cy in range {
             let c = cy / outHeight
             let oy = cy % outHeight
             let plane = inp + c * inHeight * inWidth
-            let row0 = plane + ys.lower[oy] * inWidth
-            let row1 = plane + ys.upper[oy] * inWidth
-            let wy1 = ys.upperWeight[oy]
-            let wy0 = 1 - wy1
+            let (y0, y1, wy0, wy1) = ys.tap(oy)
+            let (row0, row1) = (plane + y0 * inWidth, plane + y1 * inWidth)
             let dst = out + c * outPlane + oy * outWidth
             for ox in 0..<outWidth {
-                let x0 = xs.lower[ox]
-                let x1 = xs.upper[ox]
-                let wx1 = xs.upperWeight[ox]
-                let wx0 = 1 - wx1
+                let (x0, x1, wx0, wx1) = xs.tap(ox)
                 dst[ox] =
                     wy0 * (wx0 * row0[x0] + wx1 * row0[x1])
                     + wy1 * (wx0 * row1[x0] + wx1 * row1[x1])
@@ -68,27 +77,19 @@ public func bilinearResizeBackward(
     dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, channels: Int,
     inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int
 ) {
-    precondition(
-        channels >= 0 && inHeight > 0 && inWidth > 0 && outHeight > 0 && outWidth > 0,
-        "bilinearResize: bad shape")
-    let ys = BilinearTaps(inSize: inHeight, outSize: outHeight)
-    let xs = BilinearTaps(inSize: inWidth, outSize: outWidth)
+    let (ys, xs) = bilinearTaps(
+        channels: channels, inHeight: inHeight, inWidth: inWidth, outHeight: outHeight, outWidth: outWidth)
     let outPlane = outHeight * outWidth
     // Taps overlap within a channel, so threads split by channel only.
     Parallel.forEachChunk(count: channels, minimumPerThread: max(1, 8192 / outPlane)) { range in
         for c in range {
             let plane = dinp + c * inHeight * inWidth
             for oy in 0..<outHeight {
-                let row0 = plane + ys.lower[oy] * inWidth
-                let row1 = plane + ys.upper[oy] * inWidth
-                let wy1 = ys.upperWeight[oy]
-                let wy0 = 1 - wy1
+                let (y0, y1, wy0, wy1) = ys.tap(oy)
+                let (row0, row1) = (plane + y0 * inWidth, plane + y1 * inWidth)
                 let g = dout + c * outPlane + oy * outWidth
                 for ox in 0..<outWidth {
-                    let x0 = xs.lower[ox]
-                    let x1 = xs.upper[ox]
-                    let wx1 = xs.upperWeight[ox]
-                    let wx0 = 1 - wx1
+                    let (x0, x1, wx0, wx1) = xs.tap(ox)
                     row0[x0] += wy0 * wx0 * g[ox]
                     row0[x1] += wy0 * wx1 * g[ox]
                     row1[x0] += wy1 * wx0 * g[ox]
