@@ -49,7 +49,16 @@ extension TrainingState {
         try check(
             (augmentationGenerator != nil) == recipe.augmentation.values.contains { !$0.isEmpty },
             "augmentationGenerator", "does not match whether the recipe augments")
-        if let balancer { try validate(balancer, tasks: data.count, check) }
+        if let balancer {
+            try validate(balancer, tasks: data.count, check)
+            let method = recipe.balancing.method
+            try check(
+                method != .gradnorm || balancer.weights.count == data.count, "balancer.weights",
+                "has \(balancer.weights.count) entries; gradnorm needs one per task (\(data.count))")
+            try check(
+                method != .uncertainty || balancer.logVariances.count == data.count, "balancer.logVariances",
+                "has \(balancer.logVariances.count) entries; uncertainty weighting needs one per task (\(data.count))")
+        }
         if let flags = parameterFlags {
             for f in flags {
                 try check(model.store.contains(f.name), "parameterFlags", "names '\(f.name)', which the model lacks")
@@ -64,6 +73,9 @@ extension TrainingState {
     private func validate(
         _ b: BalancerState, tasks: Int, _ check: (Bool, String, @autoclosure () -> String) throws -> Void
     ) throws {
+        try check(
+            b.initialLosses.map { $0.count == tasks } ?? true, "balancer.initialLosses",
+            "has \(b.initialLosses?.count ?? 0) entries for \(tasks) tasks")
         for (field, values) in [
             ("weights", b.weights), ("logVariances", b.logVariances), ("initialLosses", b.initialLosses ?? []),
         ] {
