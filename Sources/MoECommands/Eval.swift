@@ -44,7 +44,7 @@ extension MoECommand {
             var results: [(String, TaskMetrics)] = []
             let items = FashionMNISTCache()
             for entry in recipe.datasets where model.config.datasets.contains(where: { $0.name == entry.name }) {
-                let data = try RunDataset.load(entry, seed: recipe.seed, items: items)
+                let data = try RunDataset.load(entry, seed: recipe.seed, items: items, model: model.config)
                 results.append((entry.name, try Evaluation.evaluate(model: model, dataset: data, batchSize: batchSize)))
             }
             guard !results.isEmpty else {

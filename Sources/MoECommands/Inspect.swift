@@ -47,7 +47,7 @@ extension MoECommand {
             let items = FashionMNISTCache()
             var usage: [(dataset: String, layers: [[Double]])] = []
             for entry in recipe.datasets where model.config.datasets.contains(where: { $0.name == entry.name }) {
-                let data = try RunDataset.load(entry, seed: recipe.seed, items: items)
+                let data = try RunDataset.load(entry, seed: recipe.seed, items: items, model: model.config)
                 usage.append(
                     (
                         entry.name,

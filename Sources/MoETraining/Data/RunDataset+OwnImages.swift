@@ -1,0 +1,95 @@
+import Foundation
+import MoEData
+import MoEDataSources
+import MoEImage
+import MoEModel
+import MoERecipe
+import MoETensor
+
+extension RunDataset {
+    /// The preprocessing of an own-image dataset (DESIGN §8.1): `size` (default the model's
+    /// `imageSize` square), `model.channels`, centre crop for classification, letterbox else.
+    public static func preprocessing(_ recipe: DatasetRecipe, model: ModelConfig) -> ImagePreprocessing {
+        let size = recipe.size ?? InputSize(height: model.imageSize, width: model.imageSize)
+        return ImagePreprocessing(
+            channels: model.channels, height: size.height, width: size.width,
+            mode: recipe.task == .classification ? .centerCrop : .letterbox)
+    }
+
+    /// Loads a folder, coco or masks dataset: scans the layout, decodes both splits in
+    /// parallel, and normalises with `normalize` or the train split's per-channel statistics.
+    static func loadOwnImages(_ recipe: DatasetRecipe, seed: UInt64, model: ModelConfig) throws -> RunDataset {
+        guard let root = recipe.path else {
+            throw DataError.invalid(detail: "dataset \(recipe.name): source \(recipe.source.rawValue) needs a path")
+        }
+        let prep = preprocessing(recipe, model: model)
+        let (trainName, testName) = (recipe.trainSplit ?? "train", recipe.testSplit ?? "val")
+        let progress = (train: "\(recipe.name) train", test: "\(recipe.name) test")
+        var names: [String]
+        var train: LoadedSplit
+        var test: LoadedSplit
+        switch recipe.source {
+        case .coco:
+            let path = { (split: String) in
+                (
+                    annotations: (root as NSString).appendingPathComponent("annotations/\(split).json"),
+                    images: (root as NSString).appendingPathComponent("images/\(split)")
+                )
+            }
+            let (trainFiles, testFiles) = (path(trainName), path(testName))
+            let trainSet = try COCODetection.load(annotations: trainFiles.annotations, images: trainFiles.images)
+            let testSet = try COCODetection.load(annotations: testFiles.annotations, images: testFiles.images)
+            guard testSet.categoryIDs == trainSet.categoryIDs else {
+                throw DataError.corrupt(
+                    path: testFiles.annotations,
+                    detail:
+                        "categories \(testSet.categoryIDs) differ from \(trainFiles.annotations)'s \(trainSet.categoryIDs)"
+                )
+            }
+            names = trainSet.classNames
+            train = try .detection(
+                trainSet.entries, annotations: trainFiles.annotations, preprocessing: prep, progress: progress.train)
+            test = try .detection(
+                testSet.entries, annotations: testFiles.annotations, preprocessing: prep, progress: progress.test)
+        case .masks:
+            let classes = recipe.classes ?? 1
+            let folder = try MaskFolder.scan(root: root, trainSplit: trainName, testSplit: testName)
+            let (trainPairs, testPairs) = try splitIfNeeded(folder.train, folder.test, recipe, seed: seed)
+            names = recipe.classNames ?? (1...classes).map { "class\($0)" }
+            train = try .segmentation(trainPairs, classes: classes, preprocessing: prep, progress: progress.train)
+            test = try .segmentation(testPairs, classes: classes, preprocessing: prep, progress: progress.test)
+        default:
+            let folder = try ImageFolder.scan(root: root, trainSplit: trainName, testSplit: testName)
+            let (trainEntries, testEntries) = try splitIfNeeded(folder.train, folder.test, recipe, seed: seed)
+            names = folder.classNames
+            train = try .classification(trainEntries, preprocessing: prep, progress: progress.train)
+            test = try .classification(testEntries, preprocessing: prep, progress: progress.test)
+        }
+        let measured = train.images.channelStatistics()
+        let mean = recipe.normalize?.mean ?? measured.mean
+        // A constant-valued training split has std 0; it is left unscaled (std 1).
+        let std = recipe.normalize?.std ?? measured.std.map { $0 > 0 ? $0 : 1 }
+        return RunDataset(
+            recipe: recipe,
+            train: PreparedSplit(train, classes: names.count, mean: mean, std: std),
+            test: PreparedSplit(test, classes: names.count, mean: mean, std: std),
+            classNames: names, inputMean: mean, inputStd: std)
+    }
+
+    /// The given test split, or the items split seeded: a random `testFraction` of them
+    /// (rounded, at least 1) is the test split, both halves kept in their original order.
+    static func splitIfNeeded<T>(_ items: [T], _ test: [T]?, _ recipe: DatasetRecipe, seed: UInt64) throws
+        -> ([T], [T])
+    {
+        if let test { return (items, test) }
+        let testCount = Int((Double(items.count) * recipe.testFraction).rounded())
+        guard items.count >= 2, testCount >= 1, testCount < items.count else {
+            throw DataError.invalid(
+                detail: "dataset \(recipe.name): \(items.count) images cannot be split by testFraction "
+                    + "\(recipe.testFraction) into non-empty train and test splits; add images or split folders")
+        }
+        var generator = SeededGenerator(seed: seed)
+        let order = generator.permutation(items.count)
+        return (order[testCount...].sorted().map { items[$0] }, order[..<testCount].sorted().map { items[$0] })
+    }
+}
