@@ -97,6 +97,12 @@ let package = Package(
         .testTarget(name: "MoEDataTests", dependencies: ["MoETensor", "MoEData"]),
         .testTarget(name: "MoEImageTests", dependencies: ["MoEImage"]),
         .testTarget(
+            name: "MoEDataSourcesTests",
+            dependencies: [
+                "MoETensor", "MoEModel", "MoEData", "MoEImage", "MoEDataSources", "MoERecipe", "MoETraining",
+                "MoETestSupport",
+            ]),
+        .testTarget(
             name: "MoETrainingTests",
             dependencies: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",

@@ -45,7 +45,8 @@ public struct MaskFolder: Sendable, Equatable {
         return MaskFolder(train: train, test: test)
     }
 
-    static func pairs(images: String, masks: String) throws -> [Pair] {
+    /// The pairs of one split: every image of `images` with `masks/<stem>.png`.
+    public static func pairs(images: String, masks: String) throws -> [Pair] {
         let files = try FileScan.images(in: images)
         guard !files.isEmpty else {
             throw DataError.corrupt(path: images, detail: "no .png/.jpg/.jpeg image in the folder")
