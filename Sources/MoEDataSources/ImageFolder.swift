@@ -24,11 +24,11 @@ public struct ImageFolder: Sendable, Equatable {
     /// File extensions read as images (case-insensitive).
     public static let imageExtensions: Set<String> = ["png", "jpg", "jpeg"]
 
-    /// Scans `root`. When `root/<trainSplit>` is a folder, `root/<testSplit>` must be one too
-    /// and both must have the same class folders.
+    /// Scans `root`. When `root/<trainSplit>` is a folder, `root/<testSplit>` must be one too;
+    /// its class folders must be classes of the train split (it may lack some).
     /// - Throws: `DataError.fileNotFound` for a missing root or test split;
     ///   `DataError.corrupt` naming the folder for no class folders, a class folder without
-    ///   images, or train/test class folders that differ.
+    ///   images, or a test class folder the train split does not have.
     public static func scan(root: String, trainSplit: String = "train", testSplit: String = "val") throws
         -> ImageFolder
     {
@@ -48,14 +48,19 @@ public struct ImageFolder: Sendable, Equatable {
         }
         let (names, train) = try scanClasses(trainRoot)
         let (testNames, test) = try scanClasses(testRoot)
-        guard names == testNames else {
-            throw DataError.corrupt(
-                path: testRoot,
-                detail:
-                    "class folders \(testNames) differ from the train split's \(names); both splits need the same classes"
-            )
+        // The test split may lack classes; its labels are the train split's indices.
+        var trainLabel: [String: Int32] = [:]
+        for (label, name) in names.enumerated() { trainLabel[name] = Int32(label) }
+        let relabelled = try test.map { entry in
+            let name = testNames[Int(entry.label)]
+            guard let label = trainLabel[name] else {
+                throw DataError.corrupt(
+                    path: (testRoot as NSString).appendingPathComponent(name),
+                    detail: "class folder '\(name)' is not a class of the train split \(names)")
+            }
+            return Entry(path: entry.path, label: label)
         }
-        return ImageFolder(classNames: names, train: train, test: test)
+        return ImageFolder(classNames: names, train: train, test: relabelled)
     }
 
     /// The sorted class folders of `folder` and their images.
