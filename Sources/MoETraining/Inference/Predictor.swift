@@ -81,7 +81,7 @@ public struct Predictor {
 
     /// A detection in source coordinates: corners through `LetterboxTransform.unmap`,
     /// clipped to the image; nil when nothing of it is left inside.
-    func unmapped(_ d: Detection, _ t: LetterboxTransform) -> Detection? {
+    public func unmapped(_ d: Detection, _ t: LetterboxTransform) -> Detection? {
         let (x0, y0) = t.unmap(x: Double(d.box.x0), y: Double(d.box.y0))
         let (x1, y1) = t.unmap(x: Double(d.box.x1), y: Double(d.box.y1))
         let (w, h) = (Double(t.sourceWidth), Double(t.sourceHeight))
@@ -93,7 +93,7 @@ public struct Predictor {
 
     /// The label map at the source size: source pixel (x, y) takes the label of the input
     /// pixel containing its centre, ⌊map(x + ½, y + ½)⌋ (nearest), clamped to the content.
-    func unletterboxed(_ labels: [Int32], _ t: LetterboxTransform) -> DecodedImage {
+    public func unletterboxed(_ labels: [Int32], _ t: LetterboxTransform) -> DecodedImage {
         let (w, h) = (t.sourceWidth, t.sourceHeight)
         var out = [UInt8](repeating: 0, count: w * h)
         for y in 0..<h {
