@@ -64,7 +64,7 @@ let package = Package(
         // PNG/JPEG decoding (Pillow-compatible pixels) and resizing; depends on no moe module.
         .target(name: "MoEImage", dependencies: ["CImageShim"]),
         // Users' own data (ImageFolder, COCO JSON, image/mask folders), decoded in parallel.
-        .target(name: "MoEDataSources", dependencies: ["MoETensor", "MoEData", "MoEImage"]),
+        .target(name: "MoEDataSources", dependencies: ["MoETensor", "MoEData", "MoEImage", "CZstd"]),
         .target(
             name: "MoEBench",
             dependencies: [

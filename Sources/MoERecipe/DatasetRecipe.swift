@@ -72,6 +72,11 @@ public struct DatasetRecipe: Codable, Sendable, Equatable {
     /// Class names (`masks`; optional, `classes` of them). Folder and COCO take theirs
     /// from the data.
     public var classNames: [String]?
+    /// Folder of the prepared-image cache of own-image sources; nil = `<path>/.moe-cache`,
+    /// `none` = no cache.
+    public var cache: String?
+    /// Largest prepared split held in memory, in MiB; nil = a quarter of physical memory.
+    public var memoryBudget: Int?
 
     public init(name: String, source: DataSourceKind, task: TaskKind = .classification) {
         self.name = name
@@ -82,6 +87,7 @@ public struct DatasetRecipe: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, source, task, path, scene, trainSize, testSize, batchSize, samplingWeight
         case lossWeight, testFraction, resize, size, normalize, trainSplit, testSplit, classes, classNames
+        case cache, memoryBudget
     }
 
     public init(from decoder: any Decoder) throws {
@@ -104,5 +110,7 @@ public struct DatasetRecipe: Codable, Sendable, Equatable {
         testSplit = try c.decodeIfPresent(String.self, forKey: .testSplit)
         classes = try c.decodeIfPresent(Int.self, forKey: .classes)
         classNames = try c.decodeIfPresent([String].self, forKey: .classNames)
+        cache = try c.decodeIfPresent(String.self, forKey: .cache)
+        memoryBudget = try c.decodeIfPresent(Int.self, forKey: .memoryBudget)
     }
 }

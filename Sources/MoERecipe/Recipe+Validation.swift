@@ -15,6 +15,8 @@ extension Recipe {
         public static let inputSide = 1...4_096
         /// Object classes of a masks dataset: mask values 1…classes fit a byte below 255.
         public static let maskClasses = 1...254
+        /// `memoryBudget` of own-image datasets, MiB (1 MiB … 1 PiB).
+        public static let memoryBudgetMiB = 1...(1 << 30)
         public static let steps = 1...1_000_000_000
         public static let epochs = 1e-6...1e6
         public static let threads = 1...256
@@ -102,6 +104,8 @@ extension Recipe {
                 !value.isEmpty && !value.contains("/") && value != "." && value != "..", path + "." + key,
                 "must be a plain folder name, got '\(value)'")
         }
+        if let budget = d.memoryBudget { try check.range(budget, Limits.memoryBudgetMiB, path + ".memoryBudget") }
+        try check(d.cache.map { !$0.isEmpty } ?? true, path + ".cache", "must be a folder or 'none'")
         if d.source == .masks {
             try check(d.classes != nil, path + ".classes", "is required for source masks (mask values 1…classes)")
             if let classes = d.classes { try check.range(classes, Limits.maskClasses, path + ".classes") }

@@ -25,6 +25,7 @@ extension RunDataset {
         let prep = preprocessing(recipe, model: model)
         let (trainName, testName) = (recipe.trainSplit ?? "train", recipe.testSplit ?? "val")
         let progress = (train: "\(recipe.name) train", test: "\(recipe.name) test")
+        let cache = OwnImageCache(recipe: recipe, preprocessing: prep)
         var names: [String]
         var train: LoadedSplit
         var test: LoadedSplit
@@ -47,23 +48,49 @@ extension RunDataset {
                 )
             }
             names = trainSet.classNames
-            train = try .detection(
-                trainSet.entries, annotations: trainFiles.annotations, preprocessing: prep, progress: progress.train)
-            test = try .detection(
-                testSet.entries, annotations: testFiles.annotations, preprocessing: prep, progress: progress.test)
+            train = try cache.split(
+                "train", count: trainSet.entries.count, files: [trainFiles.annotations] + trainSet.entries.map(\.path),
+                extra: ""
+            ) {
+                try .detection(
+                    trainSet.entries, annotations: trainFiles.annotations, preprocessing: prep, progress: progress.train
+                )
+            }
+            test = try cache.split(
+                "test", count: testSet.entries.count, files: [testFiles.annotations] + testSet.entries.map(\.path),
+                extra: ""
+            ) {
+                try .detection(
+                    testSet.entries, annotations: testFiles.annotations, preprocessing: prep, progress: progress.test)
+            }
         case .masks:
             let classes = recipe.classes ?? 1
             let folder = try MaskFolder.scan(root: root, trainSplit: trainName, testSplit: testName)
             let (trainPairs, testPairs) = try splitIfNeeded(folder.train, folder.test, recipe, seed: seed)
             names = recipe.classNames ?? (1...classes).map { "class\($0)" }
-            train = try .segmentation(trainPairs, classes: classes, preprocessing: prep, progress: progress.train)
-            test = try .segmentation(testPairs, classes: classes, preprocessing: prep, progress: progress.test)
+            let files = { (pairs: [MaskFolder.Pair]) in pairs.flatMap { [$0.image, $0.mask] } }
+            train = try cache.split(
+                "train", count: trainPairs.count, files: files(trainPairs), extra: "classes \(classes)"
+            ) {
+                try .segmentation(trainPairs, classes: classes, preprocessing: prep, progress: progress.train)
+            }
+            test = try cache.split("test", count: testPairs.count, files: files(testPairs), extra: "classes \(classes)")
+            {
+                try .segmentation(testPairs, classes: classes, preprocessing: prep, progress: progress.test)
+            }
         default:
             let folder = try ImageFolder.scan(root: root, trainSplit: trainName, testSplit: testName)
             let (trainEntries, testEntries) = try splitIfNeeded(folder.train, folder.test, recipe, seed: seed)
             names = folder.classNames
-            train = try .classification(trainEntries, preprocessing: prep, progress: progress.train)
-            test = try .classification(testEntries, preprocessing: prep, progress: progress.test)
+            let extra = "classes " + names.joined(separator: "\u{1F}")
+            train = try cache.split(
+                "train", count: trainEntries.count, files: trainEntries.map(\.path), extra: extra
+            ) {
+                try .classification(trainEntries, preprocessing: prep, progress: progress.train)
+            }
+            test = try cache.split("test", count: testEntries.count, files: testEntries.map(\.path), extra: extra) {
+                try .classification(testEntries, preprocessing: prep, progress: progress.test)
+            }
         }
         let measured = train.images.channelStatistics()
         let mean = recipe.normalize?.mean ?? measured.mean
