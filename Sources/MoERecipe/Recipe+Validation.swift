@@ -188,7 +188,9 @@ extension Recipe {
                 try check(
                     b.kind != .mixup || d.task == .classification, path + ".kind",
                     "mixup needs a classification dataset")
-                try check(b.kind != .mosaic || d.source == .scenes, path + ".kind", "mosaic needs a scenes dataset")
+                try check(
+                    b.kind != .mosaic || d.source == .scenes || d.source == .coco || d.source == .masks, path + ".kind",
+                    "mosaic needs a scenes dataset (or a coco or masks one)")
                 try check(b.minScale > 0 && b.minScale <= 1, path + ".minScale", "must be in (0, 1], got \(b.minScale)")
             }
             try check(
