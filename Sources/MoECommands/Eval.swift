@@ -69,6 +69,7 @@ extension MoECommand {
                         + m.task.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
                         + String(format: " %8d   ", m.count) + m.summary)
             }
+            for line in model.config.datasets.compactMap({ classNamesLine($0) }) { say(line) }
             try reportDeltaM(Dictionary(uniqueKeysWithValues: results))
         }
 

@@ -55,6 +55,7 @@ extension MoECommand {
                             model: model, dataset: data, images: images)
                     ))
             }
+            for line in model.config.datasets.compactMap({ classNamesLine($0) }) { say(line) }
             let layers = model.config.moeBlocks
             let experts = model.config.experts
             for (i, block) in layers.enumerated() {

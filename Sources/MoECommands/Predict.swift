@@ -43,6 +43,10 @@ extension MoECommand {
             _ = runtime.apply()
             let file = try RunCheckpoint.read(path: checkpoint)
             let model = try RunCheckpoint.loadModel(file, path: checkpoint)
+            guard model.config.channels == 1 || model.config.channels == 3 else {
+                throw ValidationError(
+                    "predict reads gray or RGB images; this model takes \(model.config.channels) channels")
+            }
             var spec = try chooseSpec(model.config)
             let (mean, std) = try normalization(spec, file: file)
             if spec.classNames == nil, spec.classes == FashionMNIST.classNames.count, spec.inputMean == nil {

@@ -82,6 +82,9 @@ extension Recipe {
     private func validateOwnImages(_ d: DatasetRecipe, _ check: RecipeCheck) throws {
         let path = "datasets.\(d.name)"
         try check(d.path.map { !$0.isEmpty } ?? false, path + ".path", "is required for source \(d.source.rawValue)")
+        try check(
+            model.channels == 1 || model.channels == 3, "model.channels",
+            "must be 1 (gray) or 3 (RGB) for source \(d.source.rawValue), got \(model.channels)")
         if let size = d.size {
             for (key, side) in [("height", size.height), ("width", size.width)] {
                 try check.range(side, Limits.inputSide, path + ".size", what: key)

@@ -31,38 +31,8 @@ extension RunDataset {
         var test: LoadedSplit
         switch recipe.source {
         case .coco:
-            let path = { (split: String) in
-                (
-                    annotations: (root as NSString).appendingPathComponent("annotations/\(split).json"),
-                    images: (root as NSString).appendingPathComponent("images/\(split)")
-                )
-            }
-            let (trainFiles, testFiles) = (path(trainName), path(testName))
-            let trainSet = try COCODetection.load(annotations: trainFiles.annotations, images: trainFiles.images)
-            let testSet = try COCODetection.load(annotations: testFiles.annotations, images: testFiles.images)
-            guard testSet.categoryIDs == trainSet.categoryIDs else {
-                throw DataError.corrupt(
-                    path: testFiles.annotations,
-                    detail:
-                        "categories \(testSet.categoryIDs) differ from \(trainFiles.annotations)'s \(trainSet.categoryIDs)"
-                )
-            }
-            names = trainSet.classNames
-            train = try cache.split(
-                "train", count: trainSet.entries.count, files: [trainFiles.annotations] + trainSet.entries.map(\.path),
-                extra: ""
-            ) {
-                try .detection(
-                    trainSet.entries, annotations: trainFiles.annotations, preprocessing: prep, progress: progress.train
-                )
-            }
-            test = try cache.split(
-                "test", count: testSet.entries.count, files: [testFiles.annotations] + testSet.entries.map(\.path),
-                extra: ""
-            ) {
-                try .detection(
-                    testSet.entries, annotations: testFiles.annotations, preprocessing: prep, progress: progress.test)
-            }
+            (names, train, test) = try loadCOCO(
+                root: root, splits: (trainName, testName), cache: cache, preprocessing: prep, progress: progress)
         case .masks:
             let classes = recipe.classes ?? 1
             let folder = try MaskFolder.scan(root: root, trainSplit: trainName, testSplit: testName)
@@ -101,6 +71,48 @@ extension RunDataset {
             train: PreparedSplit(train, classes: names.count, mean: mean, std: std),
             test: PreparedSplit(test, classes: names.count, mean: mean, std: std),
             classNames: names, inputMean: mean, inputStd: std)
+    }
+
+    /// The train and test splits of a coco dataset: `root/annotations/<split>.json` with
+    /// images in `root/images/<split>/`; both files must list the same category ids.
+    static func loadCOCO(
+        root: String, splits: (train: String, test: String), cache: OwnImageCache,
+        preprocessing: ImagePreprocessing, progress: (train: String, test: String)
+    ) throws -> ([String], LoadedSplit, LoadedSplit) {
+        let path = { (split: String) in
+            (
+                annotations: (root as NSString).appendingPathComponent("annotations/\(split).json"),
+                images: (root as NSString).appendingPathComponent("images/\(split)")
+            )
+        }
+        let (trainFiles, testFiles) = (path(splits.train), path(splits.test))
+        let trainSet = try COCODetection.load(annotations: trainFiles.annotations, images: trainFiles.images)
+        let testSet = try COCODetection.load(annotations: testFiles.annotations, images: testFiles.images)
+        guard testSet.categoryIDs == trainSet.categoryIDs else {
+            throw DataError.corrupt(
+                path: testFiles.annotations,
+                detail:
+                    "categories \(testSet.categoryIDs) differ from \(trainFiles.annotations)'s \(trainSet.categoryIDs)"
+            )
+        }
+        let train = try cache.split(
+            "train", count: trainSet.entries.count, files: [trainFiles.annotations] + trainSet.entries.map(\.path),
+            extra: ""
+        ) {
+            try .detection(
+                trainSet.entries, annotations: trainFiles.annotations, preprocessing: preprocessing,
+                progress: progress.train
+            )
+        }
+        let test = try cache.split(
+            "test", count: testSet.entries.count, files: [testFiles.annotations] + testSet.entries.map(\.path),
+            extra: ""
+        ) {
+            try .detection(
+                testSet.entries, annotations: testFiles.annotations, preprocessing: preprocessing,
+                progress: progress.test)
+        }
+        return (trainSet.classNames, train, test)
     }
 
     /// The given test split, or the items split seeded: a random `testFraction` of them
