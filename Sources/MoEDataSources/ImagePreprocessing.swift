@@ -67,12 +67,20 @@ public struct ImagePreprocessing: Sendable, Equatable, Hashable, Codable {
     /// to `out`.
     public static func appendPlanar(_ image: DecodedImage, to out: inout [UInt8]) {
         let plane = image.width * image.height
-        if image.channels == 1 {
+        let c = image.channels
+        if c == 1 {
             out.append(contentsOf: image.pixels)
             return
         }
-        for c in 0..<image.channels {
-            for i in 0..<plane { out.append(image.pixels[i * image.channels + c]) }
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: plane * c))
+        image.pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for ch in 0..<c {
+                    let base = start + ch * plane
+                    for i in 0..<plane { dst[base + i] = src[i * c + ch] }
+                }
+            }
         }
     }
 }
