@@ -112,7 +112,7 @@ let package = Package(
             name: "MoECommandsTests",
             dependencies: [
                 "MoETensor", "MoECheckpoint", "MoEData", "MoETasks", "MoERecipe", "MoETraining",
-                "MoEAdaptation", "MoECommands", "MoETestSupport",
+                "MoEAdaptation", "MoECommands", "MoETestSupport", "MoEModel", "MoEImage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
