@@ -1,3 +1,4 @@
+import Foundation
 import MoEData
 import MoEImage
 
@@ -32,7 +33,8 @@ public struct LoadedSplit: Sendable {
     }
 
     /// Detection: images letterboxed, boxes mapped corner by corner with each image's
-    /// transform: x′ = x · scaleX + offsetX (`LetterboxTransform.map`).
+    /// transform: x′ = x · scaleX + offsetX (`LetterboxTransform.map`). Boxes of zero width
+    /// or height (allowed by COCO, unusable as targets) are skipped and counted on stderr.
     /// - Throws: as `ParallelDecoder.decode`; `DataError.corrupt` naming the image when its
     ///   decoded size differs from the JSON's width and height.
     public static func detection(
@@ -41,6 +43,7 @@ public struct LoadedSplit: Sendable {
     ) throws -> LoadedSplit {
         let images = try ParallelDecoder.decode(entries.map(\.path), preprocessing: preprocessing, progress: progress)
         var boxes: [[Box]] = []
+        var skipped = 0
         for (entry, transform) in zip(entries, images.transforms) {
             guard let t = transform else { continue }
             guard t.sourceWidth == entry.width, t.sourceHeight == entry.height else {
@@ -49,7 +52,14 @@ public struct LoadedSplit: Sendable {
                     detail: "the image is \(t.sourceWidth)×\(t.sourceHeight) but \(annotations) says "
                         + "\(entry.width)×\(entry.height)")
             }
-            boxes.append(entry.boxes.map { mapped($0, t) })
+            let all = entry.boxes.map { mapped($0, t) }
+            let kept = all.filter { $0.x1 > $0.x0 && $0.y1 > $0.y0 }
+            skipped += all.count - kept.count
+            boxes.append(kept)
+        }
+        if skipped > 0 {
+            FileHandle.standardError.write(
+                Data("\(annotations): skipped \(skipped) boxes of zero width or height\n".utf8))
         }
         return LoadedSplit(images: images, targets: .boxes(boxes))
     }

@@ -113,6 +113,22 @@ import Testing
         }
     }
 
+    @Test func zeroSizeCOCOBoxesAreSkipped() throws {
+        try withTemporaryDirectory { dir in
+            try Self.write(try Self.png(), dir.path + "/images/a.png")
+            let json =
+                #"{"images":[{"id":1,"file_name":"a.png","width":8,"height":8}],"annotations":["#
+                + #"{"image_id":1,"bbox":[1,1,0,3],"category_id":1},{"image_id":1,"bbox":[2,2,4,4],"category_id":1}],"#
+                + #""categories":[{"id":1,"name":"x"}]}"#
+            try Self.write(Array(json.utf8), dir.path + "/a.json")
+            let coco = try COCODetection.load(annotations: dir.path + "/a.json", images: dir.path + "/images")
+            let prep = ImagePreprocessing(channels: 1, height: 8, width: 8, mode: .letterbox)
+            let split = try LoadedSplit.detection(
+                coco.entries, annotations: "a.json", preprocessing: prep, progress: nil)
+            #expect(split.targets == .boxes([[Box(x0: 2, y0: 2, x1: 6, y1: 6, label: 0)]]))
+        }
+    }
+
     @Test func maskProblemsAreNamed() throws {
         try withTemporaryDirectory { dir in
             try Self.write(try Self.png(), dir.path + "/images/lonely.png")
