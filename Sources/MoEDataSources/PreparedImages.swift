@@ -20,20 +20,24 @@ public struct PreparedImages: Sendable {
     public func channelStatistics() -> (mean: [Float], std: [Float]) {
         let c = preprocessing.channels
         let plane = preprocessing.height * preprocessing.width
-        var histograms = [[Int]](repeating: [Int](repeating: 0, count: 256), count: c)
+        var flat = [Int](repeating: 0, count: 256 * c)
         pixels.withUnsafeBufferPointer { p in
-            for i in 0..<count {
-                for ch in 0..<c {
-                    let start = (i * c + ch) * plane
-                    for j in start..<(start + plane) { histograms[ch][Int(p[j])] += 1 }
+            flat.withUnsafeMutableBufferPointer { h in
+                for i in 0..<count {
+                    for ch in 0..<c {
+                        let start = (i * c + ch) * plane
+                        let bins = ch * 256
+                        for j in start..<(start + plane) { h[bins + Int(p[j])] += 1 }
+                    }
                 }
             }
         }
         var means: [Float] = []
         var stds: [Float] = []
-        for histogram in histograms {
+        for ch in 0..<c {
+            let histogram = flat[(ch * 256)..<((ch + 1) * 256)]
             var (sum, squares, n) = (0.0, 0.0, 0.0)
-            for (v, k) in histogram.enumerated() where k > 0 {
+            for (v, k) in zip(0..., histogram) where k > 0 {
                 let x = Double(v) / 255
                 sum += x * Double(k)
                 squares += x * x * Double(k)
