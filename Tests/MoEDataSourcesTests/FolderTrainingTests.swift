@@ -60,6 +60,14 @@ import Testing
             let data = try RunDataset.load(recipe.datasets[0], seed: 5, model: recipe.model)
             #expect(data.train.count == 30 && data.test.count == 10)
             #expect(data.spec.inputMean?.count == 1 && data.spec.inputStd?.count == 1)
+            // A checkpoint's stored statistics win over measuring again (eval, adapt).
+            var stored = recipe.model
+            var spec = data.spec
+            spec.inputMean = [0.125]
+            spec.inputStd = [0.5]
+            stored.datasets = [spec]
+            let again = try RunDataset.load(recipe.datasets[0], seed: 5, model: stored)
+            #expect(again.spec.inputMean == [0.125] && again.spec.inputStd == [0.5])
         }
     }
 

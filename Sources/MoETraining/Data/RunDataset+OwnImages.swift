@@ -62,10 +62,13 @@ extension RunDataset {
                 try .classification(testEntries, preprocessing: prep, progress: progress.test)
             }
         }
+        // `normalize`, else what a checkpoint's spec stored (eval, adapt: the statistics the
+        // head was trained with, even if files changed since), else the train split's.
+        let stored = model.datasets.first { $0.name == recipe.name }
         let measured = train.images.channelStatistics()
-        let mean = recipe.normalize?.mean ?? measured.mean
+        let mean = recipe.normalize?.mean ?? stored?.inputMean ?? measured.mean
         // A constant-valued training split has std 0; it is left unscaled (std 1).
-        let std = recipe.normalize?.std ?? measured.std.map { $0 > 0 ? $0 : 1 }
+        let std = recipe.normalize?.std ?? stored?.inputStd ?? measured.std.map { $0 > 0 ? $0 : 1 }
         return RunDataset(
             recipe: recipe,
             train: PreparedSplit(train, classes: names.count, mean: mean, std: std),
