@@ -57,8 +57,10 @@ enum CacheCodec {
             let c = r.int32(), let h = r.int32(), let w = r.int32(), let mode = r.u8(), let count = r.count(),
             let pixels = r.blob()
         else { return nil }
+        guard (1...4).contains(c), (1...65_536).contains(h), (1...65_536).contains(w), mode <= 1 else { return nil }
         let prep = ImagePreprocessing(channels: c, height: h, width: w, mode: mode == 0 ? .centerCrop : .letterbox)
-        guard count >= 0, pixels.count == count * prep.sampleSize else { return nil }
+        let expected = count.multipliedReportingOverflow(by: prep.sampleSize)
+        guard !expected.overflow, pixels.count == expected.partialValue else { return nil }
         var transforms: [LetterboxTransform?] = []
         for _ in 0..<count {
             guard let present = r.u8() else { return nil }
@@ -78,7 +80,7 @@ enum CacheCodec {
             guard labels.count == count else { return nil }
             targets = .labels(labels)
         case 1:
-            guard let masks = r.blob(), masks.count == count * h * w else { return nil }
+            guard let masks = r.blob(), masks.count == count * h * w else { return nil }  // ≤ pixels.count
             targets = .masks(masks)
         case 2:
             var boxes: [[Box]] = []
