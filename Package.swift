@@ -10,7 +10,7 @@ let package = Package(
             targets: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
                 "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEBench",
-                "MoEAdaptation", "MoEImage",
+                "MoEAdaptation", "MoEImage", "MoEDataSources",
             ]),
     ],
     dependencies: [
@@ -58,11 +58,13 @@ let package = Package(
             name: "MoETraining",
             dependencies: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
-                "MoEBalancing", "MoERecipe",
+                "MoEBalancing", "MoERecipe", "MoEDataSources", "MoEImage",
             ]),
         .target(name: "MoEReporting"),
         // PNG/JPEG decoding (Pillow-compatible pixels) and resizing; depends on no moe module.
         .target(name: "MoEImage", dependencies: ["CImageShim"]),
+        // Users' own data (ImageFolder, COCO JSON, image/mask folders), decoded in parallel.
+        .target(name: "MoEDataSources", dependencies: ["MoETensor", "MoEData", "MoEImage", "CZstd"]),
         .target(
             name: "MoEBench",
             dependencies: [
@@ -77,7 +79,7 @@ let package = Package(
             dependencies: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
                 "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEBench",
-                "MoEAdaptation",
+                "MoEAdaptation", "MoEDataSources", "MoEImage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "moe", dependencies: ["MoECommands"]),
@@ -95,6 +97,12 @@ let package = Package(
         .testTarget(name: "MoEDataTests", dependencies: ["MoETensor", "MoEData"]),
         .testTarget(name: "MoEImageTests", dependencies: ["MoEImage"]),
         .testTarget(
+            name: "MoEDataSourcesTests",
+            dependencies: [
+                "MoETensor", "MoEModel", "MoEData", "MoEImage", "MoEDataSources", "MoERecipe", "MoETraining",
+                "MoETestSupport",
+            ]),
+        .testTarget(
             name: "MoETrainingTests",
             dependencies: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
@@ -105,7 +113,7 @@ let package = Package(
             name: "MoECommandsTests",
             dependencies: [
                 "MoETensor", "MoECheckpoint", "MoEData", "MoETasks", "MoERecipe", "MoETraining",
-                "MoEAdaptation", "MoECommands", "MoETestSupport",
+                "MoEAdaptation", "MoECommands", "MoETestSupport", "MoEModel", "MoEImage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(

@@ -33,7 +33,7 @@ struct SourceCheckpoint {
         guard let entry = recipe.datasets.first(where: { $0.name == name }) else {
             throw AdaptationError.invalid("the checkpoint's recipe has no entry for dataset '\(name)'")
         }
-        return try RunDataset.load(entry, seed: recipe.seed)
+        return try RunDataset.load(entry, seed: recipe.seed, model: model.config)
     }
 
     /// The one new dataset of an adaptation recipe (or the one named `name`), loaded with
@@ -54,7 +54,7 @@ struct SourceCheckpoint {
             }
             entry = e
         }
-        let data = try RunDataset.load(entry, seed: self.recipe.seed)
+        let data = try RunDataset.load(entry, seed: self.recipe.seed, model: model.config)
         guard data.train.channels == model.config.channels else {
             throw AdaptationError.invalid(
                 "dataset '\(entry.name)' has \(data.train.channels) channels, the model takes \(model.config.channels)")

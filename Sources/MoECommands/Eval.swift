@@ -46,7 +46,7 @@ extension MoECommand {
             var results: [(String, TaskMetrics)] = []
             let items = FashionMNISTCache()
             for entry in recipe.datasets where model.config.datasets.contains(where: { $0.name == entry.name }) {
-                let data = try RunDataset.load(entry, seed: recipe.seed, items: items)
+                let data = try RunDataset.load(entry, seed: recipe.seed, items: items, model: model.config)
                 results.append((entry.name, try Evaluation.evaluate(model: model, dataset: data, batchSize: batchSize)))
             }
             guard !results.isEmpty else {
@@ -71,6 +71,7 @@ extension MoECommand {
                         + m.task.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
                         + String(format: " %8d   ", m.count) + m.summary)
             }
+            for line in model.config.datasets.compactMap({ classNamesLine($0) }) { say(line) }
             try reportDeltaM(Dictionary(uniqueKeysWithValues: results))
         }
 

@@ -47,7 +47,7 @@ extension MoECommand {
             let items = FashionMNISTCache()
             var usage: [(dataset: String, layers: [[Double]])] = []
             for entry in recipe.datasets where model.config.datasets.contains(where: { $0.name == entry.name }) {
-                let data = try RunDataset.load(entry, seed: recipe.seed, items: items)
+                let data = try RunDataset.load(entry, seed: recipe.seed, items: items, model: model.config)
                 usage.append(
                     (
                         entry.name,
@@ -55,6 +55,7 @@ extension MoECommand {
                             model: model, dataset: data, images: images)
                     ))
             }
+            for line in model.config.datasets.compactMap({ classNamesLine($0) }) { say(line) }
             let layers = model.config.moeBlocks
             let experts = model.config.experts
             for (i, block) in layers.enumerated() {

@@ -8,7 +8,9 @@ public struct MoECommand: ParsableCommand {
         abstract: "Train modular mixture-of-experts vision transformers on many datasets at once.",
         version: "0.1.0",
         groupedSubcommands: [
-            CommandGroup(name: "Training", subcommands: [Pretrain.self, Eval.self, Inspect.self]),
+            CommandGroup(
+                name: "Training",
+                subcommands: [Pretrain.self, Eval.self, Inspect.self, Predict.self, ExportScenes.self]),
             CommandGroup(
                 name: "Adaptation", subcommands: [Adapt.self, Prune.self, Expand.self]),
             CommandGroup(name: "Performance", subcommands: [Bench.self]),

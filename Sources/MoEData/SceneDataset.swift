@@ -127,21 +127,7 @@ public struct SceneGenerator: Sendable {
             }
         }
 
-        // Tight boxes of the owned pixels.
-        var minX = [Int](repeating: side, count: n)
-        var minY = minX
-        var maxX = [Int](repeating: -1, count: n)
-        var maxY = maxX
-        for y in 0..<side {
-            for x in 0..<side {
-                let k = owner[y * side + x]
-                guard k >= 0 else { continue }
-                minX[k] = min(minX[k], x)
-                maxX[k] = max(maxX[k], x)
-                minY[k] = min(minY[k], y)
-                maxY[k] = max(maxY[k], y)
-            }
-        }
+        let (minX, minY, maxX, maxY) = Self.tightBoxes(owner: owner, side: side, items: n)
         var boxes = [Box]()
         var keptSources = [Int]()
         var instanceOf = [UInt8](repeating: 0, count: n)
@@ -164,6 +150,27 @@ public struct SceneGenerator: Sendable {
         return Scene(
             size: side, pixels: pixels, mask: mask, instances: instances, boxes: boxes, sources: keptSources,
             placedItems: n)
+    }
+
+    /// Per item, the inclusive bounds of the pixels it owns (max −1 when it owns none).
+    static func tightBoxes(owner: [Int], side: Int, items n: Int)
+        -> (minX: [Int], minY: [Int], maxX: [Int], maxY: [Int])
+    {
+        var minX = [Int](repeating: side, count: n)
+        var minY = minX
+        var maxX = [Int](repeating: -1, count: n)
+        var maxY = maxX
+        for y in 0..<side {
+            for x in 0..<side {
+                let k = owner[y * side + x]
+                guard k >= 0 else { continue }
+                minX[k] = min(minX[k], x)
+                maxX[k] = max(maxX[k], x)
+                minY[k] = min(minY[k], y)
+                maxY[k] = max(maxY[k], y)
+            }
+        }
+        return (minX, minY, maxX, maxY)
     }
 
     /// Top-left coordinate of an item of extent `item` on a canvas of side `canvas`:

@@ -83,21 +83,31 @@ enum BilinearResampler {
         // Step between consecutive samples along the filtered axis, in array elements.
         let step = horizontal ? c : image.width * c
         var out = [UInt8](repeating: 0, count: outWidth * outHeight * c)
+        let rounding = 1 << (precisionBits - 1)
+        let width = kernel.width
         image.pixels.withUnsafeBufferPointer { src in
             kernel.weights.withUnsafeBufferPointer { weights in
-                out.withUnsafeMutableBufferPointer { dst in
-                    for y in 0..<outHeight {
-                        for x in 0..<outWidth {
-                            let i = horizontal ? x : y
-                            let (sx, sy) = horizontal ? (kernel.start[i], y) : (x, kernel.start[i])
-                            let first = (sy * image.width + sx) * c
-                            let k = i * kernel.width
-                            for ch in 0..<c {
-                                var sum = 1 << (precisionBits - 1)
-                                for j in 0..<kernel.count[i] {
-                                    sum += Int(src[first + j * step + ch]) * weights[k + j]
+                kernel.start.withUnsafeBufferPointer { starts in
+                    kernel.count.withUnsafeBufferPointer { counts in
+                        out.withUnsafeMutableBufferPointer { dst in
+                            for y in 0..<outHeight {
+                                for x in 0..<outWidth {
+                                    let i = horizontal ? x : y
+                                    let (sx, sy) = horizontal ? (starts[i], y) : (x, starts[i])
+                                    let first = (sy * image.width + sx) * c
+                                    let k = i * width
+                                    let n = counts[i]
+                                    let o = (y * outWidth + x) * c
+                                    for ch in 0..<c {
+                                        var sum = rounding
+                                        var at = first + ch
+                                        for j in 0..<n {
+                                            sum &+= Int(src[at]) &* weights[k + j]
+                                            at &+= step
+                                        }
+                                        dst[o + ch] = clip8(sum)
+                                    }
                                 }
-                                dst[(y * outWidth + x) * c + ch] = clip8(sum)
                             }
                         }
                     }

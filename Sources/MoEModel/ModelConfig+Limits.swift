@@ -47,6 +47,21 @@ extension ModelConfig {
             try inRange(d.classes, Limits.classes, "datasets.\(d.name).classes")
             try inRange(d.height, Limits.imageSize, "datasets.\(d.name).height")
             try inRange(d.width, Limits.imageSize, "datasets.\(d.name).width")
+            if let names = d.classNames, names.count != d.classes {
+                throw ModelError.invalidConfig(
+                    field: "datasets.\(d.name).classNames", reason: "has \(names.count) names for \(d.classes) classes")
+            }
+            if d.inputMean != nil || d.inputStd != nil {
+                let mean = d.inputMean ?? []
+                let std = d.inputStd ?? []
+                guard mean.count == channels, std.count == channels, mean.allSatisfy(\.isFinite),
+                    std.allSatisfy({ $0.isFinite && $0 > 0 })
+                else {
+                    throw ModelError.invalidConfig(
+                        field: "datasets.\(d.name).inputStd",
+                        reason: "needs \(channels) finite means and positive stds, got \(mean) and \(std)")
+                }
+            }
         }
     }
 

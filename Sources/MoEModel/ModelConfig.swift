@@ -38,6 +38,13 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
     /// Experts picked per token for this dataset; `nil` means the model's `topK`
     /// (Top-K reduction gives a dataset a smaller K while the others keep theirs).
     public var topK: Int?
+    /// Names of the classes (own-data sources; `classes` of them), for `eval`, `inspect`
+    /// and `predict`; nil for built-in data and checkpoints written before they existed.
+    public var classNames: [String]?
+    /// Per-channel input normalisation x = (p / 255 − inputMean[c]) / inputStd[c] the data
+    /// was trained with (own-data sources), so `predict` prepares images identically.
+    public var inputMean: [Float]?
+    public var inputStd: [Float]?
 
     public init(
         name: String, task: TaskKind = .classification, classes: Int, height: Int, width: Int,

@@ -13,6 +13,25 @@ public enum DataSourceKind: String, Codable, Sendable, CaseIterable {
     case digits
     /// Canvases composed from Fashion-MNIST items, with boxes and masks (DESIGN §8).
     case scenes
+    /// An ImageFolder of the user's: `path/<split>/<class>/*.{png,jpg,jpeg}` (classification).
+    case folder
+    /// COCO JSON boxes: `path/annotations/<split>.json` and `path/images/<split>/` (detection).
+    case coco
+    /// Image/mask pairs: `path/images/<split>/` and `path/masks/<split>/` (segmentation).
+    case masks
+
+    /// The user's own image files (folder, coco, masks), as opposed to built-in data.
+    public var isOwnImages: Bool { self == .folder || self == .coco || self == .masks }
+
+    /// The only task an own-image source supports; nil for built-in sources.
+    public var requiredTask: TaskKind? {
+        switch self {
+        case .folder: .classification
+        case .coco: .detection
+        case .masks: .segmentation
+        default: nil
+        }
+    }
 }
 
 /// One dataset of a run: its source, batch size, and its weights in the two-step sampler
@@ -41,6 +60,24 @@ public struct DatasetRecipe: Codable, Sendable, Equatable {
     /// Resample images to this square size (digits: e.g. 28 to match a Fashion-MNIST
     /// backbone's patch scale); nil keeps the source's size.
     public var resize: Int?
+    /// Input size of own-image sources; nil = the model's `imageSize` square. A multiple of
+    /// the patch size.
+    public var size: InputSize?
+    /// Input normalisation; nil = the training split's measured per-channel statistics.
+    public var normalize: Normalization?
+    /// Split folder names of own-image sources; nil = `train` and `val`.
+    public var trainSplit: String?
+    public var testSplit: String?
+    /// Object classes of a `masks` dataset (mask values 1…classes; 0 background, 255 ignored).
+    public var classes: Int?
+    /// Class names (`masks`; optional, `classes` of them). Folder and COCO take theirs
+    /// from the data.
+    public var classNames: [String]?
+    /// Folder of the prepared-image cache of own-image sources; nil = `<path>/.moe-cache`,
+    /// `none` = no cache.
+    public var cache: String?
+    /// Largest prepared split held in memory, in MiB; nil = a quarter of physical memory.
+    public var memoryBudget: Int?
 
     public init(name: String, source: DataSourceKind, task: TaskKind = .classification) {
         self.name = name
@@ -50,7 +87,8 @@ public struct DatasetRecipe: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, source, task, path, scene, trainSize, testSize, batchSize, samplingWeight
-        case lossWeight, testFraction, resize
+        case lossWeight, testFraction, resize, size, normalize, trainSplit, testSplit, classes, classNames
+        case cache, memoryBudget
     }
 
     public init(from decoder: any Decoder) throws {
@@ -67,5 +105,13 @@ public struct DatasetRecipe: Codable, Sendable, Equatable {
         try c.decodeIfPresent(&lossWeight, forKey: .lossWeight)
         try c.decodeIfPresent(&testFraction, forKey: .testFraction)
         resize = try c.decodeIfPresent(Int.self, forKey: .resize)
+        size = try c.decodeIfPresent(InputSize.self, forKey: .size)
+        normalize = try c.decodeIfPresent(Normalization.self, forKey: .normalize)
+        trainSplit = try c.decodeIfPresent(String.self, forKey: .trainSplit)
+        testSplit = try c.decodeIfPresent(String.self, forKey: .testSplit)
+        classes = try c.decodeIfPresent(Int.self, forKey: .classes)
+        classNames = try c.decodeIfPresent([String].self, forKey: .classNames)
+        cache = try c.decodeIfPresent(String.self, forKey: .cache)
+        memoryBudget = try c.decodeIfPresent(Int.self, forKey: .memoryBudget)
     }
 }

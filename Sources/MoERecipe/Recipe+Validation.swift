@@ -11,6 +11,12 @@ extension Recipe {
         public static let batchSize = 1...65_536
         public static let splitSize = 1...10_000_000
         public static let resize = 1...1_024
+        /// Input side of own-image datasets (`size`).
+        public static let inputSide = 1...4_096
+        /// Object classes of a masks dataset: mask values 1…classes fit a byte below 255.
+        public static let maskClasses = 1...254
+        /// `memoryBudget` of own-image datasets, MiB (1 MiB … 1 PiB).
+        public static let memoryBudgetMiB = 1...(1 << 30)
         public static let steps = 1...1_000_000_000
         public static let epochs = 1e-6...1e6
         public static let threads = 1...256
@@ -54,14 +60,68 @@ extension Recipe {
             "must be between 0 and 1 (exclusive), got \(d.testFraction)")
         if let resize = d.resize { try check.range(resize, Limits.resize, path + ".resize") }
         let isScenes = d.source == .scenes
-        try check(
-            isScenes == (d.task != .classification), path + ".task",
-            isScenes
-                ? "must be detection or segmentation for scenes"
-                : "must be classification for \(d.source.rawValue) (it has no boxes or masks)")
+        if let required = d.source.requiredTask {
+            try check(
+                d.task == required, path + ".task",
+                "must be \(required.rawValue) for source \(d.source.rawValue), got \(d.task.rawValue)")
+            try validateOwnImages(d, check)
+        } else {
+            try check(
+                isScenes == (d.task != .classification), path + ".task",
+                isScenes
+                    ? "must be detection or segmentation for scenes"
+                    : "must be classification for \(d.source.rawValue) (it has no boxes or masks)")
+        }
         if isScenes {
             try check.range(d.trainSize, Limits.splitSize, path + ".trainSize")
             try check.range(d.testSize, Limits.splitSize, path + ".testSize")
+        }
+    }
+
+    /// Keys of folder, coco and masks datasets: `path` given; `size` sides in `Limits.inputSide`
+    /// and multiples of the patch size; `normalize` with `model.channels` finite means and
+    /// positive stds; `classes` (masks) in `Limits.maskClasses` with as many `classNames`.
+    private func validateOwnImages(_ d: DatasetRecipe, _ check: RecipeCheck) throws {
+        let path = "datasets.\(d.name)"
+        try check(d.path.map { !$0.isEmpty } ?? false, path + ".path", "is required for source \(d.source.rawValue)")
+        try check(
+            model.channels == 1 || model.channels == 3, "model.channels",
+            "must be 1 (gray) or 3 (RGB) for source \(d.source.rawValue), got \(model.channels)")
+        if let size = d.size {
+            for (key, side) in [("height", size.height), ("width", size.width)] {
+                try check.range(side, Limits.inputSide, path + ".size (\(key))")
+                try check(
+                    model.patchSize > 0 && side % model.patchSize == 0, path + ".size",
+                    "\(key) \(side) must be a multiple of model.patchSize \(model.patchSize)")
+            }
+        }
+        if let n = d.normalize {
+            try check(
+                n.mean.count == model.channels && n.std.count == model.channels, path + ".normalize",
+                "needs \(model.channels) mean and std values (model.channels), got \(n.mean.count) and \(n.std.count)")
+            try check(n.mean.allSatisfy(\.isFinite), path + ".normalize.mean", "must be finite, got \(n.mean)")
+            try check(
+                n.std.allSatisfy { $0.isFinite && $0 > 0 }, path + ".normalize.std", "must be positive, got \(n.std)")
+        }
+        for (key, value) in [("trainSplit", d.trainSplit), ("testSplit", d.testSplit)] {
+            guard let value else { continue }
+            try check(
+                !value.isEmpty && !value.contains("/") && value != "." && value != "..", path + "." + key,
+                "must be a plain folder name, got '\(value)'")
+        }
+        if let budget = d.memoryBudget { try check.range(budget, Limits.memoryBudgetMiB, path + ".memoryBudget") }
+        try check(d.cache.map { !$0.isEmpty } ?? true, path + ".cache", "must be a folder or 'none'")
+        if d.source == .masks {
+            try check(d.classes != nil, path + ".classes", "is required for source masks (mask values 1…classes)")
+            if let classes = d.classes { try check.range(classes, Limits.maskClasses, path + ".classes") }
+        } else {
+            try check(d.classes == nil, path + ".classes", "only masks datasets take classes; the data defines them")
+        }
+        if let names = d.classNames {
+            try check(d.source == .masks, path + ".classNames", "only masks datasets take classNames")
+            try check(
+                names.count == d.classes, path + ".classNames",
+                "needs one name per class (\(d.classes ?? 0)), got \(names.count)")
         }
     }
 
@@ -133,7 +193,9 @@ extension Recipe {
                 try check(
                     b.kind != .mixup || d.task == .classification, path + ".kind",
                     "mixup needs a classification dataset")
-                try check(b.kind != .mosaic || d.source == .scenes, path + ".kind", "mosaic needs a scenes dataset")
+                try check(
+                    b.kind != .mosaic || d.source == .scenes || d.source == .coco || d.source == .masks, path + ".kind",
+                    "mosaic needs a scenes dataset (or a coco or masks one)")
                 try check(b.minScale > 0 && b.minScale <= 1, path + ".minScale", "must be in (0, 1], got \(b.minScale)")
             }
             try check(

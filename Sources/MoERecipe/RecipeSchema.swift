@@ -14,6 +14,7 @@ extension Recipe {
         ],
         "datasets.*": DatasetRecipe.CodingKeys.allCases.map(\.rawValue).filter { $0 != "name" },
         "datasets.*.scene": ["canvas", "minItems", "maxItems", "minScale", "maxScale", "threshold"],
+        "datasets.*.normalize": ["mean", "std"],
         "optimizer": ["kind", "lr", "weightDecay", "beta1", "beta2", "eps", "momentum", "nesterov", "clip"],
         "schedule": ["kind", "warmup", "minFactor", "pctStart", "divFactor", "finalDivFactor"],
         "training": TrainingSettings.CodingKeys.allCases.map(\.rawValue),
@@ -64,6 +65,7 @@ extension Recipe {
         for (name, value) in pairs {
             try check(value, section: "datasets.\(name)", schemaKey: "datasets.*")
             try check(value["scene"], section: "datasets.\(name).scene", schemaKey: "datasets.*.scene")
+            try check(value["normalize"], section: "datasets.\(name).normalize", schemaKey: "datasets.*.normalize")
         }
     }
 }

@@ -79,6 +79,16 @@ int moe_jpeg_decode(
     const uint8_t *data, size_t size, unsigned scale_denom, uint8_t *pixels, size_t capacity, char *message,
     size_t message_size);
 
+/// Encodes width · height · channels (1 gray, 3 RGB) interleaved 8-bit `pixels` as a PNG
+/// (default zlib level, no filter heuristics beyond libpng's) into a buffer allocated with
+/// malloc: `*output` and `*output_size` on MOE_IMAGE_OK; release it with moe_png_free.
+int moe_png_encode(
+    const uint8_t *pixels, uint32_t width, uint32_t height, int32_t channels, uint8_t **output,
+    size_t *output_size, char *message, size_t message_size);
+
+/// Frees a buffer returned by moe_png_encode.
+void moe_png_free(uint8_t *buffer);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,23 +8,36 @@ public struct RunDataset: Sendable {
     public let recipe: DatasetRecipe
     public let train: any TaskSplit
     public let test: any TaskSplit
+    /// Class names (own-image sources), stored in the checkpoint's spec.
+    public var classNames: [String]? = nil
+    /// Per-channel normalisation of own-image sources, stored so `predict` uses the same.
+    public var inputMean: [Float]? = nil
+    public var inputStd: [Float]? = nil
 
     public var name: String { recipe.name }
     public var task: TaskKind { recipe.task }
 
     /// What the model needs to know about this dataset.
     public var spec: DatasetSpec {
-        DatasetSpec(
+        var spec = DatasetSpec(
             name: recipe.name, task: recipe.task, classes: train.classes,
             height: train.height, width: train.width)
+        spec.classNames = classNames
+        spec.inputMean = inputMean
+        spec.inputStd = inputStd
+        return spec
     }
 
     /// Loads the splits of one recipe entry from its source. `items` caches Fashion-MNIST
-    /// splits shared by several datasets of a run.
+    /// splits shared by several datasets of a run; `model` gives own-image sources their
+    /// channels and default input size.
     public static func load(
-        _ recipe: DatasetRecipe, seed: UInt64, items: FashionMNISTCache = FashionMNISTCache()
+        _ recipe: DatasetRecipe, seed: UInt64, items: FashionMNISTCache = FashionMNISTCache(),
+        model: ModelConfig = ModelConfig()
     ) throws -> RunDataset {
         switch recipe.source {
+        case .folder, .coco, .masks:
+            return try loadOwnImages(recipe, seed: seed, model: model)
         case .fashionMNIST:
             let directory = recipe.path ?? FashionMNIST.defaultDirectory
             return RunDataset(
@@ -57,7 +70,7 @@ public struct RunDataset: Sendable {
     /// Loads every dataset of `recipe`, in recipe order.
     public static func loadAll(_ recipe: Recipe) throws -> [RunDataset] {
         let items = FashionMNISTCache()
-        return try recipe.datasets.map { try load($0, seed: recipe.seed, items: items) }
+        return try recipe.datasets.map { try load($0, seed: recipe.seed, items: items, model: recipe.model) }
     }
 }
 

@@ -12,7 +12,7 @@ extension DeltaM {
             let model = try RunCheckpoint.loadModel(file, path: path)
             let recipe = try RunCheckpoint.recipe(file, path: path)
             for entry in recipe.datasets where model.config.datasets.contains(where: { $0.name == entry.name }) {
-                let data = try RunDataset.load(entry, seed: recipe.seed, items: items)
+                let data = try RunDataset.load(entry, seed: recipe.seed, items: items, model: model.config)
                 result[entry.name] = try Evaluation.evaluate(model: model, dataset: data, batchSize: batchSize)
             }
         }

@@ -28,10 +28,14 @@ public enum Evaluation {
         }
         switch spec.task {
         case .classification:
-            guard let images = (split as? ClassificationSplit)?.data else {
-                throw TrainingError.datasetMismatch(detail: "dataset '\(dataset.name)' has no labelled images")
+            let m = try classify(
+                model: model, dataset: dataset.name, count: split.count, batchSize: batchSize
+            ) { range, images, labels throws(TrainingError) in
+                guard case .labels(let found) = split.makeBatch(indices: Array(range), into: &images) else {
+                    throw TrainingError.datasetMismatch(detail: "dataset '\(dataset.name)' has no labelled images")
+                }
+                labels = found
             }
-            let m = try classify(model: model, dataset: dataset.name, data: images, batchSize: batchSize)
             return TaskMetrics(
                 task: .classification, count: m.count,
                 values: ["top1": m.top1, "top5": m.top5, "loss": m.loss])
@@ -71,13 +75,23 @@ public enum Evaluation {
     public static func classify(
         model: VisionMoE, dataset name: String, data: ImageDataset, batchSize: Int
     ) throws -> ClassificationMetrics {
+        try classify(model: model, dataset: name, count: data.count, batchSize: batchSize) { range, images, labels in
+            data.makeBatch(indices: Array(range), into: &images, labels: &labels)
+        }
+    }
+
+    /// `classify` over any labelled examples: `fill(range, &images, &labels)` writes a batch.
+    static func classify(
+        model: VisionMoE, dataset name: String, count: Int, batchSize: Int,
+        fill: (Range<Int>, inout Tensor, inout [Int32]) throws(TrainingError) -> Void
+    ) throws -> ClassificationMetrics {
         var correct1 = 0
         var correct5 = 0
         var lossSum = 0.0
         var images = Tensor(shape: [0])
         var labels: [Int32] = []
-        for range in evaluationBatches(count: data.count, batchSize: batchSize) {
-            data.makeBatch(indices: Array(range), into: &images, labels: &labels)
+        for range in evaluationBatches(count: count, batchSize: batchSize) {
+            try fill(range, &images, &labels)
             let logits = try model.forward(images: images, dataset: name, training: false)
             let classes = logits.shape[1]
             var losses = [Float](repeating: 0, count: range.count)
@@ -99,9 +113,8 @@ public enum Evaluation {
                 if higher < 5 { correct5 += 1 }
             }
         }
-        let n = Double(max(data.count, 1))
+        let n = Double(max(count, 1))
         return ClassificationMetrics(
-            top1: Double(correct1) / n, top5: Double(correct5) / n, loss: lossSum / n,
-            count: data.count)
+            top1: Double(correct1) / n, top5: Double(correct5) / n, loss: lossSum / n, count: count)
     }
 }

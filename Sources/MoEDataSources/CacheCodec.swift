@@ -1,0 +1,148 @@
+import MoEData
+import MoEImage
+
+/// The byte layout of a cached `LoadedSplit` (little-endian, before zstd):
+///
+///     "MOECACHE" | u32 version | u64 n + key (UTF-8) | i32 channels, height, width | u8 mode
+///     | u64 count | u64 n + pixels | count × (u8 present, 6 × i32 transform)
+///     | u8 targets: 0 labels (count × i32) | 1 masks (u64 n + bytes)
+///                  | 2 boxes (count × (u32 k, k × (4 × f32, i32)))
+///
+/// `decode` returns nil for anything that does not parse exactly (a stale or damaged cache
+/// is rebuilt, never trusted).
+enum CacheCodec {
+    static let magic = Array("MOECACHE".utf8)
+    static let version: UInt32 = 1
+
+    static func encode(_ split: LoadedSplit, key: String) -> [UInt8] {
+        var w = ByteWriter()
+        w.bytes(magic)
+        w.u32(version)
+        w.blob(Array(key.utf8))
+        let p = split.images.preprocessing
+        for v in [p.channels, p.height, p.width] { w.u32(UInt32(truncatingIfNeeded: v)) }
+        w.u8(p.mode == .centerCrop ? 0 : 1)
+        w.u64(UInt64(split.count))
+        w.blob(split.images.pixels)
+        for t in split.images.transforms {
+            w.u8(t == nil ? 0 : 1)
+            let values = t.map {
+                [$0.sourceWidth, $0.sourceHeight, $0.contentWidth, $0.contentHeight, $0.offsetX, $0.offsetY]
+            }
+            for v in values ?? [Int](repeating: 0, count: 6) { w.u32(UInt32(truncatingIfNeeded: v)) }
+        }
+        switch split.targets {
+        case .labels(let labels):
+            w.u8(0)
+            for l in labels { w.u32(UInt32(bitPattern: l)) }
+        case .masks(let masks):
+            w.u8(1)
+            w.blob(masks)
+        case .boxes(let boxes):
+            w.u8(2)
+            for image in boxes {
+                w.u32(UInt32(image.count))
+                for b in image {
+                    for v in [b.x0, b.y0, b.x1, b.y1] { w.u32(v.bitPattern) }
+                    w.u32(UInt32(bitPattern: b.label))
+                }
+            }
+        }
+        return w.data
+    }
+
+    static func decode(_ data: [UInt8], key: String) -> LoadedSplit? {
+        var r = ByteReader(data: data)
+        guard r.bytes(magic.count) == magic, r.u32() == version, r.blob() == Array(key.utf8),
+            let c = r.int32(), let h = r.int32(), let w = r.int32(), let mode = r.u8(), let count = r.count(),
+            let pixels = r.blob()
+        else { return nil }
+        guard (1...4).contains(c), (1...65_536).contains(h), (1...65_536).contains(w), mode <= 1 else { return nil }
+        let prep = ImagePreprocessing(channels: c, height: h, width: w, mode: mode == 0 ? .centerCrop : .letterbox)
+        let expected = count.multipliedReportingOverflow(by: prep.sampleSize)
+        guard !expected.overflow, pixels.count == expected.partialValue else { return nil }
+        var transforms: [LetterboxTransform?] = []
+        for _ in 0..<count {
+            guard let present = r.u8() else { return nil }
+            let v = (0..<6).compactMap { _ in r.int32() }
+            guard v.count == 6 else { return nil }
+            transforms.append(
+                present == 0
+                    ? nil
+                    : LetterboxTransform(
+                        sourceWidth: v[0], sourceHeight: v[1], contentWidth: v[2], contentHeight: v[3], offsetX: v[4],
+                        offsetY: v[5]))
+        }
+        let targets: LoadedSplit.Targets
+        switch r.u8() {
+        case 0:
+            let labels = (0..<count).compactMap { _ in r.u32().map { Int32(bitPattern: $0) } }
+            guard labels.count == count else { return nil }
+            targets = .labels(labels)
+        case 1:
+            guard let masks = r.blob(), masks.count == count * h * w else { return nil }  // ≤ pixels.count
+            targets = .masks(masks)
+        case 2:
+            var boxes: [[Box]] = []
+            for _ in 0..<count {
+                guard let k = r.u32(), Int(k) <= r.remaining / 20 else { return nil }
+                var image: [Box] = []
+                for _ in 0..<k {
+                    let f = (0..<4).compactMap { _ in r.u32().map(Float.init(bitPattern:)) }
+                    guard f.count == 4, let label = r.u32() else { return nil }
+                    image.append(Box(x0: f[0], y0: f[1], x1: f[2], y1: f[3], label: Int32(bitPattern: label)))
+                }
+                boxes.append(image)
+            }
+            targets = .boxes(boxes)
+        default:
+            return nil
+        }
+        guard r.remaining == 0 else { return nil }
+        return LoadedSplit(
+            images: PreparedImages(preprocessing: prep, pixels: pixels, transforms: transforms), targets: targets)
+    }
+}
+
+/// Little-endian appends.
+struct ByteWriter {
+    var data: [UInt8] = []
+    mutating func u8(_ v: UInt8) { data.append(v) }
+    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
+    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
+    mutating func bytes(_ b: [UInt8]) { data.append(contentsOf: b) }
+    mutating func blob(_ b: [UInt8]) {
+        u64(UInt64(b.count))
+        bytes(b)
+    }
+}
+
+/// Little-endian reads that return nil past the end.
+struct ByteReader {
+    let data: [UInt8]
+    var offset = 0
+    var remaining: Int { data.count - offset }
+
+    mutating func bytes(_ n: Int) -> [UInt8]? {
+        guard n >= 0, n <= remaining else { return nil }
+        defer { offset += n }
+        return Array(data[offset..<(offset + n)])
+    }
+    mutating func u8() -> UInt8? { bytes(1)?.first }
+    mutating func u32() -> UInt32? {
+        bytes(4).map { b in b.reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) } }
+    }
+    mutating func u64() -> UInt64? {
+        bytes(8).map { b in b.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+    }
+    mutating func int32() -> Int? { u32().map { Int(Int32(bitPattern: $0)) } }
+    mutating func blob() -> [UInt8]? {
+        guard let n = u64(), n <= UInt64(remaining) else { return nil }
+        return bytes(Int(n))
+    }
+}
+
+extension ByteReader {
+    /// A u64 count as Int (nil when it does not fit).
+    mutating func count() -> Int? { u64().flatMap { $0 <= UInt64(Int.max) ? Int($0) : nil } }
+}

@@ -1,0 +1,53 @@
+import MoEImage
+
+/// Images prepared to one input size, as bytes: `pixels[((i · C + c) · H + y) · W + x]`,
+/// with each image's letterbox transform (detection/segmentation) for mapping boxes.
+public struct PreparedImages: Sendable {
+    public let preprocessing: ImagePreprocessing
+    public let pixels: [UInt8]
+    public let transforms: [LetterboxTransform?]
+
+    public init(preprocessing: ImagePreprocessing, pixels: [UInt8], transforms: [LetterboxTransform?]) {
+        self.preprocessing = preprocessing
+        self.pixels = pixels
+        self.transforms = transforms
+    }
+
+    public var count: Int { transforms.count }
+
+    /// Per channel, the mean and population standard deviation of p / 255 over all images,
+    /// from exact 256-bin histograms (as `ImageDataset.statistics`, one per channel).
+    public func channelStatistics() -> (mean: [Float], std: [Float]) {
+        let c = preprocessing.channels
+        let plane = preprocessing.height * preprocessing.width
+        var flat = [Int](repeating: 0, count: 256 * c)
+        pixels.withUnsafeBufferPointer { p in
+            flat.withUnsafeMutableBufferPointer { h in
+                for i in 0..<count {
+                    for ch in 0..<c {
+                        let start = (i * c + ch) * plane
+                        let bins = ch * 256
+                        for j in start..<(start + plane) { h[bins + Int(p[j])] += 1 }
+                    }
+                }
+            }
+        }
+        var means: [Float] = []
+        var stds: [Float] = []
+        for ch in 0..<c {
+            let histogram = flat[(ch * 256)..<((ch + 1) * 256)]
+            var (sum, squares, n) = (0.0, 0.0, 0.0)
+            for (v, k) in zip(0..., histogram) where k > 0 {
+                let x = Double(v) / 255
+                sum += x * Double(k)
+                squares += x * x * Double(k)
+                n += Double(k)
+            }
+            let mean = n > 0 ? sum / n : 0
+            let variance = n > 0 ? max(squares / n - mean * mean, 0) : 1
+            means.append(Float(mean))
+            stds.append(Float(variance.squareRoot()))
+        }
+        return (means, stds)
+    }
+}
