@@ -62,7 +62,7 @@ extension Recipe {
             throw RecipeError.invalid(file: source, detail: "the stored recipe is not a mapping of sections")
         }
         let recipe = try decode(tree, source: source)
-        try recipe.validate(source: source)
+        try recipe.validate(source: source, stored: true)
         return recipe
     }
 

@@ -26,14 +26,16 @@ extension Recipe {
 
     /// Checks every value's range and the rules between fields; throws
     /// `RecipeError.badValue` naming the key path, the value and what is allowed.
-    public func validate(source: String) throws {
+    /// `stored`: the recipe a checkpoint keeps, where `training.steps: 0` records an operation
+    /// that trained nothing (`moe prune` without fine-tuning).
+    public func validate(source: String, stored: Bool = false) throws {
         let check = RecipeCheck(source: source)
         try check(!name.isEmpty && !name.contains("/"), "name", "must be a non-empty name without '/'")
         try check(
             Limits.datasets.contains(datasets.count), "datasets",
             "must name \(Limits.datasets.lowerBound)...\(Limits.datasets.upperBound) datasets, got \(datasets.count)")
         for d in datasets { try validate(d, check) }
-        try validateTraining(check)
+        try validateTraining(check, stored: stored)
         try validateOptimizer(check)
         try validateBalancing(check)
         try validateAugmentation(check)
@@ -125,8 +127,10 @@ extension Recipe {
         }
     }
 
-    private func validateTraining(_ check: RecipeCheck) throws {
-        if let steps = training.steps { try check.range(steps, Limits.steps, "training.steps") }
+    private func validateTraining(_ check: RecipeCheck, stored: Bool) throws {
+        if let steps = training.steps {
+            try check.range(steps, (stored ? 0 : 1)...Limits.steps.upperBound, "training.steps")
+        }
         if let epochs = training.epochs { try check.range(epochs, Limits.epochs, "training.epochs") }
         try check(
             training.steps != nil || training.epochs != nil, "training", "give training.steps or training.epochs")

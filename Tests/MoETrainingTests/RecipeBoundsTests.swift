@@ -133,4 +133,13 @@ import Testing
         let error = #expect(throws: RecipeError.self) { _ = try RunCheckpoint.recipe(checkpoint, path: "run.moe") }
         #expect("\(error!)".contains("datasets"))
     }
+
+    @Test("a stored recipe may record zero training steps (prune without fine-tuning); a recipe file may not")
+    func storedZeroSteps() throws {
+        var checkpoint = try tinyTrainer(try tinyRecipe()).checkpoint()
+        let json = try #require(checkpoint.metadata[RunCheckpoint.Key.recipe])
+        checkpoint.metadata[RunCheckpoint.Key.recipe] = json.replacingOccurrences(of: #""steps":6"#, with: #""steps":0"#)
+        #expect(try RunCheckpoint.recipe(checkpoint, path: "pruned.moe").training.steps == 0)
+        #expect(loadError(["training.steps=0"])?.contains("'training.steps'") == true)
+    }
 }
