@@ -138,7 +138,8 @@ import Testing
     func storedZeroSteps() throws {
         var checkpoint = try tinyTrainer(try tinyRecipe()).checkpoint()
         let json = try #require(checkpoint.metadata[RunCheckpoint.Key.recipe])
-        checkpoint.metadata[RunCheckpoint.Key.recipe] = json.replacingOccurrences(of: #""steps":6"#, with: #""steps":0"#)
+        checkpoint.metadata[RunCheckpoint.Key.recipe] = json.replacingOccurrences(
+            of: #""steps":6"#, with: #""steps":0"#)
         #expect(try RunCheckpoint.recipe(checkpoint, path: "pruned.moe").training.steps == 0)
         #expect(loadError(["training.steps=0"])?.contains("'training.steps'") == true)
     }
