@@ -32,12 +32,14 @@ datasets:
 training: {steps: 3, logEvery: 1}
 YAML
 sed 's/digits2/digits3/' "$smoke/adapt.yaml" > "$smoke/expand.yaml"
-.build/debug/moe adapt --router-only --experts 1 --checkpoint "$smoke/run/smoke.moe" --recipe "$smoke/adapt.yaml" --out "$smoke/run/adapted.moe"
-.build/debug/moe prune --checkpoint "$smoke/run/adapted.moe" --dataset digits2 --keep 3 --finetune-steps 2 --out "$smoke/run/pruned.moe"
-.build/debug/moe expand --checkpoint "$smoke/run/adapted.moe" --recipe "$smoke/expand.yaml" --experts 2 --out "$smoke/run/expanded.moe"
-.build/debug/moe eval --checkpoint "$smoke/run/expanded.moe" --top-k 1
+.build/debug/moe adapt --router-only --experts 1 --checkpoint "$smoke/run/smoke.moe" --recipe "$smoke/adapt.yaml" --out "$smoke/adapt/adapted.moe"
+.build/debug/moe prune --checkpoint "$smoke/adapt/adapted.moe" --dataset digits2 --keep 3 --finetune-steps 2 --out "$smoke/adapt/pruned.moe"
+.build/debug/moe expand --checkpoint "$smoke/adapt/adapted.moe" --recipe "$smoke/expand.yaml" --experts 2 --out "$smoke/adapt/expanded.moe"
+.build/debug/moe eval --checkpoint "$smoke/adapt/expanded.moe" --top-k 1
 python3 -m pip install --quiet --disable-pip-version-check safetensors numpy tensorboard 2>&1 | tail -n 2 || true
 python3 scripts/check_safetensors.py "$smoke/run/smoke.moe"
+# The pretrain run alone is in run/ (adaptation wrote to adapt/), so its event file holds
+# exactly the numbers of its metrics.jsonl.
 python3 scripts/check_tensorboard.py "$smoke/run"
 echo "smoke: ok"
 
