@@ -259,6 +259,10 @@ def main():
             by_kind[outcome] = by_kind.get(outcome, 0) + 1
             by_command = counts.setdefault("by_command", {}).setdefault(command, {})
             by_command[outcome] = by_command.get(outcome, 0) + 1
+            done = counts["done"] = counts.get("done", 0) + 1
+            if done % 250 == 0:  # a running summary, in case the campaign is stopped early
+                with open(os.path.join(args.workdir, "summary.json"), "w") as f:
+                    json.dump(counts, f, sort_keys=True)
     counts["mutants"] = args.count
     print(json.dumps(counts, indent=1, sort_keys=True))
     bad = sum(v for k, v in counts.items() if k == "hang" or k.startswith("signal") or k == "error with trap text")
