@@ -103,7 +103,7 @@ extension Trainer {
                 for i in 0..<count { g[i] *= factor }
             }
         }
-        let (routerGradients, miLoss) = mutualInformationStep(dataset: t)
+        let (routerGradients, miLoss) = try mutualInformationStep(dataset: t)
         model.backward(outputGradient: result.gradient, routerProbabilityGradients: routerGradients)
         return TaskPass(
             loss: loss, unscaledLoss: result.loss, weight: weight, images: indices.count,
@@ -173,7 +173,7 @@ extension Trainer {
     /// Updates every MoE layer's running buffer with this batch's mean routing
     /// probabilities q and, past the dataset's warm-up and with `w_MI > 0`, returns
     /// ∂(w_MI·L_MI)/∂p for each layer (∂L/∂q spread evenly over the batch's tokens).
-    func mutualInformationStep(dataset t: Int) -> ([Tensor?]?, Float) {
+    func mutualInformationStep(dataset t: Int) throws -> ([Tensor?]?, Float) {
         guard !state.mutualInformation.isEmpty else { return (nil, 0) }
         let weight = recipe.training.miWeight
         var gradients: [Tensor?] = []
@@ -188,6 +188,10 @@ extension Trainer {
                 }
             }
             for e in 0..<experts { q[e] /= Float(tokens) }
+            // Non-finite routing (weights that overflow) is a diverged run, like a NaN loss.
+            guard q.allSatisfy(\.isFinite) else {
+                throw TrainingError.nonFiniteLoss(step: state.step + 1, dataset: data[t].name, lastCheckpoint: nil)
+            }
             guard let dq = state.mutualInformation[layer].step(dataset: t, batchMeanProbabilities: q),
                 weight > 0
             else {
