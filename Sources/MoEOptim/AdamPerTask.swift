@@ -67,8 +67,8 @@ public final class AdamPerTask: Optimizer {
     public var stateMetadata: [String: String] {
         var meta = own.metadata(kind: .adamPerTask)
         for (t, name) in tasks.enumerated() {
-            meta["optim.paramSteps.\(name)"] =
-                perTask[t].metadata(kind: .adamPerTask)["optim.paramSteps"]
+            meta["\(OptimizerState.paramStepsKey).\(name)"] =
+                perTask[t].metadata(kind: .adamPerTask)[OptimizerState.paramStepsKey]
         }
         return meta
     }
@@ -81,7 +81,7 @@ public final class AdamPerTask: Optimizer {
         var restored: [OptimizerState] = []
         for (t, name) in tasks.enumerated() {
             var meta = metadata
-            meta["optim.paramSteps"] = metadata["optim.paramSteps.\(name)"] ?? "{}"
+            meta[OptimizerState.paramStepsKey] = metadata["\(OptimizerState.paramStepsKey).\(name)"] ?? "{}"
             restored.append(
                 try perTask[t].loading(
                     kind: .adamPerTask, tensors: tensors, metadata: meta, store: store))

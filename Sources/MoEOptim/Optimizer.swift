@@ -122,6 +122,10 @@ public enum OptimizerStateError: Error, CustomStringConvertible, Equatable {
 public struct OptimizerState: Sendable {
     /// What every optimiser-state tensor and metadata key of a checkpoint starts with.
     public static let prefix = "optim."
+    /// Metadata keys: the optimiser kind, its `stepCount`, and each parameter's own step count.
+    public static let kindKey = prefix + "kind"
+    public static let stepCountKey = prefix + "stepCount"
+    public static let paramStepsKey = prefix + "paramSteps"
     /// Slot names used in tensor names: `"optim.<slot>.<param name>"`.
     let slotNames: [String]
     /// `slots[i][paramName]` is slot `i` of that parameter.
@@ -195,9 +199,9 @@ public struct OptimizerState: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let steps = (try? encoder.encode(paramSteps)).flatMap { String(data: $0, encoding: .utf8) }
         return [
-            "optim.kind": kind.rawValue,
-            "optim.stepCount": String(stepCount),
-            "optim.paramSteps": steps ?? "{}",
+            Self.kindKey: kind.rawValue,
+            Self.stepCountKey: String(stepCount),
+            Self.paramStepsKey: steps ?? "{}",
         ]
     }
 
@@ -206,25 +210,25 @@ public struct OptimizerState: Sendable {
         kind: OptimizerKind, tensors: [String: Tensor], metadata: [String: String],
         store: ParameterStore
     ) throws -> OptimizerState {
-        guard let savedKind = metadata["optim.kind"] else {
-            throw OptimizerStateError.badMetadata("'optim.kind' is missing")
+        guard let savedKind = metadata[Self.kindKey] else {
+            throw OptimizerStateError.badMetadata("'\(Self.kindKey)' is missing")
         }
         guard savedKind == kind.rawValue else {
             throw OptimizerStateError.badMetadata(
-                "'optim.kind' is '\(savedKind)', this optimiser is '\(kind.rawValue)'")
+                "'\(Self.kindKey)' is '\(savedKind)', this optimiser is '\(kind.rawValue)'")
         }
-        guard let countText = metadata["optim.stepCount"], let stepCount = Int(countText),
+        guard let countText = metadata[Self.stepCountKey], let stepCount = Int(countText),
             (0...(1 << 40)).contains(stepCount)
         else {
             throw OptimizerStateError.badMetadata(
-                "'optim.stepCount' is missing or not a non-negative integer")
+                "'\(Self.stepCountKey)' is missing or not a non-negative integer")
         }
-        guard let stepsText = metadata["optim.paramSteps"],
+        guard let stepsText = metadata[Self.paramStepsKey],
             let stepsData = stepsText.data(using: .utf8),
             let steps = try? JSONDecoder().decode([String: Int].self, from: stepsData)
         else {
             throw OptimizerStateError.badMetadata(
-                "'optim.paramSteps' is missing or not a JSON object of integers")
+                "'\(Self.paramStepsKey)' is missing or not a JSON object of integers")
         }
         var restored = OptimizerState(slotNames: slotNames)
         restored.stepCount = stepCount
@@ -244,7 +248,7 @@ public struct OptimizerState: Sendable {
                 restored.slots[i][name] = tensor
             }
             guard let count = steps[name], (0...(1 << 40)).contains(count) else {
-                throw OptimizerStateError.badMetadata("'optim.paramSteps' of '\(name)' is outside 0...2^40")
+                throw OptimizerStateError.badMetadata("'\(Self.paramStepsKey)' of '\(name)' is outside 0...2^40")
             }
             restored.paramSteps[name] = count
         }

@@ -64,14 +64,22 @@ public final class Trainer {
             history: ["pretrain \(recipe.name)"])
     }
 
+    /// Builds a trainer from its parts. `state` is validated against them (errors name
+    /// `stateSource`), and the trainable flags it saved are applied to the model.
     public init(
         recipe: Recipe, data: [RunDataset], model: VisionMoE, optimizer: any Optimizer,
-        state: TrainingState, history: [String]
+        state: TrainingState, history: [String], stateSource: String = "the training state"
     ) throws {
         for d in data where !model.config.datasets.contains(where: { $0.name == d.name }) {
             throw TrainingError.datasetMismatch(detail: "the model has no head for dataset '\(d.name)'")
         }
-        try state.validate(recipe: recipe, data: data, model: model, source: "the training state")
+        try state.validate(recipe: recipe, data: data, model: model, source: stateSource)
+        for flags in state.parameterFlags ?? [] {
+            let p = try model.store.parameter(named: flags.name)
+            p.isTrainable = flags.isTrainable
+            p.trainableSlices = flags.trainableSlices
+            p.decays = flags.decays
+        }
         try MemoryBudget.check(
             config: model.config,
             batch: max(data.map(\.recipe.batchSize).max() ?? 1, recipe.training.evalBatchSize),
@@ -111,13 +119,6 @@ public final class Trainer {
                     return d
                 }
             } ?? all
-        try state.validate(recipe: recipe, data: data, model: model, source: path)
-        for flags in state.parameterFlags ?? [] {
-            let p = try model.store.parameter(named: flags.name)
-            p.isTrainable = flags.isTrainable
-            p.trainableSlices = flags.trainableSlices
-            p.decays = flags.decays
-        }
         var optimizer = makeOptimizer(recipe.optimizer, tasks: data.map(\.name))
         let optimizerTensors = Dictionary(
             uniqueKeysWithValues: checkpoint.tensors
@@ -129,7 +130,7 @@ public final class Trainer {
             tensors: optimizerTensors, metadata: optimizerMetadata, store: model.store)
         try self.init(
             recipe: recipe, data: data, model: model, optimizer: optimizer, state: state,
-            history: RunCheckpoint.history(checkpoint))
+            history: RunCheckpoint.history(checkpoint), stateSource: path)
     }
 
     public var isFinished: Bool { state.step >= state.totalSteps }
