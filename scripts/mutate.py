@@ -22,6 +22,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 
 import zstandard
 
@@ -50,11 +51,13 @@ training: {steps: 2, logEvery: 1}
 
 
 def run(cmd, timeout):
+    """(exit status or "hang", the end of stderr, wall seconds)."""
+    start = time.monotonic()
     try:
         p = subprocess.run(cmd, capture_output=True, timeout=timeout, text=True, errors="replace")
-        return p.returncode, p.stderr[-2000:]
+        return p.returncode, p.stderr[-2000:], time.monotonic() - start
     except subprocess.TimeoutExpired:
-        return "hang", ""
+        return "hang", "", time.monotonic() - start
 
 
 # --- checkpoints: zstd frame around safetensors -------------------------------------------
@@ -202,7 +205,7 @@ def one(i, args, sources):
         mutant = os.path.join(d, f"m{i}.yaml")
         kind, cmd = recipe_command(args.moe, mutant, d, rng)
         command = "pretrain"
-    status, err = run(cmd, args.timeout)
+    status, err, seconds = run(cmd, args.timeout)
     if status == "hang":
         outcome = "hang"
     elif status < 0:
@@ -223,7 +226,7 @@ def one(i, args, sources):
             outcome = "error with trap text"
     elif os.path.exists(mutant):
         os.remove(mutant)
-    return kind, command, outcome
+    return kind, command, outcome, seconds
 
 
 def main():
@@ -252,7 +255,9 @@ def main():
 
     counts = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for kind, command, outcome in pool.map(lambda i: one(i, args, sources), range(args.count)):
+        for kind, command, outcome, seconds in pool.map(lambda i: one(i, args, sources), range(args.count)):
+            if seconds > counts.get("slowest_seconds", 0):  # how close any run came to the timeout
+                counts["slowest_seconds"], counts["slowest"] = round(seconds, 2), f"{command} {kind}"
             counts.setdefault(outcome, 0)
             counts[outcome] += 1
             by_kind = counts.setdefault("by_kind", {}).setdefault(kind, {})

@@ -9,21 +9,22 @@ import MoEImage
 ///                  | 2 boxes (count × (u32 k, k × (4 × f32, i32)))
 ///
 /// `decode` returns nil for anything that does not parse exactly (a stale or damaged cache
-/// is rebuilt, never trusted).
+/// is rebuilt, never trusted). A streamed split (`StreamedSplitFile`) keeps its pixels and
+/// masks outside: its blobs are empty here and the mapped bytes come in as `external`.
 enum CacheCodec {
     static let magic = Array("MOECACHE".utf8)
     static let version: UInt32 = 1
 
-    static func encode(_ split: LoadedSplit, key: String) -> [UInt8] {
+    static func encode(_ split: LoadedSplit, key: String, external: Bool = false) -> [UInt8] {
         var w = ByteWriter()
         w.bytes(magic)
         w.u32(version)
-        w.blob(Array(key.utf8))
+        w.blob(ByteStore(Array(key.utf8)))
         let p = split.images.preprocessing
         for v in [p.channels, p.height, p.width] { w.u32(UInt32(truncatingIfNeeded: v)) }
         w.u8(p.mode == .centerCrop ? 0 : 1)
         w.u64(UInt64(split.count))
-        w.blob(split.images.pixels)
+        w.blob(external ? ByteStore([]) : split.images.pixels)
         for t in split.images.transforms {
             w.u8(t == nil ? 0 : 1)
             let values = t.map {
@@ -37,7 +38,7 @@ enum CacheCodec {
             for l in labels { w.u32(UInt32(bitPattern: l)) }
         case .masks(let masks):
             w.u8(1)
-            w.blob(masks)
+            w.blob(external ? ByteStore([]) : masks)
         case .boxes(let boxes):
             w.u8(2)
             for image in boxes {
@@ -51,12 +52,15 @@ enum CacheCodec {
         return w.data
     }
 
-    static func decode(_ data: [UInt8], key: String) -> LoadedSplit? {
+    static func decode(
+        _ data: [UInt8], key: String, external: (pixels: ByteStore, masks: ByteStore?)? = nil
+    ) -> LoadedSplit? {
         var r = ByteReader(data: data)
         guard r.bytes(magic.count) == magic, r.u32() == version, r.blob() == Array(key.utf8),
             let c = r.int32(), let h = r.int32(), let w = r.int32(), let mode = r.u8(), let count = r.count(),
-            let pixels = r.blob()
+            let blob = r.blob(), external == nil || blob.isEmpty
         else { return nil }
+        let pixels = external?.pixels ?? ByteStore(blob)
         guard (1...4).contains(c), (1...65_536).contains(h), (1...65_536).contains(w), mode <= 1 else { return nil }
         let prep = ImagePreprocessing(channels: c, height: h, width: w, mode: mode == 0 ? .centerCrop : .letterbox)
         let expected = count.multipliedReportingOverflow(by: prep.sampleSize)
@@ -80,7 +84,9 @@ enum CacheCodec {
             guard labels.count == count else { return nil }
             targets = .labels(labels)
         case 1:
-            guard let masks = r.blob(), masks.count == count * h * w else { return nil }  // ≤ pixels.count
+            guard let blob = r.blob(), let masks = external.map({ $0.masks }) ?? ByteStore(blob),
+                external == nil || blob.isEmpty, masks.count == count * h * w  // ≤ pixels.count
+            else { return nil }
             targets = .masks(masks)
         case 2:
             var boxes: [[Box]] = []
@@ -111,9 +117,9 @@ struct ByteWriter {
     mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
     mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
     mutating func bytes(_ b: [UInt8]) { data.append(contentsOf: b) }
-    mutating func blob(_ b: [UInt8]) {
+    mutating func blob(_ b: ByteStore) {
         u64(UInt64(b.count))
-        bytes(b)
+        b.withUnsafeBufferPointer { data.append(contentsOf: $0) }
     }
 }
 

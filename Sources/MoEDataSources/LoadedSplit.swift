@@ -11,7 +11,7 @@ public struct LoadedSplit: Sendable {
         /// Boxes per image, in prepared (letterboxed) pixel coordinates.
         case boxes([[Box]])
         /// `count × H × W` mask bytes: 0 background, c + 1 class c, 255 ignored.
-        case masks([UInt8])
+        case masks(ByteStore)
     }
 
     public let images: PreparedImages
@@ -98,6 +98,6 @@ public struct LoadedSplit: Sendable {
             transforms.append(transform)
         }
         let images = PreparedImages(preprocessing: preprocessing, pixels: pixels, transforms: transforms)
-        return LoadedSplit(images: images, targets: .masks(masks))
+        return LoadedSplit(images: images, targets: .masks(ByteStore(masks)))
     }
 }

@@ -48,6 +48,11 @@ public struct PreparedCache: Sendable {
         (folder as NSString).appendingPathComponent("\(name)-\(Self.hash(key)).zst")
     }
 
+    /// Where a split above its memory budget is streamed from (`StreamedSplitFile`).
+    public func streamPath(name: String, key: String) -> String {
+        (folder as NSString).appendingPathComponent("\(name)-\(Self.hash(key)).stream")
+    }
+
     /// The cached split for `key`, or nil (missing, damaged, or written for another key).
     public func load(name: String, key: String) -> LoadedSplit? {
         guard let data = FileManager.default.contents(atPath: path(name: name, key: key)) else { return nil }

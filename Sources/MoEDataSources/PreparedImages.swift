@@ -4,13 +4,18 @@ import MoEImage
 /// with each image's letterbox transform (detection/segmentation) for mapping boxes.
 public struct PreparedImages: Sendable {
     public let preprocessing: ImagePreprocessing
-    public let pixels: [UInt8]
+    /// In memory, or mapped from a streamed cache file (`StreamedSplitFile`).
+    public let pixels: ByteStore
     public let transforms: [LetterboxTransform?]
 
-    public init(preprocessing: ImagePreprocessing, pixels: [UInt8], transforms: [LetterboxTransform?]) {
+    public init(preprocessing: ImagePreprocessing, pixels: ByteStore, transforms: [LetterboxTransform?]) {
         self.preprocessing = preprocessing
         self.pixels = pixels
         self.transforms = transforms
+    }
+
+    public init(preprocessing: ImagePreprocessing, pixels: [UInt8], transforms: [LetterboxTransform?]) {
+        self.init(preprocessing: preprocessing, pixels: ByteStore(pixels), transforms: transforms)
     }
 
     public var count: Int { transforms.count }

@@ -146,7 +146,7 @@ import Testing
             }
             try Self.write(try Self.png(8, value: 255), dir.path + "/masks/lonely.png")
             let ok = try LoadedSplit.segmentation(pairs, classes: 3, preprocessing: letterbox, progress: nil)
-            #expect(ok.targets == .masks([UInt8](repeating: 255, count: 64)))
+            #expect(ok.targets == .masks(ByteStore([UInt8](repeating: 255, count: 64))))
         }
     }
 }

@@ -44,13 +44,4 @@ import Testing
             #expect(try FileManager.default.contentsOfDirectory(atPath: cacheFolder).count == 3)
         }
     }
-
-    @Test func overBudgetIsAClearError() throws {
-        try withTemporaryDirectory { dir in
-            try Python.run(Python.fashionSlice, arguments: [dir.path, "8", "4"])
-            let recipe = try FolderTrainingTests.recipe(
-                source: "folder", path: dir.path + "/png", extra: ", size: 1400, memoryBudget: 1")
-            #expect(throws: DataError.self) { try RunDataset.load(recipe.datasets[0], seed: 5, model: recipe.model) }
-        }
-    }
 }

@@ -21,43 +21,77 @@ struct OwnImageCache {
     }
 
     /// The split `split` of `count` images, read from the cache when `files` (with sizes
-    /// and modification times) and the settings match, else decoded by `decode` and stored.
-    /// - Throws: `DataError.invalid` when the prepared split would exceed the budget (there
-    ///   is no streaming from the cache yet); what `decode` throws.
+    /// and modification times) and the settings match, else decoded by `decode` (given the
+    /// range of images to decode) and stored. A split above the memory budget is streamed:
+    /// decoded chunk by chunk into an uncompressed file that batches then read through a
+    /// mapping (`StreamedSplitFile`; a temporary file with `cache: none`).
+    /// - Throws: what `decode` throws; `DataError.invalid` when a streamed file cannot be
+    ///   written.
     func split(
-        _ split: String, count: Int, files: [String], extra: String, decode: () throws -> LoadedSplit
+        _ split: String, count: Int, files: [String], extra: String, decode: (Range<Int>) throws -> LoadedSplit
     ) throws -> LoadedSplit {
-        let perImage =
-            preprocessing.sampleSize + (recipe.task == .segmentation ? preprocessing.height * preprocessing.width : 0)
+        let plane = preprocessing.height * preprocessing.width
+        let perImage = preprocessing.sampleSize + (recipe.task == .segmentation ? plane : 0)
         let (bytes, overflow) = count.multipliedReportingOverflow(by: perImage)
-        guard !overflow, bytes <= budget else {
-            throw DataError.invalid(
-                detail:
-                    "dataset \(recipe.name): its \(split) split needs \(overflow ? "more than Int.max" : "\(bytes >> 20) MiB") "
-                    + "of prepared images, above the memory budget of \(budget >> 20) MiB; lower datasets.\(recipe.name).size "
-                    + "or raise datasets.\(recipe.name).memoryBudget (streaming from the cache is not implemented)")
+        guard !overflow else {
+            throw DataError.invalid(detail: "dataset \(recipe.name): its \(split) split is too large to address")
         }
-        guard let folder else { return try decode() }
+        let streamed = bytes > budget
         let p = preprocessing
         let settings =
             "\(recipe.source.rawValue) \(recipe.task.rawValue) \(p.channels)x\(p.height)x\(p.width) \(p.mode.rawValue) \(extra)"
-        let key = try PreparedCache.key(files: files, settings: settings)
-        let cache = PreparedCache(folder: folder)
         let name = "\(recipe.name)-\(split)"
         let start = Date()
-        if let hit = cache.load(name: name, key: key), hit.count == count {
-            FileHandle.standardError.write(
-                Data(
+        guard let folder else {
+            guard streamed else { return try decode(0..<count) }
+            let path = (NSTemporaryDirectory() as NSString).appendingPathComponent(
+                "moe-stream-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+            defer { unlink(path) }  // the mapping stays readable
+            return try stream(split, bytes: bytes, to: path, key: settings, count: count, decode: decode)
+        }
+        let key = try PreparedCache.key(files: files, settings: settings)
+        let cache = PreparedCache(folder: folder)
+        if streamed {
+            let path = cache.streamPath(name: name, key: key)
+            if let hit = StreamedSplitFile.load(path: path, key: key), hit.count == count {
+                report(
                     String(
-                        format: "%@ %@: %d images from the cache (%.2f s)\n", recipe.name, split, count,
-                        Date().timeIntervalSince(start)
-                    ).utf8))
+                        format: "%@ %@: %d images streamed from %@ (%.2f s)", recipe.name, split, count, path,
+                        Date().timeIntervalSince(start)))
+                return hit
+            }
+            try createFolder(folder)
+            return try stream(split, bytes: bytes, to: path, key: key, count: count, decode: decode)
+        }
+        if let hit = cache.load(name: name, key: key), hit.count == count {
+            report(
+                String(
+                    format: "%@ %@: %d images from the cache (%.2f s)", recipe.name, split, count,
+                    Date().timeIntervalSince(start)))
             return hit
         }
-        let loaded = try decode()
+        let loaded = try decode(0..<count)
         if let why = cache.store(loaded, name: name, key: key) {
-            FileHandle.standardError.write(Data("warning: \(why); continuing without a cache\n".utf8))
+            report("warning: \(why); continuing without a cache")
         }
         return loaded
+    }
+
+    /// Decodes into the streamed file at `path`, in chunks of at most an eighth of the budget.
+    private func stream(
+        _ split: String, bytes: Int, to path: String, key: String, count: Int,
+        decode: (Range<Int>) throws -> LoadedSplit
+    ) throws -> LoadedSplit {
+        report(
+            "dataset \(recipe.name): its \(split) split needs \(bytes >> 20) MiB of prepared images, above the memory "
+                + "budget of \(budget >> 20) MiB; streaming it from \(path)")
+        let chunk = max(1, min(count, budget / 8 / max(bytes / max(count, 1), 1)))
+        return try StreamedSplitFile.write(
+            path: path, key: key, count: count, preprocessing: preprocessing, masks: recipe.task == .segmentation,
+            chunk: chunk, decode: decode)
+    }
+
+    private func report(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 }

@@ -50,9 +50,11 @@ public struct PreparedSplit: TaskSplit {
         case .masks(let masks):
             var out = [Int32]()
             out.reserveCapacity(indices.count * plane)
-            for i in indices {
-                for v in masks[(i * plane)..<((i + 1) * plane)] {
-                    out.append(v == MaskFolder.ignoreValue ? -1 : Int32(v))
+            masks.withUnsafeBufferPointer { bytes in
+                for i in indices {
+                    for v in bytes[(i * plane)..<((i + 1) * plane)] {
+                        out.append(v == MaskFolder.ignoreValue ? -1 : Int32(v))
+                    }
                 }
             }
             return .masks(out)

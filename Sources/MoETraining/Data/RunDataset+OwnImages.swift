@@ -41,12 +41,14 @@ extension RunDataset {
             let files = { (pairs: [MaskFolder.Pair]) in pairs.flatMap { [$0.image, $0.mask] } }
             train = try cache.split(
                 "train", count: trainPairs.count, files: files(trainPairs), extra: "classes \(classes)"
-            ) {
-                try .segmentation(trainPairs, classes: classes, preprocessing: prep, progress: progress.train)
+            ) { range in
+                try .segmentation(
+                    Array(trainPairs[range]), classes: classes, preprocessing: prep, progress: progress.train)
             }
             test = try cache.split("test", count: testPairs.count, files: files(testPairs), extra: "classes \(classes)")
-            {
-                try .segmentation(testPairs, classes: classes, preprocessing: prep, progress: progress.test)
+            { range in
+                try .segmentation(
+                    Array(testPairs[range]), classes: classes, preprocessing: prep, progress: progress.test)
             }
         default:
             let folder = try ImageFolder.scan(root: root, trainSplit: trainName, testSplit: testName)
@@ -55,11 +57,12 @@ extension RunDataset {
             let extra = "classes " + names.joined(separator: "\u{1F}")
             train = try cache.split(
                 "train", count: trainEntries.count, files: trainEntries.map(\.path), extra: extra
-            ) {
-                try .classification(trainEntries, preprocessing: prep, progress: progress.train)
+            ) { range in
+                try .classification(Array(trainEntries[range]), preprocessing: prep, progress: progress.train)
             }
             test = try cache.split("test", count: testEntries.count, files: testEntries.map(\.path), extra: extra) {
-                try .classification(testEntries, preprocessing: prep, progress: progress.test)
+                range in
+                try .classification(Array(testEntries[range]), preprocessing: prep, progress: progress.test)
             }
         }
         // `normalize`, else what a checkpoint's spec stored (eval, adapt: the statistics the
@@ -101,18 +104,18 @@ extension RunDataset {
         let train = try cache.split(
             "train", count: trainSet.entries.count, files: [trainFiles.annotations] + trainSet.entries.map(\.path),
             extra: ""
-        ) {
+        ) { range in
             try .detection(
-                trainSet.entries, annotations: trainFiles.annotations, preprocessing: preprocessing,
+                Array(trainSet.entries[range]), annotations: trainFiles.annotations, preprocessing: preprocessing,
                 progress: progress.train
             )
         }
         let test = try cache.split(
             "test", count: testSet.entries.count, files: [testFiles.annotations] + testSet.entries.map(\.path),
             extra: ""
-        ) {
+        ) { range in
             try .detection(
-                testSet.entries, annotations: testFiles.annotations, preprocessing: preprocessing,
+                Array(testSet.entries[range]), annotations: testFiles.annotations, preprocessing: preprocessing,
                 progress: progress.test)
         }
         return (trainSet.classNames, train, test)
