@@ -72,6 +72,9 @@ public enum StreamedSplitFile {
                 else { throw DataError.invalid(detail: "\(path): a decoded chunk has the wrong size") }
                 try out.write(part.images.pixels, at: pixelsOffset + start * preprocessing.sampleSize)
                 if case .masks(let m) = part.targets {
+                    guard hasMasks, m.count == range.count * plane else {
+                        throw DataError.invalid(detail: "\(path): a decoded chunk has masks of the wrong size")
+                    }
                     try out.write(m, at: pixelsOffset + pixelBytes + start * plane)
                 }
                 transforms += part.images.transforms
