@@ -11,7 +11,8 @@
 ///
 /// Downscaling widens the filter by f, so every source pixel contributes (antialiasing).
 /// The horizontal pass runs first (if the width changes) and is rounded to 8 bits, then the
-/// vertical pass (if the height changes). Channels are filtered independently.
+/// vertical pass (if the height changes). Channels are filtered independently. Sums are
+/// exact integers, so the loop order (pixel-major here) does not change a result.
 enum BilinearResampler {
     static let precisionBits = 22
 
@@ -55,58 +56,50 @@ enum BilinearResampler {
         return kernel
     }
 
-    /// One 8-bit output sample from a fixed-point sum: Pillow's `clip8`.
+    /// One 8-bit output sample from a fixed-point sum: Pillow's `clip8`. Sums fit Int32 as in
+    /// Pillow: the weights are non-negative and add up to about 2²², so a sum stays below
+    /// 255 · (2²² + taps) + 2²¹ < 2³¹.
     @inline(__always)
-    static func clip8(_ sum: Int) -> UInt8 {
+    static func clip8(_ sum: Int32) -> UInt8 {
         if sum >= 1 << (precisionBits + 8) { return 255 }
         if sum <= 0 { return 0 }
-        return UInt8(sum >> precisionBits)
+        return UInt8(truncatingIfNeeded: sum >> Int32(precisionBits))
     }
+
+    static let rounding = Int32(1 << (precisionBits - 1))
 
     /// Resizes `image` to width × height (both ≥ 1).
     static func resize(_ image: DecodedImage, width: Int, height: Int) -> DecodedImage {
         var current = image
         if width != image.width {
-            current = pass(current, kernel: kernel(inSize: image.width, outSize: width), horizontal: true)
+            current = horizontalPass(current, kernel: kernel(inSize: image.width, outSize: width))
         }
         if height != image.height {
-            current = pass(current, kernel: kernel(inSize: image.height, outSize: height), horizontal: false)
+            current = verticalPass(current, kernel: kernel(inSize: image.height, outSize: height))
         }
         return current
     }
 
-    /// One separable pass along x (`horizontal`) or y.
-    static func pass(_ image: DecodedImage, kernel: Kernel, horizontal: Bool) -> DecodedImage {
+    /// Along x: each output pixel sums `count[x]` neighbouring source pixels, all its channels
+    /// at once (the pixels are contiguous).
+    static func horizontalPass(_ image: DecodedImage, kernel: Kernel) -> DecodedImage {
         let c = image.channels
-        let outWidth = horizontal ? kernel.start.count : image.width
-        let outHeight = horizontal ? image.height : kernel.start.count
-        // Step between consecutive samples along the filtered axis, in array elements.
-        let step = horizontal ? c : image.width * c
-        var out = [UInt8](repeating: 0, count: outWidth * outHeight * c)
-        let rounding = 1 << (precisionBits - 1)
-        let width = kernel.width
+        let outWidth = kernel.start.count
+        var out = [UInt8](repeating: 0, count: outWidth * image.height * c)
+        let weights = kernel.weights.map { Int32(truncatingIfNeeded: $0) }
+        let (inWidth, height, width) = (image.width, image.height, kernel.width)
         image.pixels.withUnsafeBufferPointer { src in
-            kernel.weights.withUnsafeBufferPointer { weights in
+            weights.withUnsafeBufferPointer { w in
                 kernel.start.withUnsafeBufferPointer { starts in
                     kernel.count.withUnsafeBufferPointer { counts in
                         out.withUnsafeMutableBufferPointer { dst in
-                            for y in 0..<outHeight {
+                            for y in 0..<height {
+                                let row = src.baseAddress! + y * inWidth * c
+                                let target = dst.baseAddress! + y * outWidth * c
                                 for x in 0..<outWidth {
-                                    let i = horizontal ? x : y
-                                    let (sx, sy) = horizontal ? (starts[i], y) : (x, starts[i])
-                                    let first = (sy * image.width + sx) * c
-                                    let k = i * width
-                                    let n = counts[i]
-                                    let o = (y * outWidth + x) * c
-                                    for ch in 0..<c {
-                                        var sum = rounding
-                                        var at = first + ch
-                                        for j in 0..<n {
-                                            sum &+= Int(src[at]) &* weights[k + j]
-                                            at &+= step
-                                        }
-                                        dst[o + ch] = clip8(sum)
-                                    }
+                                    sample(
+                                        row + starts[x] * c, w.baseAddress! + x * width, counts[x], channels: c,
+                                        into: target + x * c)
                                 }
                             }
                         }
@@ -114,6 +107,61 @@ enum BilinearResampler {
                 }
             }
         }
-        return DecodedImage(width: outWidth, height: outHeight, channels: c, pixels: out)
+        return DecodedImage(width: outWidth, height: image.height, channels: c, pixels: out)
+    }
+
+    /// `out[ch] = clip8(Σ_j taps[j] · pixels[j · c + ch])` for one output pixel.
+    @inline(__always)
+    static func sample(
+        _ pixels: UnsafePointer<UInt8>, _ taps: UnsafePointer<Int32>, _ n: Int, channels c: Int,
+        into out: UnsafeMutablePointer<UInt8>
+    ) {
+        switch c {
+        case 1:
+            var s = rounding
+            for j in 0..<n { s &+= Int32(pixels[j]) &* taps[j] }
+            out[0] = clip8(s)
+        case 3:
+            var (s0, s1, s2) = (rounding, rounding, rounding)
+            for j in 0..<n {
+                let p = pixels + 3 * j
+                s0 &+= Int32(p[0]) &* taps[j]
+                s1 &+= Int32(p[1]) &* taps[j]
+                s2 &+= Int32(p[2]) &* taps[j]
+            }
+            (out[0], out[1], out[2]) = (clip8(s0), clip8(s1), clip8(s2))
+        default:
+            for ch in 0..<c {
+                var s = rounding
+                for j in 0..<n { s &+= Int32(pixels[j * c + ch]) &* taps[j] }
+                out[ch] = clip8(s)
+            }
+        }
+    }
+
+    /// Along y: each output row is the weighted sum of `count[y]` source rows, accumulated a
+    /// whole row at a time (contiguous, so the loop vectorises).
+    static func verticalPass(_ image: DecodedImage, kernel: Kernel) -> DecodedImage {
+        let rowLength = image.width * image.channels
+        let outHeight = kernel.start.count
+        var out = [UInt8](repeating: 0, count: rowLength * outHeight)
+        var sums = [Int32](repeating: 0, count: rowLength)
+        image.pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                sums.withUnsafeMutableBufferPointer { acc in
+                    for y in 0..<outHeight {
+                        for x in 0..<rowLength { acc[x] = rounding }
+                        for j in 0..<kernel.count[y] {
+                            let weight = Int32(truncatingIfNeeded: kernel.weights[y * kernel.width + j])
+                            let row = src.baseAddress! + (kernel.start[y] + j) * rowLength
+                            for x in 0..<rowLength { acc[x] &+= Int32(row[x]) &* weight }
+                        }
+                        let target = dst.baseAddress! + y * rowLength
+                        for x in 0..<rowLength { target[x] = clip8(acc[x]) }
+                    }
+                }
+            }
+        }
+        return DecodedImage(width: image.width, height: outHeight, channels: image.channels, pixels: out)
     }
 }
