@@ -10,7 +10,7 @@ let package = Package(
             targets: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
                 "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEBench",
-                "MoEAdaptation", "MoEImage", "MoEDataSources",
+                "MoEAdaptation", "MoEImage", "MoEDataSources", "MoEProtobuf",
             ]),
     ],
     dependencies: [
@@ -58,9 +58,11 @@ let package = Package(
             name: "MoETraining",
             dependencies: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
-                "MoEBalancing", "MoERecipe", "MoEDataSources", "MoEImage",
+                "MoEBalancing", "MoERecipe", "MoEDataSources", "MoEImage", "MoEProtobuf",
             ]),
         .target(name: "MoEReporting"),
+        // The protobuf wire format (TensorBoard events, ONNX models); depends on nothing.
+        .target(name: "MoEProtobuf"),
         // PNG/JPEG decoding (Pillow-compatible pixels) and resizing; depends on no moe module.
         .target(name: "MoEImage", dependencies: ["CImageShim"]),
         // Users' own data (ImageFolder, COCO JSON, image/mask folders), decoded in parallel.
@@ -107,6 +109,7 @@ let package = Package(
             dependencies: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
                 "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEFuzzing", "MoETestSupport",
+                "MoEProtobuf",
             ],
             exclude: ["Fixtures"]),
         .testTarget(
