@@ -10,7 +10,7 @@ let package = Package(
             targets: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
                 "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEBench",
-                "MoEAdaptation", "MoEImage", "MoEDataSources", "MoEProtobuf",
+                "MoEAdaptation", "MoEImage", "MoEDataSources", "MoEProtobuf", "MoEExport",
             ]),
     ],
     dependencies: [
@@ -63,6 +63,8 @@ let package = Package(
         .target(name: "MoEReporting"),
         // The protobuf wire format (TensorBoard events, ONNX models); depends on nothing.
         .target(name: "MoEProtobuf"),
+        // ONNX export of one dataset's path through a model (DESIGN §2.7).
+        .target(name: "MoEExport", dependencies: ["MoETensor", "MoEModel", "MoETasks", "MoEProtobuf"]),
         // PNG/JPEG decoding (Pillow-compatible pixels) and resizing; depends on no moe module.
         .target(name: "MoEImage", dependencies: ["CImageShim"]),
         // Users' own data (ImageFolder, COCO JSON, image/mask folders), decoded in parallel.
@@ -81,7 +83,7 @@ let package = Package(
             dependencies: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
                 "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEBench",
-                "MoEAdaptation", "MoEDataSources", "MoEImage",
+                "MoEAdaptation", "MoEDataSources", "MoEImage", "MoEExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "moe", dependencies: ["MoECommands"]),
@@ -112,6 +114,9 @@ let package = Package(
                 "MoEProtobuf",
             ],
             exclude: ["Fixtures"]),
+        .testTarget(
+            name: "MoEExportTests",
+            dependencies: ["MoETensor", "MoEModel", "MoETasks", "MoEProtobuf", "MoEExport"]),
         .testTarget(
             name: "MoECommandsTests",
             dependencies: [
