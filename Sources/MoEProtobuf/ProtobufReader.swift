@@ -14,6 +14,11 @@ public struct ProtobufReader {
         public let number: Int
         public let value: Value
 
+        public init(number: Int, value: Value) {
+            self.number = number
+            self.value = value
+        }
+
         /// The payload of a length-delimited field (a string, bytes or a nested message).
         public var bytes: [UInt8]? {
             if case .bytes(let b) = value { return b }
