@@ -70,6 +70,9 @@ extension MoECommand {
             guard reference != nil || bench else { return }
             let data = try source.dataset(named: name)
             let count = min(referenceImages, data.test.count)
+            guard count > 0 else {
+                throw ValidationError("dataset '\(name)' has no test images for --reference or --bench")
+            }
             var images = Tensor(shape: [count, model.config.channels, spec.height, spec.width])
             _ = data.test.makeBatch(indices: Array(0..<count), into: &images)
             if let reference { try writeReference(model: model, dataset: name, images: images, folder: reference) }

@@ -95,6 +95,23 @@ func reachableParameterCount(_ model: VisionMoE, dataset: String) throws -> Int 
         #expect(router.dims == [8, 2])
     }
 
+    @Test("dense and every-second-block MoE models export their reachable parameters")
+    func denseBlocks() throws {
+        for (experts, moeEvery) in [(0, 1), (4, 2)] {
+            let base = try tinyModel(experts: experts)
+            var config = base.config
+            config.moeEvery = moeEvery
+            let model = try VisionMoE(config: config, seed: 2)
+            for dataset in ["cls", "det"] {
+                let exported = try ONNXExporter(model: model, dataset: dataset).export()
+                let parsed = try ParsedONNX(exported.onnx.serialized())
+                #expect(parsed.parameterCount == (try reachableParameterCount(model, dataset: dataset)))
+                #expect(parsed.nodes.filter { $0.opType == "TopK" }.count == model.moeLayerCount)
+                #expect(exported.reachableExperts.count == model.moeLayerCount)
+            }
+        }
+    }
+
     @Test("a pruned single-dataset model exports no more parameters than it has")
     func pruned() throws {
         let model = try tinyModel(experts: 6).keepingDatasets(["cls"]).keepingExperts([[0, 2, 5], [1, 3, 4]])
