@@ -10,7 +10,7 @@ let package = Package(
             targets: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
                 "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEBench",
-                "MoEAdaptation", "MoEImage", "MoEDataSources",
+                "MoEAdaptation", "MoEImage", "MoEDataSources", "MoEProtobuf", "MoEExport",
             ]),
     ],
     dependencies: [
@@ -58,9 +58,13 @@ let package = Package(
             name: "MoETraining",
             dependencies: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
-                "MoEBalancing", "MoERecipe", "MoEDataSources", "MoEImage",
+                "MoEBalancing", "MoERecipe", "MoEDataSources", "MoEImage", "MoEProtobuf",
             ]),
         .target(name: "MoEReporting"),
+        // The protobuf wire format (TensorBoard events, ONNX models); depends on nothing.
+        .target(name: "MoEProtobuf"),
+        // ONNX export of one dataset's path through a model (DESIGN §2.7).
+        .target(name: "MoEExport", dependencies: ["MoETensor", "MoEModel", "MoETasks", "MoEProtobuf"]),
         // PNG/JPEG decoding (Pillow-compatible pixels) and resizing; depends on no moe module.
         .target(name: "MoEImage", dependencies: ["CImageShim"]),
         // Users' own data (ImageFolder, COCO JSON, image/mask folders), decoded in parallel.
@@ -79,7 +83,7 @@ let package = Package(
             dependencies: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
                 "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEBench",
-                "MoEAdaptation", "MoEDataSources", "MoEImage",
+                "MoEAdaptation", "MoEDataSources", "MoEImage", "MoEExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "moe", dependencies: ["MoECommands"]),
@@ -107,8 +111,12 @@ let package = Package(
             dependencies: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
                 "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEFuzzing", "MoETestSupport",
+                "MoEProtobuf",
             ],
             exclude: ["Fixtures"]),
+        .testTarget(
+            name: "MoEExportTests",
+            dependencies: ["MoETensor", "MoEModel", "MoETasks", "MoEProtobuf", "MoEExport"]),
         .testTarget(
             name: "MoECommandsTests",
             dependencies: [

@@ -36,12 +36,16 @@ sed 's/digits2/digits3/' "$smoke/adapt.yaml" > "$smoke/expand.yaml"
 .build/debug/moe prune --checkpoint "$smoke/adapt/adapted.moe" --dataset digits2 --keep 3 --finetune-steps 2 --out "$smoke/adapt/pruned.moe"
 .build/debug/moe expand --checkpoint "$smoke/adapt/adapted.moe" --recipe "$smoke/expand.yaml" --experts 2 --out "$smoke/adapt/expanded.moe"
 .build/debug/moe eval --checkpoint "$smoke/adapt/expanded.moe" --top-k 1
-python3 -m pip install --quiet --disable-pip-version-check safetensors numpy tensorboard 2>&1 | tail -n 2 || true
+python3 -m pip install --quiet --disable-pip-version-check safetensors numpy tensorboard onnx onnxruntime 2>&1 | tail -n 2 || true
 python3 scripts/check_safetensors.py "$smoke/run/smoke.moe"
 # The pretrain run alone is in run/ (adaptation wrote to adapt/), so its event file holds
 # exactly the numbers of its metrics.jsonl.
 python3 scripts/check_tensorboard.py "$smoke/run"
 echo "smoke: ok"
+
+# ONNX export (DESIGN §2.7): tiny classification, detection, segmentation, pruned, Top-K-reduced
+# and all-ties exports; ONNX Runtime's outputs on real test images must equal moe's to 1e-4.
+bash scripts/check-export.sh .build/debug/moe "$smoke/export" | grep -E '^==|error|parameters <=|FAIL|ok$'
 
 # Bad input, briefly: structural mutants of checkpoints and recipes through the CLI (no exit by
 # a signal, no hang), then each libFuzzer target for 15 s (a crash fails the run and keeps

@@ -11,6 +11,7 @@ public struct MoECommand: ParsableCommand {
             CommandGroup(
                 name: "Training",
                 subcommands: [Pretrain.self, Eval.self, Inspect.self, Predict.self, ExportScenes.self]),
+            CommandGroup(name: "Deployment", subcommands: [Export.self]),
             CommandGroup(
                 name: "Adaptation", subcommands: [Adapt.self, Prune.self, Expand.self]),
             CommandGroup(name: "Performance", subcommands: [Bench.self]),

@@ -254,16 +254,9 @@ public enum DetectionTask {
                     let lw = row[classes + 2]
                     let lh = row[classes + 3]
                     guard dx.isFinite, dy.isFinite, !lw.isNaN, !lh.isNaN else { continue }
-                    let i = cell / gw
-                    let j = cell % gw
-                    let cx = (Float(j) + 0.5 + dx) * p
-                    let cy = (Float(i) + 0.5 + dy) * p
-                    let halfW = p * expf(lw) / 2
-                    let halfH = p * expf(lh) / 2
-                    let x0 = max(0, cx - halfW)
-                    let x1 = min(width, cx + halfW)
-                    let y0 = max(0, cy - halfH)
-                    let y1 = min(height, cy + halfH)
+                    let (x0, y0, x1, y1) = cellBox(
+                        cell: cell, dx: dx, dy: dy, lw: lw, lh: lh, gridWidth: gw, patch: p, width: width,
+                        height: height)
                     guard x1 > x0, y1 > y0 else { continue }
                     candidates.append(
                         Detection(box: Box(x0: x0, y0: y0, x1: x1, y1: y1, label: Int32(best - 1)), score: score))
@@ -271,5 +264,53 @@ public enum DetectionTask {
                 return nonMaximumSuppression(candidates, iouThreshold: nmsIoU, maxKept: maxDetections)
             }
         }
+    }
+
+    /// The box of `cell` (row-major, `gridWidth` cells a row) for offsets (dx, dy) and log
+    /// sizes (lw, lh): centre ((j + ½ + dx)·P, (i + ½ + dy)·P), size P·(e^lw, e^lh), clipped
+    /// to [0, width] × [0, height]; (x0, y0, x1, y1).
+    @inline(__always)
+    static func cellBox(
+        cell: Int, dx: Float, dy: Float, lw: Float, lh: Float, gridWidth gw: Int, patch p: Float, width: Float,
+        height: Float
+    ) -> (Float, Float, Float, Float) {
+        let i = cell / gw
+        let j = cell % gw
+        let cx = (Float(j) + 0.5 + dx) * p
+        let cy = (Float(i) + 0.5 + dy) * p
+        let halfW = p * expf(lw) / 2
+        let halfH = p * expf(lh) / 2
+        return (max(0, cx - halfW), max(0, cy - halfH), min(width, cx + halfW), min(height, cy + halfH))
+    }
+
+    /// Every cell's class scores and box before thresholding and NMS (what an exported
+    /// detection graph outputs): `scores [B, cells, C]`, `scores[c]` = softmax over all
+    /// C + 1 class logits at channel c + 1 (the score `decode` gives its best class), and
+    /// `boxes [B, cells, 4]` = `cellBox` (x0, y0, x1, y1), not filtered.
+    public static func scoresAndBoxes(outputs: Tensor, geometry: TaskGeometry) throws -> (scores: Tensor, boxes: Tensor)
+    {
+        try geometry.validate()
+        let classes = geometry.classes + 1
+        let (stride, cells) = (classes + 4, geometry.cells)
+        let batch = outputs.shape.first ?? 0
+        guard outputs.shape == [batch, cells, stride] else {
+            throw TaskError.shapeMismatch(
+                what: "detection outputs [B, gh·gw, C+1+4]", expected: [batch, cells, stride], found: outputs.shape)
+        }
+        var scores = Tensor(shape: [batch, cells, classes - 1])
+        var boxes = Tensor(shape: [batch, cells, 4])
+        let (p, width, height) = (Float(geometry.patchSize), Float(geometry.imageWidth), Float(geometry.imageHeight))
+        for r in 0..<(batch * cells) {
+            let row = Array(outputs.storage[(r * stride)..<((r + 1) * stride)])
+            let maxLogit = row[0..<classes].max() ?? 0
+            var sum: Float = 0
+            for k in 0..<classes { sum += expf(row[k] - maxLogit) }
+            for c in 1..<classes { scores.storage[r * (classes - 1) + c - 1] = expf(row[c] - maxLogit) / sum }
+            let (x0, y0, x1, y1) = cellBox(
+                cell: r % cells, dx: row[classes], dy: row[classes + 1], lw: row[classes + 2], lh: row[classes + 3],
+                gridWidth: geometry.gridWidth, patch: p, width: width, height: height)
+            boxes.storage.replaceSubrange((r * 4)..<(r * 4 + 4), with: [x0, y0, x1, y1])
+        }
+        return (scores, boxes)
     }
 }

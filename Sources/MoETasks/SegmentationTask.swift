@@ -127,6 +127,33 @@ public enum SegmentationTask {
         return labels
     }
 
+    /// The upsampled per-pixel logits `[B, C+1, H, W]` (channels first) of cell logits
+    /// `[B, gh·gw, C+1]`: what `loss` and `predict` compare and argmax, and what an exported
+    /// segmentation graph outputs.
+    public static func upsampledLogits(_ logits: Tensor, geometry: TaskGeometry) throws -> Tensor {
+        let batch = try checkLogits(logits, geometry: geometry)
+        let (classes, plane) = (geometry.classes + 1, geometry.pixels)
+        var out = Tensor(shape: [batch, classes, geometry.imageHeight, geometry.imageWidth])
+        TaskScratch.with { scratch in
+            scratch.rows.resize(batch * plane * classes)
+            scratch.middle.resize(batch * geometry.gridHeight * geometry.imageWidth * classes)
+            let u = scratch.rows.pointer
+            logits.withUnsafePointer { z in
+                upsampleRows(out: u, logits: z, middle: scratch.middle.pointer, batch: batch, geometry: geometry)
+            }
+            out.withUnsafeMutablePointer { o in
+                for b in 0..<batch {
+                    for pixel in 0..<plane {
+                        for k in 0..<classes {
+                            o[(b * classes + k) * plane + pixel] = u[(b * plane + pixel) * classes + k]
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     /// Validates the geometry and `logits` `[B, gh·gw, C+1]`; returns `B`.
     static func checkLogits(_ logits: Tensor, geometry: TaskGeometry) throws -> Int {
         try geometry.validate()

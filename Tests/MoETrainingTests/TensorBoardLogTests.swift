@@ -1,4 +1,5 @@
 import Foundation
+import MoEProtobuf
 import MoETestSupport
 import Testing
 

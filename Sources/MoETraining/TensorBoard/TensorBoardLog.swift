@@ -1,4 +1,5 @@
 import Foundation
+import MoEProtobuf
 
 /// A TensorBoard event file (`events.out.tfevents.<time>.<host>`) in a run's folder, so
 /// `tensorboard --logdir checkpoints/` shows the run beside `metrics.jsonl`.
