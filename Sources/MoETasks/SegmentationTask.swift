@@ -101,13 +101,7 @@ public enum SegmentationTask {
         let classes = geometry.classes + 1
         let plane = geometry.pixels
         var labels = [Int32](repeating: 0, count: batch * plane)
-        TaskScratch.with { scratch in
-            scratch.rows.resize(batch * plane * classes)
-            scratch.middle.resize(batch * geometry.gridHeight * geometry.imageWidth * classes)
-            let u = scratch.rows.pointer
-            logits.withUnsafePointer { z in
-                upsampleRows(out: u, logits: z, middle: scratch.middle.pointer, batch: batch, geometry: geometry)
-            }
+        withUpsampledRows(logits, batch: batch, geometry: geometry) { u in
             labels.withUnsafeMutableBufferPointer { out in
                 let o = out.baseAddress!
                 Parallel.forEachChunk(count: batch * plane, minimumPerThread: max(1, 16384 / classes)) { range in
@@ -134,13 +128,7 @@ public enum SegmentationTask {
         let batch = try checkLogits(logits, geometry: geometry)
         let (classes, plane) = (geometry.classes + 1, geometry.pixels)
         var out = Tensor(shape: [batch, classes, geometry.imageHeight, geometry.imageWidth])
-        TaskScratch.with { scratch in
-            scratch.rows.resize(batch * plane * classes)
-            scratch.middle.resize(batch * geometry.gridHeight * geometry.imageWidth * classes)
-            let u = scratch.rows.pointer
-            logits.withUnsafePointer { z in
-                upsampleRows(out: u, logits: z, middle: scratch.middle.pointer, batch: batch, geometry: geometry)
-            }
+        withUpsampledRows(logits, batch: batch, geometry: geometry) { u in
             out.withUnsafeMutablePointer { o in
                 for b in 0..<batch {
                     for pixel in 0..<plane {
@@ -152,6 +140,23 @@ public enum SegmentationTask {
             }
         }
         return out
+    }
+
+    /// Runs `body` on the upsampled pixel rows `[B, H, W, C+1]` of `logits` (scratch memory,
+    /// valid only inside `body`).
+    static func withUpsampledRows(
+        _ logits: Tensor, batch: Int, geometry: TaskGeometry, _ body: (UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let classes = geometry.classes + 1
+        TaskScratch.with { scratch in
+            scratch.rows.resize(batch * geometry.pixels * classes)
+            scratch.middle.resize(batch * geometry.gridHeight * geometry.imageWidth * classes)
+            let u = scratch.rows.pointer
+            logits.withUnsafePointer { z in
+                upsampleRows(out: u, logits: z, middle: scratch.middle.pointer, batch: batch, geometry: geometry)
+            }
+            body(u)
+        }
     }
 
     /// Validates the geometry and `logits` `[B, gh·gw, C+1]`; returns `B`.
