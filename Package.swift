@@ -34,6 +34,10 @@ let package = Package(
         .systemLibrary(
             name: "CJPEG", pkgConfig: "libjpeg",
             providers: [.apt(["libjpeg62-turbo-dev"]), .yum(["libjpeg-turbo-devel"])]),
+        // Open MPI (`mpirun` from openmpi-bin); only MoEDistributed and its users link it.
+        .systemLibrary(
+            name: "CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"]), .yum(["openmpi-devel"])]),
         // C11 decoding functions that keep every libpng/libjpeg call and its setjmp together,
         // so no longjmp crosses a Swift frame.
         .target(name: "CImageShim", dependencies: ["CPNG", "CJPEG"]),
@@ -88,6 +92,11 @@ let package = Package(
             ]),
         .executableTarget(name: "moe", dependencies: ["MoECommands"]),
 
+        // The only code that touches MPI (DESIGN §11): a Communicator over Open MPI, and a
+        // self-check run under mpirun by the tests.
+        .target(name: "MoEDistributed", dependencies: ["CMPI"]),
+        .executableTarget(name: "moe-mpi-check", dependencies: ["MoEDistributed"]),
+
         // What the fuzzers exercise, as plain functions (replayed by the tests).
         .target(
             name: "MoEFuzzing",
@@ -114,6 +123,7 @@ let package = Package(
                 "MoEProtobuf",
             ],
             exclude: ["Fixtures"]),
+        .testTarget(name: "MoEDistributedTests", dependencies: ["MoETestSupport"]),
         .testTarget(
             name: "MoEExportTests",
             dependencies: ["MoETensor", "MoEModel", "MoETasks", "MoEProtobuf", "MoEExport"]),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what moe needs on a Debian machine: OpenBLAS, zstd, zlib, libpng and libjpeg (with
+# Installs what moe needs on a Debian machine: OpenBLAS, zstd, zlib, libpng, libjpeg and Open MPI (with
 # pkg-config, which SwiftPM uses to find them), the zstd tool, the real datasets
 # (Fashion-MNIST from dataset-fashion-mnist, digits from python3-sklearn), and Pillow
 # (python3-pil), which the image tests use to write fixtures and reference pixels.
@@ -7,7 +7,7 @@
 set -euo pipefail
 
 packages=(pkg-config libopenblas-dev libzstd-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev zstd
-    dataset-fashion-mnist python3-sklearn python3-pil python3-zstandard)
+    libopenmpi-dev openmpi-bin dataset-fashion-mnist python3-sklearn python3-pil python3-zstandard)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
