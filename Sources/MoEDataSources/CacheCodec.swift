@@ -134,12 +134,16 @@ struct ByteReader {
         defer { offset += n }
         return Array(data[offset..<(offset + n)])
     }
-    mutating func u8() -> UInt8? { bytes(1)?.first }
-    mutating func u32() -> UInt32? {
-        bytes(4).map { b in b.reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) } }
-    }
-    mutating func u64() -> UInt64? {
-        bytes(8).map { b in b.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+    mutating func u8() -> UInt8? { little(UInt8.self) }
+    mutating func u32() -> UInt32? { little(UInt32.self) }
+    mutating func u64() -> UInt64? { little(UInt64.self) }
+
+    /// A little-endian integer read in place (no copy: a cache holds several per image).
+    private mutating func little<T: FixedWidthInteger>(_: T.Type) -> T? {
+        let n = MemoryLayout<T>.size
+        guard n <= remaining else { return nil }
+        defer { offset += n }
+        return data.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
     }
     mutating func int32() -> Int? { u32().map { Int(Int32(bitPattern: $0)) } }
     mutating func blob() -> [UInt8]? {
