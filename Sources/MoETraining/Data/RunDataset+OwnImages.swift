@@ -101,23 +101,16 @@ extension RunDataset {
                     "categories \(testSet.categoryIDs) differ from \(trainFiles.annotations)'s \(trainSet.categoryIDs)"
             )
         }
-        let train = try cache.split(
-            "train", count: trainSet.entries.count, files: [trainFiles.annotations] + trainSet.entries.map(\.path),
-            extra: ""
-        ) { range in
-            try .detection(
-                Array(trainSet.entries[range]), annotations: trainFiles.annotations, preprocessing: preprocessing,
-                progress: progress.train
-            )
+        let prepared = { (split: String, set: COCODetection, annotations: String, label: String) in
+            try cache.split(
+                split, count: set.entries.count, files: [annotations] + set.entries.map(\.path), extra: ""
+            ) { range in
+                try .detection(
+                    Array(set.entries[range]), annotations: annotations, preprocessing: preprocessing, progress: label)
+            }
         }
-        let test = try cache.split(
-            "test", count: testSet.entries.count, files: [testFiles.annotations] + testSet.entries.map(\.path),
-            extra: ""
-        ) { range in
-            try .detection(
-                Array(testSet.entries[range]), annotations: testFiles.annotations, preprocessing: preprocessing,
-                progress: progress.test)
-        }
+        let train = try prepared("train", trainSet, trainFiles.annotations, progress.train)
+        let test = try prepared("test", testSet, testFiles.annotations, progress.test)
         return (trainSet.classNames, train, test)
     }
 
