@@ -35,9 +35,16 @@ let tinyDigitsRecipe = """
 
     """
 
+/// Serialises `capturingStandardOutput`.
+let standardOutputLock = NSRecursiveLock()
+
 /// Runs `body` with file descriptor 1 redirected to a file and returns what was written.
 /// (Other output of the process in that window lands there too; callers search the lines.)
 func capturingStandardOutput(in dir: URL, _ body: () throws -> Void) throws -> String {
+    // File descriptor 1 is process-wide: two overlapping captures would restore each other's
+    // descriptor and lose output, so captures take turns.
+    standardOutputLock.lock()
+    defer { standardOutputLock.unlock() }
     let url = dir.appendingPathComponent("stdout-\(UUID().uuidString).txt")
     FileManager.default.createFile(atPath: url.path, contents: nil)
     let file = try FileHandle(forWritingTo: url)
