@@ -90,10 +90,8 @@ public enum Adaptation {
         let trainer = try Trainer(
             recipe: recipe, data: [dataset], model: model,
             optimizer: makeOptimizer(recipe.optimizer, tasks: [dataset.name]), state: state, history: history)
-        let directory = (checkpointPath as NSString).deletingLastPathComponent
-        try createFolder(directory)
         let log = try MetricsLog(
-            path: (directory.isEmpty ? "." : directory) + "/metrics.jsonl", append: true, tensorBoard: true)
+            path: MetricsLog.path(besideCheckpoint: checkpointPath), append: true, tensorBoard: true)
         try log.write(["event": "adapt", "dataset": dataset.name, "policy": policy.name, "steps": steps])
         let run = TrainingRun(trainer: trainer, checkpointPath: checkpointPath, log: log, progress: progress)
         let summary = try run.run()

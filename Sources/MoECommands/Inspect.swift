@@ -99,7 +99,7 @@ extension MoECommand {
 
         /// `--gradients`: curves of the `grad` records of metrics.jsonl beside the checkpoint.
         private func plotGradients() throws {
-            let log = (checkpoint as NSString).deletingLastPathComponent + "/metrics.jsonl"
+            let log = MetricsLog.path(besideCheckpoint: checkpoint)
             guard let text = try? String(contentsOfFile: log, encoding: .utf8) else {
                 throw ValidationError("cannot read '\(log)' (the run's metrics log beside the checkpoint)")
             }

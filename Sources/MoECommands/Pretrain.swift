@@ -65,7 +65,7 @@ extension MoECommand {
             let threads = runtime.apply(fallback: trainer.recipe.training.threads)
             printPlan(trainer, checkpointPath: checkpointPath, threads: threads)
 
-            let logPath = (checkpointPath as NSString).deletingLastPathComponent + "/metrics.jsonl"
+            let logPath = MetricsLog.path(besideCheckpoint: checkpointPath)
             let log = try MetricsLog(path: logPath, append: resume != nil, tensorBoard: true)
             Interrupt.install()
             let progress = ProgressPrinter()

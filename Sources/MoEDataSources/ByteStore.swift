@@ -7,7 +7,7 @@ import Foundation
 /// drops those pages again under memory pressure.
 public final class ByteStore: Sendable, Equatable {
     private enum Storage {
-        case memory([UInt8])
+        case memory([UInt8], offset: Int)
         case mapped(MappedFile, offset: Int)
     }
 
@@ -17,8 +17,17 @@ public final class ByteStore: Sendable, Equatable {
 
     /// Bytes held in memory.
     public init(_ bytes: [UInt8]) {
-        storage = .memory(bytes)
+        storage = .memory(bytes, offset: 0)
         count = bytes.count
+    }
+
+    /// The bytes of `range` in `bytes`, shared rather than copied (a cache's pixels inside
+    /// its decompressed record).
+    /// - Precondition: `range` lies inside `bytes` (checked by the caller's parser).
+    init(sharing bytes: [UInt8], range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "range outside the bytes")
+        storage = .memory(bytes, offset: range.lowerBound)
+        count = range.count
     }
 
     /// `count` bytes of `file` from `offset`.
@@ -37,7 +46,10 @@ public final class ByteStore: Sendable, Equatable {
 
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
         switch storage {
-        case .memory(let bytes): return try bytes.withUnsafeBufferPointer(body)
+        case .memory(let bytes, let offset):
+            return try bytes.withUnsafeBufferPointer {
+                try body(UnsafeBufferPointer(rebasing: $0[offset..<(offset + count)]))
+            }
         case .mapped(let file, let offset):
             return try body(UnsafeBufferPointer(start: file.base.advanced(by: offset), count: count))
         }

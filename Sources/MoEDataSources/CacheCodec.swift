@@ -1,6 +1,10 @@
 import MoEData
 import MoEImage
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The byte layout of a cached `LoadedSplit` (little-endian, before zstd):
 ///
 ///     "MOECACHE" | u32 version | u64 n + key (UTF-8) | i32 channels, height, width | u8 mode
@@ -56,20 +60,28 @@ enum CacheCodec {
         _ data: [UInt8], key: String, external: (pixels: ByteStore, masks: ByteStore?)? = nil
     ) -> LoadedSplit? {
         var r = ByteReader(data: data)
-        guard r.bytes(magic.count) == magic, r.u32() == version, r.blob() == Array(key.utf8),
+        // The key is compared and the pixels shared in place: copies of them cost a large
+        // part of a cache hit.
+        guard r.bytes(magic.count) == magic, r.u32() == version, let keyRange = r.blobRange(),
+            sameBytes(data, keyRange, key),
             let c = r.int32(), let h = r.int32(), let w = r.int32(), let mode = r.u8(), let count = r.count(),
-            let blob = r.blob(), external == nil || blob.isEmpty
+            let blob = r.blobRange(), external == nil || blob.isEmpty
         else { return nil }
-        let pixels = external?.pixels ?? ByteStore(blob)
+        let pixels = external?.pixels ?? ByteStore(sharing: data, range: blob)
         guard (1...4).contains(c), (1...65_536).contains(h), (1...65_536).contains(w), mode <= 1 else { return nil }
         let prep = ImagePreprocessing(channels: c, height: h, width: w, mode: mode == 0 ? .centerCrop : .letterbox)
         let expected = count.multipliedReportingOverflow(by: prep.sampleSize)
         guard !expected.overflow, pixels.count == expected.partialValue else { return nil }
         var transforms: [LetterboxTransform?] = []
+        guard count <= r.remaining / 25 else { return nil }  // 1 + 6 × 4 bytes an image
+        transforms.reserveCapacity(count)
+        var v = [Int](repeating: 0, count: 6)
         for _ in 0..<count {
             guard let present = r.u8() else { return nil }
-            let v = (0..<6).compactMap { _ in r.int32() }
-            guard v.count == 6 else { return nil }
+            for j in 0..<6 {
+                guard let value = r.int32() else { return nil }
+                v[j] = value
+            }
             transforms.append(
                 present == 0
                     ? nil
@@ -84,7 +96,8 @@ enum CacheCodec {
             guard labels.count == count else { return nil }
             targets = .labels(labels)
         case 1:
-            guard let blob = r.blob(), let masks = external.map({ $0.masks }) ?? ByteStore(blob),
+            guard let blob = r.blobRange(),
+                let masks = external.map({ $0.masks }) ?? ByteStore(sharing: data, range: blob),
                 external == nil || blob.isEmpty, masks.count == count * h * w  // ≤ pixels.count
             else { return nil }
             targets = .masks(masks)
@@ -107,6 +120,19 @@ enum CacheCodec {
         guard r.remaining == 0 else { return nil }
         return LoadedSplit(
             images: PreparedImages(preprocessing: prep, pixels: pixels, transforms: transforms), targets: targets)
+    }
+}
+
+/// Whether `data[range]` holds exactly the UTF-8 bytes of `text` (by `memcmp`: a cache's key
+/// lists every file, and a generic comparison of it cost more than decompressing).
+func sameBytes(_ data: [UInt8], _ range: Range<Int>, _ text: String) -> Bool {
+    var text = text
+    return text.withUTF8 { bytes in
+        bytes.count == range.count
+            && (bytes.isEmpty
+                || data.withUnsafeBufferPointer {
+                    memcmp($0.baseAddress! + range.lowerBound, bytes.baseAddress!, bytes.count) == 0
+                })
     }
 }
 
@@ -146,9 +172,11 @@ struct ByteReader {
         return data.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
     }
     mutating func int32() -> Int? { u32().map { Int(Int32(bitPattern: $0)) } }
-    mutating func blob() -> [UInt8]? {
+    /// Where the next length-prefixed blob lies in `data` (skipped, not copied).
+    mutating func blobRange() -> Range<Int>? {
         guard let n = u64(), n <= UInt64(remaining) else { return nil }
-        return bytes(Int(n))
+        defer { offset += Int(n) }
+        return offset..<(offset + Int(n))
     }
 }
 

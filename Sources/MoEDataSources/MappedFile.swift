@@ -18,14 +18,15 @@ final class MappedFile: @unchecked Sendable {
     /// Maps `path`.
     /// - Throws: `DataError.fileNotFound` naming the file when it cannot be opened or mapped.
     init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking, so a FIFO in the file's place is an error at once rather than a hang.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             throw DataError.fileNotFound(path: path, hint: "cannot open: \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0, info.st_size > 0 else {
-            throw DataError.fileNotFound(path: path, hint: "cannot map an empty or unreadable file")
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0 else {
+            throw DataError.fileNotFound(path: path, hint: "cannot map an empty, unreadable or special file")
         }
         let length = Int(info.st_size)
         guard let address = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {

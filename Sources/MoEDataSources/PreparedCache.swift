@@ -1,6 +1,8 @@
 import CZstd
 import Foundation
 import MoEData
+import MoETensor
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -17,27 +19,82 @@ public struct PreparedCache: Sendable {
 
     public init(folder: String) { self.folder = folder }
 
-    /// The key of `files` (paths, sizes, modification times in ns) under `settings`.
-    /// - Throws: `DataError.fileNotFound` naming a file that cannot be stat'ed.
+    /// The key of `files` (paths, sizes, modification times in ns) under `settings`: one
+    /// line `path\tsize\tmtime` per file after a version line and the settings.
+    /// - Throws: `DataError.fileNotFound` naming the first file (in order) that cannot be
+    ///   stat'ed.
     public static func key(files: [String], settings: String) throws -> String {
-        // stat() dominates a cache hit on many small files; it runs on the worker threads.
-        let lines = ParallelDecoder.decodeEach(files.count, progress: nil) { i -> String in
-            var info = stat()
-            guard stat(files[i], &info) == 0 else {
-                throw DataError.fileNotFound(path: files[i], hint: "listed by the dataset but not readable")
+        // stat() dominates a cache hit on many small files. Blocks of files are claimed by
+        // the worker threads as they go (a thread the kernel holds up leaves its share to the
+        // others); each block writes its lines' bytes, joined in order.
+        let chunks = Mutex<[Int: Result<[UInt8], DataError>]>([:])
+        let blocks = (files.count + keyBlock - 1) / keyBlock
+        let nextBlock = Atomic<Int>(0)
+        Parallel.forEach(count: min(Parallel.threads, blocks)) { _ in
+            while true {
+                let b = nextBlock.add(1, ordering: .relaxed).oldValue
+                guard b < blocks else { return }
+                let range = (b * keyBlock)..<min(files.count, (b + 1) * keyBlock)
+                let lines = keyLines(files, range)
+                chunks.withLock { $0[b] = lines }
+            }
+        }
+        var key = Array("moe-cache v1\n\(settings)\n".utf8)
+        for b in 0..<blocks { key += try chunks.withLock { $0[b]! }.get() }
+        key.removeLast()  // lines are joined, not terminated
+        return String(decoding: key, as: UTF8.self)
+    }
+
+    /// Files per block of `key`'s work.
+    static let keyBlock = 512
+
+    /// The key lines of `files[range]`, each ending in a newline.
+    private static func keyLines(_ files: [String], _ range: Range<Int>) -> Result<[UInt8], DataError> {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(range.count * 96)
+        var info = stat()
+        for i in range {
+            // One C string serves both the call and the copy into the key.
+            let found = files[i].withCString { path in
+                guard stat(path, &info) == 0 else { return false }
+                bytes.append(contentsOf: UnsafeRawBufferPointer(start: path, count: strlen(path)))
+                return true
+            }
+            guard found else {
+                return .failure(.fileNotFound(path: files[i], hint: "listed by the dataset but not readable"))
             }
             let mtime = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
-            return "\(files[i])\t\(info.st_size)\t\(mtime)"
+            bytes.append(0x09)
+            appendDecimal(Int64(info.st_size), to: &bytes)
+            bytes.append(0x09)
+            appendDecimal(mtime, to: &bytes)
+            bytes.append(0x0A)
         }
-        return try (["moe-cache v1", settings] + lines.map { try $0.get() }).joined(separator: "\n")
+        return .success(bytes)
+    }
+
+    /// Appends the decimal digits of `value` (as `String(value)` writes them).
+    static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(0x2D) }
+        var magnitude = value.magnitude
+        var divisor: UInt64 = 1
+        while magnitude / divisor >= 10 { divisor *= 10 }
+        repeat {
+            bytes.append(0x30 + UInt8(magnitude / divisor))
+            magnitude %= divisor
+            divisor /= 10
+        } while divisor > 0
     }
 
     /// FNV-1a 64 of `text`, as 16 hex digits.
     static func hash(_ text: String) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in text.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x100_0000_01b3
+        var text = text
+        text.withUTF8 { bytes in
+            for b in bytes {
+                h ^= UInt64(b)
+                h = h &* 0x100_0000_01b3
+            }
         }
         let hex = String(h, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
@@ -54,33 +111,19 @@ public struct PreparedCache: Sendable {
 
     /// The cached split for `key`, or nil (missing, damaged, or written for another key).
     public func load(name: String, key: String) -> LoadedSplit? {
-        guard let bytes = FileManager.default.contents(atPath: path(name: name, key: key)) else { return nil }
-        let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
-        guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(Int.max) else {
-            return nil
-        }
-        var ok = false
-        let raw = [UInt8](unsafeUninitializedCapacity: max(Int(size), 1)) { out, initialized in
-            let rc = bytes.withUnsafeBytes { ZSTD_decompress(out.baseAddress, Int(size), $0.baseAddress, $0.count) }
-            ok = ZSTD_isError(rc) == 0 && rc == Int(size)
-            initialized = ok ? Int(size) : 0
-        }
-        return ok ? CacheCodec.decode(raw, key: key) : nil
+        guard let file = try? MappedFile(path: path(name: name, key: key)),
+            let raw = Self.decompressFrames(UnsafeRawBufferPointer(start: file.base, count: file.length))
+        else { return nil }
+        return CacheCodec.decode(raw, key: key)
     }
 
     /// Writes `split` for `key`; returns an explanation when it could not (the run goes on
     /// without a cache).
     @discardableResult
     public func store(_ split: LoadedSplit, name: String, key: String) -> String? {
-        let raw = CacheCodec.encode(split, key: key)
-        let bound = ZSTD_compressBound(raw.count)
-        var failed = false
-        let compressed = [UInt8](unsafeUninitializedCapacity: max(bound, 1)) { out, initialized in
-            let rc = raw.withUnsafeBytes { ZSTD_compress(out.baseAddress, bound, $0.baseAddress, $0.count, 1) }
-            failed = ZSTD_isError(rc) != 0
-            initialized = failed ? 0 : rc
+        guard let compressed = Self.compressFrames(CacheCodec.encode(split, key: key)) else {
+            return "zstd could not compress the cache"
         }
-        guard !failed else { return "zstd could not compress the cache" }
         let target = path(name: name, key: key)
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -89,5 +132,62 @@ public struct PreparedCache: Sendable {
         } catch {
             return "cannot write the cache \(target): \(error.localizedDescription)"
         }
+    }
+
+    /// Raw bytes per zstd frame. Frames are independent, so they compress and decompress on
+    /// the worker threads; concatenated, they are still one valid zstd stream.
+    static let frameBytes = 1 << 20
+
+    /// `raw` as concatenated zstd frames (level 1) of `frameBytes` each; nil on a zstd error.
+    static func compressFrames(_ raw: [UInt8]) -> [UInt8]? {
+        let frames = max(1, (raw.count + frameBytes - 1) / frameBytes)
+        let parts = Mutex<[Int: [UInt8]]>([:])
+        raw.withUnsafeBytes { source in
+            Parallel.forEach(count: frames) { f in
+                let input = UnsafeRawBufferPointer(
+                    rebasing: source[(f * frameBytes)..<min(raw.count, (f + 1) * frameBytes)])
+                let bound = ZSTD_compressBound(input.count)
+                var failed = false
+                let part = [UInt8](unsafeUninitializedCapacity: max(bound, 1)) { out, initialized in
+                    let rc = ZSTD_compress(out.baseAddress, bound, input.baseAddress, input.count, 1)
+                    failed = ZSTD_isError(rc) != 0
+                    initialized = failed ? 0 : rc
+                }
+                if !failed { parts.withLock { $0[f] = part } }
+            }
+        }
+        let done = parts.withLock { $0 }
+        guard done.count == frames else { return nil }
+        return (0..<frames).flatMap { done[$0]! }
+    }
+
+    /// The concatenated frames of `source` decompressed, each into its place and on the
+    /// worker threads; nil unless every frame parses, states its size, and decompresses.
+    static func decompressFrames(_ source: UnsafeRawBufferPointer) -> [UInt8]? {
+        var frames: [(input: Range<Int>, output: Range<Int>)] = []
+        var (offset, total) = (0, 0)
+        while offset < source.count {
+            let rest = UnsafeRawBufferPointer(rebasing: source[offset...])
+            let compressed = ZSTD_findFrameCompressedSize(rest.baseAddress, rest.count)
+            let content = ZSTD_getFrameContentSize(rest.baseAddress, rest.count)
+            guard ZSTD_isError(compressed) == 0, content != ZSTD_CONTENTSIZE_ERROR,
+                content != ZSTD_CONTENTSIZE_UNKNOWN, content <= UInt64(Int.max - total)
+            else { return nil }
+            frames.append((offset..<(offset + compressed), total..<(total + Int(content))))
+            (offset, total) = (offset + compressed, total + Int(content))
+        }
+        guard total > 0 else { return nil }
+        let failed = Atomic<Bool>(false)
+        let raw = [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
+            let base = out.baseAddress!
+            Parallel.forEach(count: frames.count) { f in
+                let (input, output) = frames[f]
+                let rc = ZSTD_decompress(
+                    base + output.lowerBound, output.count, source.baseAddress! + input.lowerBound, input.count)
+                if ZSTD_isError(rc) != 0 || rc != output.count { failed.store(true, ordering: .relaxed) }
+            }
+            initialized = total
+        }
+        return failed.load(ordering: .relaxed) ? nil : raw
     }
 }

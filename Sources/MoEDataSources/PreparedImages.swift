@@ -1,4 +1,6 @@
 import MoEImage
+import MoETensor
+import Synchronization
 
 /// Images prepared to one input size, as bytes: `pixels[((i · C + c) · H + y) · W + x]`,
 /// with each image's letterbox transform (detection/segmentation) for mapping boxes.
@@ -25,18 +27,38 @@ public struct PreparedImages: Sendable {
     public func channelStatistics() -> (mean: [Float], std: [Float]) {
         let c = preprocessing.channels
         let plane = preprocessing.height * preprocessing.width
-        var flat = [Int](repeating: 0, count: 256 * c)
+        // Integer counts, so chunks on the worker threads sum to the same histogram in any
+        // order; four interleaved tables per chunk keep repeated values from stalling on one
+        // counter.
+        let total = Mutex([Int](repeating: 0, count: 256 * c))
         pixels.withUnsafeBufferPointer { p in
-            flat.withUnsafeMutableBufferPointer { h in
-                for i in 0..<count {
-                    for ch in 0..<c {
-                        let start = (i * c + ch) * plane
-                        let bins = ch * 256
-                        for j in start..<(start + plane) { h[bins + Int(p[j])] += 1 }
+            Parallel.forEachChunk(count: count, minimumPerThread: 256) { images in
+                var tables = [Int](repeating: 0, count: 4 * 256 * c)
+                tables.withUnsafeMutableBufferPointer { h in
+                    for i in images {
+                        for ch in 0..<c {
+                            let start = (i * c + ch) * plane
+                            let bins = ch * 256
+                            var j = start
+                            while j + 4 <= start + plane {
+                                for lane in 0..<4 { h[lane * 256 * c + bins + Int(p[j + lane])] += 1 }
+                                j += 4
+                            }
+                            while j < start + plane {
+                                h[bins + Int(p[j])] += 1
+                                j += 1
+                            }
+                        }
+                    }
+                }
+                total.withLock { sum in
+                    for b in 0..<(256 * c) {
+                        sum[b] += tables[b] + tables[b + 256 * c] + tables[b + 512 * c] + tables[b + 768 * c]
                     }
                 }
             }
         }
+        let flat = total.withLock { $0 }
         var means: [Float] = []
         var stds: [Float] = []
         for ch in 0..<c {

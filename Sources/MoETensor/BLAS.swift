@@ -52,8 +52,12 @@ public func gemm(
 /// Threads OpenBLAS may use for one GEMM. `moe` keeps this at 1 and parallelises GEMMs
 /// itself (see `gemm`).
 public enum BLASThreads {
-    /// Sets the OpenBLAS thread count (1 makes every `cblas_sgemm` single-threaded).
-    public static func set(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }
+    /// Sets the OpenBLAS thread count (1 makes every `cblas_sgemm` single-threaded, and
+    /// stops OpenBLAS's idle workers, which would otherwise spin on a core for a while).
+    public static func set(_ count: Int) {
+        openblas_set_num_threads(Int32(max(1, count)))
+        if count <= 1 { _ = blas_thread_shutdown_() }
+    }
     /// The OpenBLAS thread count in force.
     public static var current: Int { Int(openblas_get_num_threads()) }
 }

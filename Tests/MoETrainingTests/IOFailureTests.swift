@@ -28,6 +28,15 @@ import Testing
         #expect("\(error!)".contains("/dev/full"))
     }
 
+    @Test(
+        "the metrics log lies beside the checkpoint, in the working folder for a bare file name (not in /)",
+        arguments: [
+            ("run.moe", "./metrics.jsonl"), ("out/run.moe", "out/metrics.jsonl"), ("/a/b/c.moe", "/a/b/metrics.jsonl"),
+        ])
+    func metricsLogBesideCheckpoint(checkpoint: String, expected: String) {
+        #expect(MetricsLog.path(besideCheckpoint: checkpoint) == expected)
+    }
+
     @Test("temporary files of dead writers are removed on the next write; live ones stay")
     func staleTemporaries() throws {
         try withTemporaryDirectory { dir in

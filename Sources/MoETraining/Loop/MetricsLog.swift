@@ -9,6 +9,12 @@ public final class MetricsLog {
     /// The TensorBoard event file every record is mirrored to, if any.
     public let tensorBoard: TensorBoardLog?
 
+    /// `metrics.jsonl` in the checkpoint's folder (the working folder for a bare file name).
+    public static func path(besideCheckpoint checkpoint: String) -> String {
+        let folder = (checkpoint as NSString).deletingLastPathComponent
+        return ((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent("metrics.jsonl")
+    }
+
     /// Opens (creating, or appending when resuming) the log at `path`; with `tensorBoard`, a
     /// new event file beside it gets the same numbers.
     public init(path: String, append: Bool, tensorBoard: Bool = false) throws {
