@@ -82,6 +82,28 @@ import Testing
         }
     }
 
+    /// Mixup and crop mix images of the batch and draw from one generator: every rank
+    /// augments the whole batch the same way and keeps its rows.
+    @Test func augmentedBatchesShardLikeOneProcess() throws {
+        let yaml =
+            tinyRecipeYAML(steps: 5, datasets: Self.twoDatasets) + """
+                augmentation:
+                  digits:
+                    - {kind: hflip}
+                    - {kind: noise, std: 0.2}
+                    - {kind: mixup}
+                    - {kind: crop, minScale: 0.5}
+
+                """
+        let recipe = try Recipe.parse(yaml: yaml, source: "a.yaml", overrides: ["optimizer.kind=sgd"])
+        let (single, shards) = try Self.runBoth(recipe, steps: 5)
+        let relative = Self.maxRelativeDifference(shards[0], single)
+        print("data-parallel with augmentation: max relative parameter difference \(relative)")
+        #expect(relative <= 1e-5)
+        #expect(differingNames(parameterBits(shards[0].model), parameterBits(shards[1].model)).isEmpty)
+        #expect(shards[0].state.augmentationGenerator == single.state.augmentationGenerator)
+    }
+
     @Test func aBatchTheRanksCannotSplitIsAnErrorNamingTheDatasetAndN() throws {
         let trainer = try tinyTrainer(try tinyRecipe(datasets: Self.twoDatasets))
         let error = try #require(throws: TrainingError.self) {
