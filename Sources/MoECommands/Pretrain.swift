@@ -15,7 +15,9 @@ extension MoECommand {
             discussion: """
                 Writes the checkpoint (default checkpoints/<name>/<name>.moe) and a JSON-lines \
                 log metrics.jsonl beside it. Ctrl-C saves a checkpoint and exits; run again \
-                with --resume to continue.
+                with --resume to continue. Under `mpirun -np N` it trains data-parallel: batch \
+                sizes stay global (each rank takes 1/N of every batch, so N must divide them) \
+                and rank 0 alone prints, logs, evaluates and saves.
                 """)
 
         static let defaultRecipe = "recipes/default.yaml"
