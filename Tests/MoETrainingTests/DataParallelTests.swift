@@ -5,6 +5,7 @@ import MoETasks
 import MoETensor
 import Testing
 
+@testable import MoEBalancing
 @testable import MoERecipe
 @testable import MoETraining
 
@@ -80,6 +81,24 @@ import Testing
             #expect(a.counts == b.counts)
             for (x, y) in zip(a.values, b.values) { #expect(abs(x - y) <= 1e-6 * max(abs(y), 1e-3)) }
         }
+    }
+
+    /// Every balancing method in round-robin mode (losses, task buffers, owned norms and
+    /// learned weights all from reduced numbers), with diagnostics every other step.
+    @Test(arguments: BalancingMethod.allCases)
+    func everyBalancerStepsLikeOneProcess(method: BalancingMethod) throws {
+        let recipe = try tinyRecipe(
+            steps: 4, datasets: Self.twoDatasets,
+            overrides: [
+                "optimizer.kind=sgd", "balancing=\(method.rawValue)", "training.stepMode=roundRobin",
+                "training.diagnosticsEvery=2",
+            ])
+        let (single, shards) = try Self.runBoth(recipe, steps: 4)
+        let relative = Self.maxRelativeDifference(shards[0], single)
+        print("data-parallel roundRobin \(method.rawValue): max relative parameter difference \(relative)")
+        #expect(relative <= 1e-5)
+        #expect(differingNames(parameterBits(shards[0].model), parameterBits(shards[1].model)).isEmpty)
+        #expect(shards[0].state.balancer == shards[1].state.balancer)
     }
 
     /// Mixup and crop mix images of the batch and draw from one generator: every rank
