@@ -87,7 +87,7 @@ let package = Package(
             dependencies: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
                 "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEBench",
-                "MoEAdaptation", "MoEDataSources", "MoEImage", "MoEExport",
+                "MoEAdaptation", "MoEDataSources", "MoEImage", "MoEExport", "MoEDataParallel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "moe", dependencies: ["MoECommands"]),
@@ -96,6 +96,9 @@ let package = Package(
         // self-check run under mpirun by the tests.
         .target(name: "MoEDistributed", dependencies: ["CMPI"]),
         .executableTarget(name: "moe-mpi-check", dependencies: ["MoEDistributed"]),
+        // Data-parallel training: an MPI communicator as MoETraining's `Collective`, so the
+        // training library itself never links MPI.
+        .target(name: "MoEDataParallel", dependencies: ["MoEDistributed", "MoETraining"]),
 
         // What the fuzzers exercise, as plain functions (replayed by the tests).
         .target(
@@ -123,7 +126,8 @@ let package = Package(
                 "MoEProtobuf",
             ],
             exclude: ["Fixtures"]),
-        .testTarget(name: "MoEDistributedTests", dependencies: ["MoETestSupport"]),
+        .testTarget(
+            name: "MoEDistributedTests", dependencies: ["MoETestSupport", "MoETensor", "MoECheckpoint"]),
         .testTarget(
             name: "MoEExportTests",
             dependencies: ["MoETensor", "MoEModel", "MoETasks", "MoEProtobuf", "MoEExport"]),

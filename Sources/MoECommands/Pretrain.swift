@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import MoECheckpoint
+import MoEDataParallel
+import MoEDistributed
 import MoEModel
 import MoERecipe
 import MoETraining
@@ -13,7 +15,9 @@ extension MoECommand {
             discussion: """
                 Writes the checkpoint (default checkpoints/<name>/<name>.moe) and a JSON-lines \
                 log metrics.jsonl beside it. Ctrl-C saves a checkpoint and exits; run again \
-                with --resume to continue.
+                with --resume to continue. Under `mpirun -np N` it trains data-parallel: batch \
+                sizes stay global (each rank takes 1/N of every batch, so N must divide them) \
+                and rank 0 alone prints, logs, evaluates and saves.
                 """)
 
         static let defaultRecipe = "recipes/default.yaml"
@@ -46,7 +50,25 @@ extension MoECommand {
             }
         }
 
+        /// Under an MPI launcher, trains data-parallel on `Communicator.world()` (DESIGN §11):
+        /// rank 0 alone prints, logs and saves; an error names the rank that hit it.
         func run() throws {
+            guard Communicator.isLaunchedByMPI else { return try train(collective: nil) }
+            let collective = try MPICollective(Communicator.world())
+            do {
+                try train(collective: collective)
+            } catch let exit as ExitCode {
+                Communicator.finalize()
+                throw exit
+            } catch {
+                // Exiting without MPI_Finalize makes mpirun end the other ranks.
+                guard collective.size > 1 else { throw error }
+                throw RankFailure(rank: collective.rank, size: collective.size, underlying: error)
+            }
+            Communicator.finalize()
+        }
+
+        private func train(collective: MPICollective?) throws {
             let trainer: Trainer
             let checkpointPath: String
             if let resume {
@@ -62,26 +84,33 @@ extension MoECommand {
                 trainer = try Trainer(recipe: recipe, data: try RunDataset.loadAll(recipe))
                 checkpointPath = recipe.outputPath
             }
+            if let collective { try trainer.distribute(over: collective) }
+            let primary = (collective?.rank ?? 0) == 0
             let threads = runtime.apply(fallback: trainer.recipe.training.threads)
-            printPlan(trainer, checkpointPath: checkpointPath, threads: threads)
+            if primary { printPlan(trainer, checkpointPath: checkpointPath, threads: threads) }
+            if let collective, collective.size > 1, primary {
+                say("data-parallel: \(collective.size) ranks (MPI), each takes 1/\(collective.size) of every batch")
+            }
 
             let logPath = MetricsLog.path(besideCheckpoint: checkpointPath)
-            let log = try MetricsLog(path: logPath, append: resume != nil, tensorBoard: true)
+            let log = primary ? try MetricsLog(path: logPath, append: resume != nil, tensorBoard: true) : nil
             Interrupt.install()
             let progress = ProgressPrinter()
             let run = TrainingRun(trainer: trainer, checkpointPath: checkpointPath, log: log) {
                 progress.show($0, final: $1)
             }
             let summary = try run.run(lastCheckpoint: resume)
-            progress.finish()
-            let verb = summary.outcome == .finished ? "finished" : "interrupted"
-            say(
-                "\(verb) \(summary.steps) steps in "
-                    + String(
-                        format: "%.1f s of training (%.0f images/s), %.1f s wall time",
-                        summary.trainingSeconds, summary.imagesPerSecond, summary.seconds))
-            say("checkpoint: \(summary.checkpointPath)")
-            say("metrics:    \(logPath)")
+            if primary {
+                progress.finish()
+                let verb = summary.outcome == .finished ? "finished" : "interrupted"
+                say(
+                    "\(verb) \(summary.steps) steps in "
+                        + String(
+                            format: "%.1f s of training (%.0f images/s), %.1f s wall time",
+                            summary.trainingSeconds, summary.imagesPerSecond, summary.seconds))
+                say("checkpoint: \(summary.checkpointPath)")
+                say("metrics:    \(logPath)")
+            }
             // 128 + SIGINT, like a shell: a script must not take the saved partial run for a finished one.
             if summary.outcome == .interrupted { throw ExitCode(130) }
         }

@@ -42,7 +42,14 @@ extension Trainer {
                 layout.gather(store, into: &taskBuffers[t])
                 layout.zeroShared(store)
             }
-            ownedNorms.append(needsOwnedNorms ? layout.ownedNorm(store, task: t) : 0)
+            ownedNorms.append(needsOwnedNorms && !isDistributed ? layout.ownedNorm(store, task: t) : 0)
+        }
+        if isDistributed {
+            // Owned gradients (t's head and routers) only ever hold t's pass, so their norms
+            // after the sum equal the one-process norms taken right after each pass.
+            try reduceGradients()
+            if buffered { try reduceTaskBuffers(tasks) }
+            if needsOwnedNorms { ownedNorms = tasks.map { layout.ownedNorm(store, task: $0) } }
         }
 
         var combination = GradientCombination.sum(tasks: tasks.count)
@@ -85,12 +92,23 @@ extension Trainer {
             throw TrainingError.datasetMismatch(
                 detail: "the training state has no batch sampler for dataset '\(dataset.name)'")
         }
-        var targets = dataset.train.makeBatch(indices: indices, into: &images)
-        augment(dataset: dataset.name, targets: &targets)
+        var targets: TaskTargets
+        if isDistributed {
+            targets = shardBatch(dataset: dataset, indices: indices)
+        } else {
+            targets = dataset.train.makeBatch(indices: indices, into: &images)
+            augment(dataset: dataset.name, targets: &targets)
+        }
         state.imagesSeen[dataset.name, default: 0] += indices.count
         let outputs = try model.forward(images: images, dataset: dataset.name)
         var result = try TaskObjective.loss(
             outputs: outputs, targets: targets, spec: dataset.spec, patchSize: model.config.patchSize)
+        if isDistributed {
+            try ShardedLoss.globalize(
+                &result, targets: targets,
+                geometry: TaskObjective.geometry(dataset.spec, patchSize: model.config.patchSize),
+                collective: collective)
+        }
         let loss = result.loss * taskLossScales[t]
         guard loss.isFinite else {
             throw TrainingError.nonFiniteLoss(step: state.step + 1, dataset: dataset.name, lastCheckpoint: nil)
@@ -178,6 +196,8 @@ extension Trainer {
         let weight = recipe.training.miWeight
         var gradients: [Tensor?] = []
         var loss: Float = 0
+        var means: [[Float]] = []
+        var tokenCounts: [Int] = []
         for layer in 0..<model.moeLayerCount {
             let p = model.routerProbabilities(moeLayer: layer)
             let (tokens, experts) = (p.shape[0], p.shape[1])
@@ -188,6 +208,14 @@ extension Trainer {
                 }
             }
             for e in 0..<experts { q[e] /= Float(tokens) }
+            means.append(q)
+            // Each row's share of ∂L/∂q is 1/(global tokens): N shards of equal size.
+            tokenCounts.append(tokens * collective.size)
+        }
+        if isDistributed { try averageRoutingMeans(&means) }
+        for layer in 0..<model.moeLayerCount {
+            let q = means[layer]
+            let (tokens, experts) = (tokenCounts[layer] / collective.size, q.count)
             // Non-finite routing (weights that overflow) is a diverged run, like a NaN loss.
             guard q.allSatisfy(\.isFinite) else {
                 throw TrainingError.nonFiniteLoss(step: state.step + 1, dataset: data[t].name, lastCheckpoint: nil)
@@ -202,7 +230,7 @@ extension Trainer {
             var g = Tensor(shape: [tokens, experts])
             g.withUnsafeMutablePointer { gp in
                 for r in 0..<tokens {
-                    for e in 0..<experts { gp[r * experts + e] = weight * dq[e] / Float(tokens) }
+                    for e in 0..<experts { gp[r * experts + e] = weight * dq[e] / Float(tokenCounts[layer]) }
                 }
             }
             gradients.append(g)

@@ -45,6 +45,10 @@ public final class Trainer {
     var taskBuffers: [[Float]] = []
     /// Multiplies each dataset's loss (tests use it for loss-scale invariance checks).
     var taskLossScales: [Float]
+    /// The ranks training together (`distribute(over:)`); one process by default.
+    public internal(set) var collective: any Collective = SingleProcess()
+    /// The flat buffer gradients are packed into for the data-parallel allreduce.
+    var gradientBucket: [Float] = []
 
     /// A fresh run: model initialised from the recipe's seed.
     public convenience init(recipe: Recipe, data: [RunDataset]) throws {

@@ -8,6 +8,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case missingState(path: String, key: String)
     case datasetMismatch(detail: String)
     case invalidState(path: String, field: String, detail: String)
+    /// Data-parallel training cannot run as asked (a batch N ranks cannot split, a bad rank).
+    case distribution(detail: String)
     /// Ctrl-C stopped the run after saving it.
     case interrupted(checkpoint: String)
 
@@ -29,6 +31,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case .missingState(let path, let key):
             "\(path) holds no '\(key)' and cannot be resumed (hint: it was saved without training state)"
         case .datasetMismatch(let detail): detail
+        case .distribution(let detail): "data-parallel training: \(detail)"
         case .interrupted(let checkpoint):
             "interrupted; the run so far is saved in \(checkpoint) (continue it with `moe pretrain --resume \(checkpoint)`)"
         case .invalidState(let path, let field, let detail):

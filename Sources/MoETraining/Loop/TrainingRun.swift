@@ -23,15 +23,20 @@ public struct RunSummary: Sendable {
 
 /// The outer loop: steps, progress, JSON-lines metrics, periodic evaluation and atomic
 /// checkpoints; Ctrl-C saves and stops; a NaN stops with the last good checkpoint intact.
+///
+/// Data-parallel (the trainer's collective has N > 1 ranks): every rank steps; only rank 0
+/// logs, reports progress, evaluates and writes checkpoints (the state is the same on every
+/// rank), and the ranks agree on Ctrl-C so all stop after the same step.
 public struct TrainingRun {
     public let trainer: Trainer
     public let checkpointPath: String
-    public let log: MetricsLog
+    /// The metrics log (nil on ranks other than 0, which write nothing).
+    public let log: MetricsLog?
     /// Receives one human-readable progress line at a time.
     public var progress: (String, _ final: Bool) -> Void
 
     public init(
-        trainer: Trainer, checkpointPath: String, log: MetricsLog,
+        trainer: Trainer, checkpointPath: String, log: MetricsLog?,
         progress: @escaping (String, Bool) -> Void
     ) {
         self.trainer = trainer
@@ -50,9 +55,9 @@ public struct TrainingRun {
         let runStart = Date()
 
         while !trainer.isFinished {
-            if Interrupt.isRequested {
+            if try trainer.anyRankRequests(Interrupt.isRequested) {
                 try save()
-                progress("interrupted at step \(trainer.state.step); saved \(checkpointPath)", true)
+                say("interrupted at step \(trainer.state.step); saved \(checkpointPath)", true)
                 return summary(
                     .interrupted, startStep: startStep, startSeconds: startTrainingSeconds, images: totalImages,
                     since: runStart, metrics: [:])
@@ -62,7 +67,7 @@ public struct TrainingRun {
             do {
                 report = try trainer.step()
             } catch TrainingError.nonFiniteLoss(let step, let dataset, _) {
-                try log.write(["event": "nan", "step": step, "dataset": dataset])
+                try log?.write(["event": "nan", "step": step, "dataset": dataset])
                 throw TrainingError.nonFiniteLoss(step: step, dataset: dataset, lastCheckpoint: lastSaved)
             }
             let dt = Date().timeIntervalSince(t0)
@@ -72,8 +77,8 @@ public struct TrainingRun {
             totalImages += report.images
 
             let step = report.step
-            if let diagnostics = report.diagnostics { try log.write(diagnostics.record(step: step)) }
-            if step % max(settings.logEvery, 1) == 0 || trainer.isFinished {
+            if let diagnostics = report.diagnostics { try log?.write(diagnostics.record(step: step)) }
+            if isPrimary && (step % max(settings.logEvery, 1) == 0 || trainer.isFinished) {
                 let rate = Double(window.images) / max(window.seconds, 1e-9)
                 // The run's average time per step: the last window alone swings with which
                 // dataset it sampled.
@@ -92,15 +97,15 @@ public struct TrainingRun {
                     record["task_losses"] = report.taskLosses.mapValues(Double.init)
                     record["task_weights"] = report.taskWeights.mapValues(Double.init)
                 }
-                try log.write(record)
+                try log?.write(record)
                 let numbers = String(
                     format: "loss %.4f  lr %.2e  %.0f img/s", report.loss, report.learningRate, rate)
-                progress(
+                say(
                     "step \(step)/\(trainer.state.totalSteps)  \(report.dataset)  \(numbers)"
                         + "  ETA \(formatDuration(remaining))", false)
                 window = (0, 0)
             }
-            if settings.evalEvery > 0 && step % settings.evalEvery == 0 && !trainer.isFinished {
+            if isPrimary && settings.evalEvery > 0 && step % settings.evalEvery == 0 && !trainer.isFinished {
                 try logEvaluation(try trainer.evaluate(), step: step)
             }
             if settings.checkpointEvery > 0 && step % settings.checkpointEvery == 0 && !trainer.isFinished {
@@ -108,15 +113,24 @@ public struct TrainingRun {
                 lastSaved = checkpointPath
             }
         }
-        let metrics = try trainer.evaluate()
-        try logEvaluation(metrics, step: trainer.state.step)
+        let metrics = isPrimary ? try trainer.evaluate() : [:]
+        if isPrimary { try logEvaluation(metrics, step: trainer.state.step) }
         try save()
         return summary(
             .finished, startStep: startStep, startSeconds: startTrainingSeconds, images: totalImages, since: runStart,
             metrics: metrics)
     }
 
+    /// Rank 0, the only rank that logs, evaluates and saves.
+    private var isPrimary: Bool { trainer.collective.rank == 0 }
+
+    /// Progress lines come from rank 0 only.
+    private func say(_ line: String, _ final: Bool) {
+        if isPrimary { progress(line, final) }
+    }
+
     private func save() throws {
+        guard isPrimary else { return }
         try trainer.checkpoint().write(to: URL(fileURLWithPath: checkpointPath))
     }
 
@@ -127,10 +141,10 @@ public struct TrainingRun {
                 "task": m.task.rawValue,
             ]
             for (key, value) in m.values { record[key] = value }
-            try log.write(record)
+            try log?.write(record)
             progress("eval step \(step)  \(name)  \(m.summary)", true)
         }
-        if let board = log.tensorBoard, !trainer.model.config.isDense {
+        if let board = log?.tensorBoard, !trainer.model.config.isDense {
             for d in trainer.data {
                 let usage = try ExpertUsage.measure(model: trainer.model, dataset: d, images: 256)
                 for (layer, counts) in usage.enumerated() {
@@ -140,7 +154,7 @@ public struct TrainingRun {
         }
         let mi = trainer.bufferMutualInformation
         if !mi.isEmpty {
-            try log.write(["event": "mi", "step": step, "buffer_mi": mi])
+            try log?.write(["event": "mi", "step": step, "buffer_mi": mi])
             progress("buffer MI per MoE layer: " + mi.map { String(format: "%.4f", $0) }.joined(separator: " "), true)
         }
     }
