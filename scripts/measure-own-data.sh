@@ -14,6 +14,7 @@ THREADS=${THREADS:-2}
 N=${N:-400}
 PY=/usr/bin/python3
 mkdir -p "$WORK"
+if [ ! -d "$WORK/photos" ] || [ ! -d "$WORK/data/fmnist-png" ]; then  # a rerun reuses the data
 $PY - "$WORK" "$N" <<'PY'
 import os, shutil, sys
 work, n = sys.argv[1], int(sys.argv[2])
@@ -26,6 +27,7 @@ for split, count in [("train", n), ("val", max(n // 10, 2))]:
             shutil.copy(os.path.join(src, f"{cls}.jpg"), os.path.join(d, f"{i:05d}.jpg"))
 PY
 TRAIN=$((N * 10)) VAL=$N MOE="$MOE" scripts/make-example-data.sh "$WORK/data" > /dev/null
+fi
 pillow() {  # folder size mode processes
     $PY - "$@" <<'PY'
 import os, sys, time
@@ -73,12 +75,16 @@ recipe pngs folder "$WORK/data/fmnist-png" 28 1 1 none
 "$MOE" pretrain --recipe "$WORK/pngs.yaml" --out "$WORK/pngs.moe" 2>&1 | grep -E 'files in' || true
 pillow "$WORK/data/fmnist-png" 28 L 1
 pillow "$WORK/data/fmnist-png" 28 L "$THREADS"
-echo "== cache: first run (decode + write) vs second run (read)"
-rm -rf "$WORK/data/fmnist-png/.moe-cache"
-recipe cached folder "$WORK/data/fmnist-png" 28 1 1 "$WORK/cache"
-rm -rf "$WORK/cache"
-/usr/bin/time -f "first run: %e s wall" "$MOE" pretrain --recipe "$WORK/cached.yaml" --out "$WORK/c1.moe" 2>&1 | grep -E 'files in|wall|cache|ready in' || true
-/usr/bin/time -f "second run: %e s wall" "$MOE" pretrain --recipe "$WORK/cached.yaml" --out "$WORK/c2.moe" 2>&1 | grep -E 'files in|wall|cache|ready in' || true
+echo "== cache: first run (decode + write) vs later runs (read); 'ready in' is the whole load"
+for set in "photos $WORK/photos 224 3" "pngs $WORK/data/fmnist-png 28 1"; do
+    read -r name path size channels <<< "$set"
+    rm -rf "$path/.moe-cache" "$WORK/cache-$name"
+    recipe "cached-$name" folder "$path" "$size" "$channels" 1 "$WORK/cache-$name"
+    for run in first second third; do
+        "$MOE" pretrain --recipe "$WORK/cached-$name.yaml" --out "$WORK/c-$name.moe" 2>&1 \
+            | grep -E 'ready in' | sed "s/^/$name $run run: /"
+    done
+done
 echo "== training throughput: folder vs fashion-mnist (same model, 200 steps)"
 recipe tfolder folder "$WORK/data/fmnist-png" 28 1 200 "$WORK/cache"
 recipe tidx fashion-mnist /usr/share/datasets/fashion-mnist 28 1 200 none

@@ -71,10 +71,15 @@ public struct ImageFolder: Sendable, Equatable {
         guard !names.isEmpty else {
             throw DataError.corrupt(path: folder, detail: "no class folders; expected <class>/<image>.png|jpg inside")
         }
+        // Class folders are listed on the worker threads (a cache hit on many small images
+        // spends a good part of its time listing them); results and errors in class order.
+        let listings = ParallelDecoder.decodeEach(names.count, progress: nil) { label in
+            try FileScan.images(in: (folder as NSString).appendingPathComponent(names[label]))
+        }
         var entries: [Entry] = []
         for (label, name) in names.enumerated() {
             let classFolder = (folder as NSString).appendingPathComponent(name)
-            let files = try FileScan.images(in: classFolder)
+            let files = try listings[label].get()
             guard !files.isEmpty else {
                 throw DataError.corrupt(
                     path: classFolder, detail: "class folder '\(name)' holds no .png/.jpg/.jpeg image")
