@@ -90,6 +90,13 @@ extension MoECommand {
             if primary { printPlan(trainer, checkpointPath: checkpointPath, threads: threads) }
             if let collective, collective.size > 1, primary {
                 say("data-parallel: \(collective.size) ranks (MPI), each takes 1/\(collective.size) of every batch")
+                let p = trainer.expertGroupSize
+                if p > 1 {
+                    let e = trainer.model.config.experts
+                    say(
+                        "expert-parallel: \(collective.size / p) groups of \(p) ranks, \(e / p) of \(e) experts per rank"
+                    )
+                }
             }
 
             let logPath = MetricsLog.path(besideCheckpoint: checkpointPath)
