@@ -17,7 +17,7 @@ extension MoECommand {
                 log metrics.jsonl beside it. Ctrl-C saves a checkpoint and exits; run again \
                 with --resume to continue. Under `mpirun -np N` it trains data-parallel: batch \
                 sizes stay global (each rank takes 1/N of every batch, so N must divide them) \
-                and rank 0 alone prints, logs, evaluates and saves.
+                and rank 0 alone prints, logs, evaluates and saves. With                 training.expertParallel: P (P divides N and model.experts) each group of P                 ranks splits every MoE layer's experts and exchanges tokens all-to-all.
                 """)
 
         static let defaultRecipe = "recipes/default.yaml"
@@ -90,6 +90,13 @@ extension MoECommand {
             if primary { printPlan(trainer, checkpointPath: checkpointPath, threads: threads) }
             if let collective, collective.size > 1, primary {
                 say("data-parallel: \(collective.size) ranks (MPI), each takes 1/\(collective.size) of every batch")
+                let p = trainer.expertGroupSize
+                if p > 1 {
+                    let e = trainer.model.config.experts
+                    say(
+                        "expert-parallel: \(collective.size / p) groups of \(p) ranks, \(e / p) of \(e) experts per rank"
+                    )
+                }
             }
 
             let logPath = MetricsLog.path(besideCheckpoint: checkpointPath)

@@ -65,6 +65,8 @@ struct MoELayer {
         let expertActivationDerivative = ScratchBuffer()  // [T·K, F] GELU' (training only)
         let expertOutput = ScratchBuffer()  // [T·K, D]
         var expertOffsets: [Int] = []  // [E + 1]
+        /// The group's rows run here, when the last training pass was expert-parallel.
+        let remote = RemoteExpertCache()
         var router: ParameterID? = nil
         /// Experts the last pass's router covers (E_t) and experts picked per token (K_t).
         var experts = 0
@@ -79,7 +81,7 @@ struct MoELayer {
     func forward(
         _ store: ParameterStore, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
         rows: Int, router: ParameterID, allowed: [Bool]?, routerExperts: Int, topK: Int,
-        training: Bool, cache: Cache
+        training: Bool, cache: Cache, parallel: ExpertParallelism? = nil
     ) {
         precondition(
             routerExperts <= experts && topK <= routerExperts,
@@ -89,7 +91,10 @@ struct MoELayer {
         cache.topK = topK
         route(store, inp: inp, rows: rows, router: router, allowed: allowed, cache: cache)
         groupByExpert(cache, rows: rows)
-        runExperts(store, out: out, inp: inp, rows: rows, training: training, cache: cache)
+        cache.remote.parallel = nil
+        runExperts(
+            store, out: out, inp: inp, rows: rows, training: training, cache: cache,
+            parallel: training && (parallel?.groupSize ?? 1) > 1 ? parallel : nil)
     }
 
     /// Route: logits = x·Wr → masked softmax p → top-K → gates g.
@@ -153,7 +158,7 @@ struct MoELayer {
     /// weighted by the gates into `out`.
     private func runExperts(
         _ store: ParameterStore, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-        rows: Int, training: Bool, cache: Cache
+        rows: Int, training: Bool, cache: Cache, parallel: ExpertParallelism?
     ) {
         let (assignments, offsets) = (rows * cache.topK, cache.expertOffsets)
         cache.expertInput.resize(assignments * dim)
@@ -163,6 +168,22 @@ struct MoELayer {
         gatherRowsForward(
             out: cache.expertInput.pointer, src: inp, rowIndices: cache.tokenOfAssignment.readPointer,
             count: assignments, dim: dim)
+        if let parallel {
+            runExpertsExchanged(store, parallel: parallel, assignments: assignments, training: training, cache: cache)
+        } else {
+            runLocalExperts(store, assignments: assignments, offsets: offsets, training: training, cache: cache)
+        }
+        out.update(repeating: 0, count: rows * dim)
+        scatterAddRowsForward(
+            dst: out, src: cache.expertOutput.readPointer,
+            rowIndices: cache.tokenOfAssignment.readPointer, scale: cache.sortedGates.readPointer,
+            count: assignments, dim: dim)
+    }
+
+    /// Every expert with rows runs here: one GEMM pair per expert on its group.
+    private func runLocalExperts(
+        _ store: ParameterStore, assignments: Int, offsets: [Int], training: Bool, cache: Cache
+    ) {
         withExpertWeights(store) { w1, b1, w2, b2 in
             GroupedLinear.forward(
                 out: cache.expertHidden.pointer, inp: cache.expertInput.readPointer, weight: w1, bias: b1,
@@ -182,11 +203,6 @@ struct MoELayer {
                 out: cache.expertOutput.pointer, inp: cache.expertActivation.readPointer, weight: w2, bias: b2,
                 inDim: hidden, outDim: dim, offsets: offsets)
         }
-        out.update(repeating: 0, count: rows * dim)
-        scatterAddRowsForward(
-            dst: out, src: cache.expertOutput.readPointer,
-            rowIndices: cache.tokenOfAssignment.readPointer, scale: cache.sortedGates.readPointer,
-            count: assignments, dim: dim)
     }
 
     /// g = picked probabilities, or their renormalisation over the K picked.
@@ -230,10 +246,14 @@ struct MoELayer {
         scratch: BackwardScratch
     ) -> UnsafeMutablePointer<Float> {
         let (assignments, offsets) = (rows * cache.topK, cache.expertOffsets)
+        let dInputs = scratch.buffer(.expertInput, count: assignments * dim)
+        if cache.remote.parallel != nil {
+            expertsBackwardExchanged(store, dOutputs: dOutputs, dInputs: dInputs, cache: cache)
+            return dInputs
+        }
         let trainable = trainableExperts(store)
         let dActivation = scratch.buffer(.expertActivation, count: assignments * hidden)
         let dHidden = scratch.buffer(.expertHidden, count: assignments * hidden)
-        let dInputs = scratch.buffer(.expertInput, count: assignments * dim)
         withExpertWeights(store) { w1, _, w2, _ in
             withExpertGradients(store) { dw1, db1, dw2, db2 in
                 GroupedLinear.backward(
@@ -297,13 +317,13 @@ struct MoELayer {
 
     /// Which experts receive gradients: the expert bank's `trainableSlices` (one flag per
     /// expert, the same for w1, b1, w2, b2), or nil when the whole bank learns alike.
-    private func trainableExperts(_ store: ParameterStore) -> [Bool]? {
+    func trainableExperts(_ store: ParameterStore) -> [Bool]? {
         guard let slices = store[w1].trainableSlices else { return nil }
         precondition(slices.count == experts, "trainableSlices has \(slices.count) entries for \(experts) experts")
         return slices
     }
 
-    private func withExpertWeights(
+    func withExpertWeights(
         _ store: ParameterStore,
         _ body: (
             UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
@@ -317,7 +337,7 @@ struct MoELayer {
         }
     }
 
-    private func withExpertGradients(
+    func withExpertGradients(
         _ store: ParameterStore,
         _ body: (
             UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?,

@@ -56,7 +56,8 @@ struct TransformerBlock {
 
     func forward(
         _ store: ParameterStore, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-        batch: Int, tokens: Int, routing: Routing?, training: Bool, cache: BlockCache
+        batch: Int, tokens: Int, routing: Routing?, training: Bool, cache: BlockCache,
+        parallel: ExpertParallelism? = nil
     ) {
         let rows = batch * tokens
         let d = norm1.dim
@@ -84,7 +85,7 @@ struct TransformerBlock {
             layer.forward(
                 store, out: out, inp: cache.norm2.readPointer, rows: rows, router: routing.router,
                 allowed: routing.allowed, routerExperts: routing.experts, topK: routing.topK,
-                training: training, cache: cache.moe)
+                training: training, cache: cache.moe, parallel: parallel)
         }
         addInPlace(out, cache.middle.readPointer, count: rows * d)
     }

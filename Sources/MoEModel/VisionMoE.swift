@@ -34,6 +34,8 @@ public final class VisionMoE {
     var blockCaches: [BlockCache]
     let headCache = TaskHead.Cache()
     var last: Pass?
+    /// Training passes run the experts expert-parallel through it (DESIGN §11.2); nil: here.
+    public var expertParallelism: ExpertParallelism?
 
     // Backward scratch.
     let scratch = BackwardScratch()
@@ -141,8 +143,9 @@ public final class VisionMoE {
             block.forward(
                 store, out: stream(after: l, pass).pointer, inp: stream(after: l - 1, pass).readPointer,
                 batch: b, tokens: pass.tokens, routing: routing, training: training,
-                cache: blockCaches[training ? l : 0])
+                cache: blockCaches[training ? l : 0], parallel: expertParallelism)
         }
+        try expertParallelism?.throwIfFailed()
     }
 
     /// The residual-stream buffer holding the output of block `l` (l = -1: the embedding).

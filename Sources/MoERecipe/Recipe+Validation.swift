@@ -141,6 +141,12 @@ extension Recipe {
         try check.range(training.diagnosticsEvery, 0...Int.max, "training.diagnosticsEvery")
         try check.range(training.evalBatchSize, Limits.batchSize, "training.evalBatchSize")
         try check.range(training.miWeight, 0...1e3, "training.miWeight")
+        if let p = training.expertParallel {
+            try check.range(p, 1...ModelConfig.Limits.experts.upperBound, "training.expertParallel")
+            try check(
+                p == 1 || (model.experts > 0 && model.experts % p == 0), "training.expertParallel",
+                "\(p) ranks per expert group must divide model.experts (\(model.experts)) evenly")
+        }
         let method = balancing.method.rawValue
         try check(
             !balancing.method.needsRoundRobin || stepMode == .roundRobin, "training.stepMode",

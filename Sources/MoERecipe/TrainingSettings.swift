@@ -27,12 +27,18 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var stepMode: StepMode?
     /// Log gradient-conflict diagnostics every N steps (roundRobin only; 0 = never).
     public var diagnosticsEvery: Int = 0
+    /// P: under `mpirun -np N`, split every MoE layer's experts over groups of P ranks
+    /// (DESIGN §11.2); P must divide the expert count and N. nil or 1: data-parallel only.
+    public var expertParallel: Int?
+
+    /// P, 1 when not set.
+    public var expertGroupSize: Int { expertParallel ?? 1 }
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case steps, epochs, logEvery, evalEvery, checkpointEvery, evalBatchSize, threads, miWeight
-        case stepMode, diagnosticsEvery
+        case stepMode, diagnosticsEvery, expertParallel
     }
 
     public init(from decoder: any Decoder) throws {
@@ -48,5 +54,6 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         try c.decodeIfPresent(&miWeight, forKey: .miWeight)
         stepMode = try c.decodeIfPresent(StepMode.self, forKey: .stepMode)
         try c.decodeIfPresent(&diagnosticsEvery, forKey: .diagnosticsEvery)
+        expertParallel = try c.decodeIfPresent(Int.self, forKey: .expertParallel)
     }
 }

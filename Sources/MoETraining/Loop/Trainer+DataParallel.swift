@@ -27,6 +27,7 @@ extension Trainer {
                     + "split evenly (each rank takes batchSize/\(n) rows of the global batch; hint: make "
                     + "datasets.\(d.name).batchSize a multiple of \(n), or launch a number of ranks that divides it)")
         }
+        try enableExpertParallelism(over: collective)
         self.collective = collective
     }
 
@@ -67,10 +68,14 @@ extension Trainer {
 
     /// `g ← Σ_ranks g` for every trainable gradient this step reached (the same parameters
     /// on every rank, since every rank ran the same dataset), packed into one flat bucket for
-    /// one allreduce. Runs before clipping, so every rank clips by the same global norm and
-    /// applies the same update.
+    /// one allreduce (expert banks under expert parallelism: `reduceExpertGradients`). Runs
+    /// before clipping, so every rank clips by the same global norm and applies the same
+    /// update.
     func reduceGradients() throws {
-        let reached = model.store.parameters.filter { $0.isTrainable && $0.hasGradient }
+        let banks = expertBankNames
+        let reached = model.store.parameters.filter {
+            $0.isTrainable && $0.hasGradient && !banks.contains($0.name)
+        }
         let total = reached.reduce(0) { $0 + $1.grad.count }
         if gradientBucket.count != total { gradientBucket = [Float](repeating: 0, count: total) }
         gradientBucket.withUnsafeMutableBufferPointer { bucket in
@@ -90,6 +95,7 @@ extension Trainer {
                 offset += n
             }
         }
+        if !banks.isEmpty { try reduceExpertGradients() }
     }
 
     /// `Σ_ranks` of the per-task shared-gradient buffers of `tasks` (round-robin).

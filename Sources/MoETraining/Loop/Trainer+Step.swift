@@ -123,6 +123,7 @@ extension Trainer {
         }
         let (routerGradients, miLoss) = try mutualInformationStep(dataset: t)
         model.backward(outputGradient: result.gradient, routerProbabilityGradients: routerGradients)
+        try model.expertParallelism?.throwIfFailed()
         return TaskPass(
             loss: loss, unscaledLoss: result.loss, weight: weight, images: indices.count,
             mutualInformationLoss: miLoss)

@@ -49,6 +49,8 @@ public final class Trainer {
     public internal(set) var collective: any Collective = SingleProcess()
     /// The flat buffer gradients are packed into for the data-parallel allreduce.
     var gradientBucket: [Float] = []
+    /// P of expert parallelism (1: every rank runs every expert; DESIGN §11.2).
+    public internal(set) var expertGroupSize = 1
 
     /// A fresh run: model initialised from the recipe's seed.
     public convenience init(recipe: Recipe, data: [RunDataset]) throws {

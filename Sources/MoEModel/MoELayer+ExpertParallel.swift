@@ -1,0 +1,207 @@
+import MoETensor
+
+/// Expert-parallel dispatch (DESIGN §11.2). Group rank g of P runs experts
+/// `[g·E/P, (g+1)·E/P)` of the bank `[E, …]` on the rows every group rank routed to them.
+///
+/// Forward, after routing and the local counting sort (rows grouped by expert, so the rows
+/// for one owner are contiguous because owners hold contiguous expert ranges):
+///
+///     to owner d:   [count of each of d's E/P experts] ++ rows [n_d, D]      (all-to-all)
+///     owner:        h = x·W1[e] + b1[e], a = GELU(h), o = a·W2[e] + b2[e]    per source, per expert
+///     back to r:    o rows [n_r, D] in the order r sent them                  (all-to-all)
+///
+/// and the gates g stay where the token is: y = Σ_k g_k·o_k is summed locally, as without
+/// expert parallelism. Backward mirrors it: ∂L/∂o [n_d, D] goes to the owner, which
+/// accumulates its experts' weight gradients and returns ∂L/∂x rows [n_r, D]; ∂L/∂g =
+/// ⟨∂L/∂y, o⟩ and the router backward stay local.
+extension MoELayer {
+    /// Runs this rank's experts on the group's rows and writes `cache.expertOutput` [T·K, D]
+    /// (ungated, expert-sorted as `cache.expertInput`). On a failed exchange the output is
+    /// zero and the failure stays in `parallel` for `throwIfFailed()`.
+    func runExpertsExchanged(
+        _ store: ParameterStore, parallel: ExpertParallelism, assignments: Int, training: Bool, cache: Cache
+    ) {
+        let remote = cache.remote
+        let (p, g) = (parallel.groupSize, parallel.groupRank)
+        cache.expertOutput.resize(assignments * dim)
+        cache.expertOutput.zero()
+        guard experts % p == 0 else {
+            parallel.fail(ExpertExchangeError(detail: "\(p) ranks per group cannot split \(experts) experts evenly"))
+            return
+        }
+        remote.parallel = parallel
+        let per = experts / p
+        let local = cache.expertOffsets
+        func localOffset(_ e: Int) -> Int { local[min(e, local.count - 1)] }
+        remote.sentRows = (0..<p).map { d in localOffset((d + 1) * per) - localOffset(d * per) }
+
+        // Header (counts of the owner's experts) and rows to every owner.
+        var send: [Float] = []
+        send.reserveCapacity(p * per + assignments * dim)
+        var sendCounts: [Int] = []
+        for d in 0..<p {
+            for e in d * per..<(d + 1) * per { send.append(Float(localOffset(e + 1) - localOffset(e))) }
+            let start = localOffset(d * per)
+            send.append(
+                contentsOf: UnsafeBufferPointer(
+                    start: cache.expertInput.readPointer + start * dim, count: remote.sentRows[d] * dim))
+            sendCounts.append(per + remote.sentRows[d] * dim)
+        }
+        guard let received = parallel.allToAll(send, sendCounts: sendCounts),
+            readSegments(received, per: per, owned: g * per, parallel: parallel, remote: remote)
+        else { return }
+
+        let rows = remote.receivedRows
+        remote.hidden.resize(rows * hidden)
+        remote.activation.resize(rows * hidden)
+        remote.derivative.resize(rows * hidden)
+        remote.output.resize(rows * dim)
+        withExpertWeights(store) { w1, b1, w2, b2 in
+            for segment in remote.segments {
+                GroupedLinear.forward(
+                    out: remote.hidden.pointer + segment.start * hidden,
+                    inp: remote.input.readPointer + segment.start * dim, weight: w1, bias: b1, inDim: dim,
+                    outDim: hidden, offsets: segment.offsets)
+            }
+            geluForward(
+                out: remote.activation.pointer, derivative: remote.derivative.pointer,
+                inp: remote.hidden.readPointer, count: rows * hidden)
+            for segment in remote.segments {
+                GroupedLinear.forward(
+                    out: remote.output.pointer + segment.start * dim,
+                    inp: remote.activation.readPointer + segment.start * hidden, weight: w2, bias: b2,
+                    inDim: hidden, outDim: dim, offsets: segment.offsets)
+            }
+        }
+        _ = returnRows(remote.output.readPointer, into: cache.expertOutput.pointer, remote: remote)
+    }
+
+    /// Backward of `runExpertsExchanged`: sends ∂L/∂o (`dOutputs` [T·K, D]) to the owners,
+    /// accumulates this rank's experts' weight gradients, and writes ∂L/∂(expert inputs)
+    /// into `dInputs` [T·K, D] (zero on a failed exchange).
+    func expertsBackwardExchanged(
+        _ store: ParameterStore, dOutputs: UnsafePointer<Float>, dInputs: UnsafeMutablePointer<Float>,
+        cache: Cache
+    ) {
+        let remote = cache.remote
+        guard let parallel = remote.parallel else { return }
+        var send: [Float] = []
+        let sentTotal = remote.sentRows.reduce(0, +)
+        send.append(contentsOf: UnsafeBufferPointer(start: dOutputs, count: sentTotal * dim))
+        guard let received = parallel.allToAll(send, sendCounts: remote.sentRows.map { $0 * dim }) else { return }
+        let expected = remote.segments.indices.map { remote.rows(from: $0) * dim }
+        guard received.counts == expected else {
+            parallel.fail(
+                ExpertExchangeError(detail: "received \(received.counts) gradient values, expected \(expected)"))
+            return
+        }
+        let rows = remote.receivedRows
+        remote.dOutput.resize(rows * dim)
+        if rows > 0 {
+            received.values.withUnsafeBufferPointer {
+                remote.dOutput.pointer.update(from: $0.baseAddress!, count: rows * dim)
+            }
+        }
+        remote.dActivation.resize(rows * hidden)
+        remote.dActivation.zero()
+        remote.dHidden.resize(rows * hidden)
+        remote.dHidden.zero()
+        remote.dInput.resize(rows * dim)
+        remote.dInput.zero()
+        let trainable = trainableExperts(store)
+        withExpertWeights(store) { w1, _, w2, _ in
+            withExpertGradients(store) { dw1, db1, dw2, db2 in
+                for segment in remote.segments {
+                    GroupedLinear.backward(
+                        dinp: remote.dActivation.pointer + segment.start * hidden, dweight: dw2, dbias: db2,
+                        dout: remote.dOutput.readPointer + segment.start * dim,
+                        inp: remote.activation.readPointer + segment.start * hidden, weight: w2, inDim: hidden,
+                        outDim: dim, offsets: segment.offsets, trainable: trainable)
+                }
+                geluBackward(
+                    dinp: remote.dHidden.pointer, derivative: remote.derivative.readPointer,
+                    dout: remote.dActivation.readPointer, count: rows * hidden)
+                for segment in remote.segments {
+                    GroupedLinear.backward(
+                        dinp: remote.dInput.pointer + segment.start * dim, dweight: dw1, dbias: db1,
+                        dout: remote.dHidden.readPointer + segment.start * hidden,
+                        inp: remote.input.readPointer + segment.start * dim, weight: w1, inDim: dim,
+                        outDim: hidden, offsets: segment.offsets, trainable: trainable)
+                }
+            }
+        }
+        _ = returnRows(remote.dInput.readPointer, into: dInputs, remote: remote)
+    }
+
+    /// Splits the forward exchange into per-source segments (header of E/P counts, then the
+    /// rows) and copies the rows into `remote.input`. False (failure recorded) when a
+    /// segment's size does not match its header.
+    private func readSegments(
+        _ received: (values: [Float], counts: [Int]), per: Int, owned: Int, parallel: ExpertParallelism,
+        remote: RemoteExpertCache
+    ) -> Bool {
+        var segments: [(start: Int, offsets: [Int])] = []
+        var cursor = 0
+        var rowsSoFar = 0
+        for (s, count) in received.counts.enumerated() {
+            guard count >= per else {
+                parallel.fail(
+                    ExpertExchangeError(detail: "rank \(s) of the group sent \(count) values, fewer than \(per) counts")
+                )
+                return false
+            }
+            var offsets = [Int](repeating: 0, count: experts + 1)
+            for j in 0..<per {
+                let n = received.values[cursor + j]
+                guard n >= 0, n == n.rounded() else {
+                    parallel.fail(ExpertExchangeError(detail: "rank \(s) of the group sent the row count \(n)"))
+                    return false
+                }
+                offsets[owned + j + 1] = offsets[owned + j] + Int(n)
+            }
+            for e in (owned + per)..<experts { offsets[e + 1] = offsets[e] }
+            let rows = offsets[experts]
+            guard count == per + rows * dim else {
+                parallel.fail(
+                    ExpertExchangeError(
+                        detail: "rank \(s) of the group sent \(count) values for \(rows) rows of \(dim)"))
+                return false
+            }
+            segments.append((rowsSoFar, offsets))
+            rowsSoFar += rows
+            cursor += count
+        }
+        remote.segments = segments
+        remote.input.resize(rowsSoFar * dim)
+        received.values.withUnsafeBufferPointer { values in
+            var from = 0
+            for segment in segments {
+                let n = (segment.offsets.last ?? 0) * dim
+                (remote.input.pointer + segment.start * dim).update(from: values.baseAddress! + from + per, count: n)
+                from += per + n
+            }
+        }
+        return true
+    }
+
+    /// Sends each source's rows of `values` [R, D] back to it and writes what the owners
+    /// return (this rank's rows, in the order it sent them) into `destination` [T·K, D].
+    private func returnRows(
+        _ values: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>, remote: RemoteExpertCache
+    ) -> Bool {
+        guard let parallel = remote.parallel else { return false }
+        let total = remote.receivedRows * dim
+        let send = Array(UnsafeBufferPointer(start: values, count: total))
+        let counts = remote.segments.indices.map { remote.rows(from: $0) * dim }
+        guard let back = parallel.allToAll(send, sendCounts: counts) else { return false }
+        let expected = remote.sentRows.map { $0 * dim }
+        guard back.counts == expected else {
+            parallel.fail(ExpertExchangeError(detail: "received \(back.counts) values back, expected \(expected)"))
+            return false
+        }
+        if !back.values.isEmpty {
+            back.values.withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: $0.count) }
+        }
+        return true
+    }
+}
