@@ -17,10 +17,14 @@ extension Trainer {
     /// balancer combines the buffers. Both modes then clip and apply the optimiser's updates.
     /// A NaN/Inf loss or gradient norm throws before the weights change, so the last
     /// checkpoint stays the last good state.
+    ///
+    /// `dataset` (benchmarks) forces a `sampled` step onto that dataset index instead of
+    /// drawing one; the draw is skipped, so such steps are not part of a resumable run.
     @discardableResult
-    public func step() throws -> StepReport {
+    public func step(dataset forced: Int? = nil) throws -> StepReport {
         let roundRobin = recipe.stepMode == .roundRobin
-        let tasks = roundRobin ? Array(data.indices) : [chooseDataset()]
+        precondition(forced == nil || (!roundRobin && data.indices.contains(forced!)), "step(dataset:): bad dataset")
+        let tasks = roundRobin ? Array(data.indices) : [forced ?? chooseDataset()]
         let diagnosticsDue =
             roundRobin && recipe.training.diagnosticsEvery > 0
             && (state.step + 1) % recipe.training.diagnosticsEvery == 0
@@ -33,7 +37,7 @@ extension Trainer {
         }
 
         let store = model.store
-        store.zeroGradients()
+        Profiler.measure(.optimizer, "zero gradients", opaque: true) { store.zeroGradients() }
         var passes: [TaskPass] = []
         var ownedNorms: [Float] = []
         for t in tasks {
@@ -85,12 +89,17 @@ extension Trainer {
             throw TrainingError.datasetMismatch(
                 detail: "the training state has no batch sampler for dataset '\(dataset.name)'")
         }
-        var targets = dataset.train.makeBatch(indices: indices, into: &images)
-        augment(dataset: dataset.name, targets: &targets)
+        let targets = Profiler.measure(.data, "batch + augmentation", opaque: true) {
+            var targets = dataset.train.makeBatch(indices: indices, into: &images)
+            augment(dataset: dataset.name, targets: &targets)
+            return targets
+        }
         state.imagesSeen[dataset.name, default: 0] += indices.count
         let outputs = try model.forward(images: images, dataset: dataset.name)
-        var result = try TaskObjective.loss(
-            outputs: outputs, targets: targets, spec: dataset.spec, patchSize: model.config.patchSize)
+        var result = try Profiler.measure(.loss, "\(dataset.spec.task.rawValue)", opaque: true) {
+            try TaskObjective.loss(
+                outputs: outputs, targets: targets, spec: dataset.spec, patchSize: model.config.patchSize)
+        }
         let loss = result.loss * taskLossScales[t]
         guard loss.isFinite else {
             throw TrainingError.nonFiniteLoss(step: state.step + 1, dataset: dataset.name, lastCheckpoint: nil)
@@ -103,7 +112,9 @@ extension Trainer {
                 for i in 0..<count { g[i] *= factor }
             }
         }
-        let (routerGradients, miLoss) = try mutualInformationStep(dataset: t)
+        let (routerGradients, miLoss) = try Profiler.measure(.loss, "mutual information", opaque: true) {
+            try mutualInformationStep(dataset: t)
+        }
         model.backward(outputGradient: result.gradient, routerProbabilityGradients: routerGradients)
         return TaskPass(
             loss: loss, unscaledLoss: result.loss, weight: weight, images: indices.count,
@@ -120,7 +131,9 @@ extension Trainer {
         let store = model.store
         let clip = recipe.optimizer.clipNorm
         func clipped() throws -> Float {
-            let norm = GradientClipping.clip(store, maxNorm: clip)
+            let norm = Profiler.measure(.optimizer, "gradient norm / clip", opaque: true) {
+                GradientClipping.clip(store, maxNorm: clip)
+            }
             guard norm.isFinite else {
                 throw TrainingError.nonFiniteLoss(step: state.step + 1, dataset: dataset, lastCheckpoint: nil)
             }
@@ -132,7 +145,9 @@ extension Trainer {
                 layout.scatterCombination(
                     [taskBuffers[t]], coefficients: [combination.coefficients[t]], into: store)
                 norm = max(norm, try clipped())
-                optimizer.step(store, lr: lr, scope: .task(t, decaysShared: t == tasks[0]))
+                Profiler.measure(.optimizer, "\(recipe.optimizer.kind.rawValue) step", opaque: true) {
+                    optimizer.step(store, lr: lr, scope: .task(t, decaysShared: t == tasks[0]))
+                }
             }
             return norm
         }
@@ -145,7 +160,9 @@ extension Trainer {
         }
         let norm = try clipped()
         let scope: UpdateScope = tasks.count == 1 ? .task(tasks[0], decaysShared: true) : .all
-        optimizer.step(store, lr: lr, scope: scope)
+        Profiler.measure(.optimizer, "\(recipe.optimizer.kind.rawValue) step", opaque: true) {
+            optimizer.step(store, lr: lr, scope: scope)
+        }
         return norm
     }
 
