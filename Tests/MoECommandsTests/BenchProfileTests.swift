@@ -1,4 +1,6 @@
 import Foundation
+import MoEBench
+import MoEModel
 import MoETestSupport
 import Testing
 
@@ -51,30 +53,42 @@ import Testing
         return tables
     }
 
-    @Test("--profile lists the kernel classes of a training step and their shares sum to 100 %")
-    func profileBenchTiny() throws {
+    /// bench-tiny's layout at toy size, so the test stays fast in debug builds (`moe bench
+    /// --profile` runs the same `Benchmark.profileTrain`/`profileInfer` on bench-tiny).
+    static var toyConfig: ModelConfig {
+        var c = Benchmark.benchTiny
+        c.imageSize = 8
+        c.width = 16
+        c.depth = 2
+        c.heads = 2
+        c.experts = 4
+        c.topK = 2
+        c.expertHiddenOverride = 16
+        c.datasets = [DatasetSpec(name: "toy", classes: 10, height: 8, width: 8)]
+        return c
+    }
+
+    @Test("the profile of a training step lists the kernel classes and their shares sum to 100 %")
+    func profileTrainingStep() throws {
         _ = parallelPoolReady
-        try withTemporaryDirectory { dir in
-            var bench = try MoECommand.parseAsRoot([
-                "bench", "--profile", "--train-batch", "2", "--infer-batch", "2", "--samples", "10",
-            ])
-            let output = try capturingStandardOutput(in: dir) { try bench.run() }
-            let tables = Self.classShares(output)
-            try #require(tables.count == 2, "\(output)")
-            let train = tables[0]
-            for kind in [
-                "GEMM", "attention products", "softmax", "LayerNorm", "GELU", "MoE gather/scatter", "MoE routing",
-                "optimiser", "loss", "other",
-            ] {
-                #expect(train[kind] != nil, "\(kind) missing in \(output)")
-            }
-            #expect(train["optimiser"] != nil && tables[1]["optimiser"] == nil, "inference has no optimiser")
-            for shares in tables {
-                let sum = shares.values.reduce(0, +)
-                #expect(abs(sum - 100) < 1.5, "shares sum to \(sum): \(shares)")
-            }
-            #expect(output.contains("x·W") && output.contains("GFLOP/s"))
+        let train = try Benchmark.profileTrain(name: "toy", config: Self.toyConfig, batch: 4, steps: 3)
+        let infer = try Benchmark.profileInfer(name: "toy", config: Self.toyConfig, batch: 4, steps: 3)
+        let output = (train.lines() + infer.lines()).joined(separator: "\n")
+        let tables = Self.classShares(output)
+        try #require(tables.count == 2, "\(output)")
+        for kind in [
+            "GEMM", "attention products", "softmax", "LayerNorm", "GELU", "MoE gather/scatter", "MoE routing",
+            "optimiser", "loss", "other",
+        ] {
+            #expect(tables[0][kind] != nil, "\(kind) missing in \(output)")
         }
+        #expect(tables[1]["optimiser"] == nil, "inference has no optimiser")
+        for shares in tables {
+            let sum = shares.values.reduce(0, +)
+            #expect(abs(sum - 100) < 1.5, "shares sum to \(sum): \(shares)")
+        }
+        #expect(output.contains("x·W") && output.contains("GFLOP/s"))
+        #expect(train.flopsPerStep > 0 && train.rows.allSatisfy { $0.secondsPerStep >= 0 })
     }
 
     @Test("--recipe reports every dataset; with --profile each gets a breakdown")

@@ -23,7 +23,12 @@ extension Trainer {
     @discardableResult
     public func step(dataset forced: Int? = nil) throws -> StepReport {
         let roundRobin = recipe.stepMode == .roundRobin
-        precondition(forced == nil || (!roundRobin && data.indices.contains(forced!)), "step(dataset:): bad dataset")
+        if let forced, roundRobin || !data.indices.contains(forced) {
+            throw TrainingError.datasetMismatch(
+                detail: roundRobin
+                    ? "a roundRobin step runs every dataset; step(dataset:) needs stepMode sampled"
+                    : "step(dataset: \(forced)): the run has \(data.count) datasets")
+        }
         let tasks = roundRobin ? Array(data.indices) : [forced ?? chooseDataset()]
         let diagnosticsDue =
             roundRobin && recipe.training.diagnosticsEvery > 0
