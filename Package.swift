@@ -135,7 +135,7 @@ let package = Package(
             name: "MoECommandsTests",
             dependencies: [
                 "MoETensor", "MoECheckpoint", "MoEData", "MoETasks", "MoERecipe", "MoETraining",
-                "MoEAdaptation", "MoECommands", "MoETestSupport", "MoEModel", "MoEImage",
+                "MoEAdaptation", "MoECommands", "MoETestSupport", "MoEModel", "MoEImage", "MoEBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(

@@ -113,30 +113,43 @@ public enum Benchmark {
         name: String, config: ModelConfig, batch: Int = 64, samples: Int = 10, threads: Int,
         sgemmGFLOPs: Double?
     ) throws -> BenchResult {
+        let (model, dataset, step) = try trainingStep(config: config, batch: batch)
+        let seconds = try medianSeconds(warmup: 3, samples: samples, step)
+        let gflop = 3 * (try model.forwardFLOPs(dataset: dataset.name, batch: batch)) / 1e9
+        return result(name, "train", batch, threads, seconds, gflop, sgemmGFLOPs)
+    }
+
+    /// A model of `config`, its dataset, and one full training step on a fixed random batch
+    /// (zero gradients, forward, softmax cross-entropy, backward, AdamW), with the step's
+    /// non-kernel parts marked for `Profiler`.
+    static func trainingStep(
+        config: ModelConfig, batch: Int
+    ) throws -> (VisionMoE, DatasetSpec, () throws -> Void) {
         let (model, dataset, images, labels) = try randomModelAndBatch(config: config, batch: batch)
         var optimizer = makeOptimizer(OptimizerSettings())
         var dlogits = Tensor(shape: [batch, dataset.classes])
         var probs = [Float](repeating: 0, count: batch * dataset.classes)
         var losses = [Float](repeating: 0, count: batch)
-        let seconds = try medianSeconds(warmup: 3, samples: samples) {
-            model.store.zeroGradients()
+        let step = {
+            Profiler.measure(.optimizer, "zero gradients", opaque: true) { model.store.zeroGradients() }
             let logits = try model.forward(images: images, dataset: dataset.name)
-            logits.withUnsafePointer { l in
-                crossEntropyForward(
-                    losses: &losses, probs: &probs, logits: l, targets: labels,
-                    rows: batch, classes: dataset.classes)
-            }
-            dlogits.zero()
-            dlogits.withUnsafeMutablePointer { d in
-                crossEntropyBackward(
-                    dlogits: d, probs: probs, targets: labels,
-                    scale: 1 / Float(batch), rows: batch, classes: dataset.classes)
+            Profiler.measure(.loss, "cross-entropy", opaque: true) {
+                logits.withUnsafePointer { l in
+                    crossEntropyForward(
+                        losses: &losses, probs: &probs, logits: l, targets: labels,
+                        rows: batch, classes: dataset.classes)
+                }
+                dlogits.zero()
+                dlogits.withUnsafeMutablePointer { d in
+                    crossEntropyBackward(
+                        dlogits: d, probs: probs, targets: labels,
+                        scale: 1 / Float(batch), rows: batch, classes: dataset.classes)
+                }
             }
             model.backward(outputGradient: dlogits)
-            optimizer.step(model.store, lr: 1e-3)
+            Profiler.measure(.optimizer, "AdamW step", opaque: true) { optimizer.step(model.store, lr: 1e-3) }
         }
-        let gflop = 3 * (try model.forwardFLOPs(dataset: dataset.name, batch: batch)) / 1e9
-        return result(name, "train", batch, threads, seconds, gflop, sgemmGFLOPs)
+        return (model, dataset, step)
     }
 
     /// Times inference forward passes of `config` on random images.

@@ -26,6 +26,20 @@ extension MoECommand {
         @Option(parsing: .unconditional, help: "Batch size of inference passes.")
         var inferBatch: Int = 256
 
+        @Flag(
+            help: """
+                Instead: break a bench-tiny training step and inference pass (or, with --recipe, \
+                each dataset's training step) down by kernel class: time, share, FLOPs, GFLOP/s.
+                """)
+        var profile = false
+
+        @Option(
+            help: """
+                Instead: time one training step of each dataset of this recipe (median of --samples \
+                after warm-up), and their mean.
+                """)
+        var recipe: String?
+
         @Option(help: "Instead: time a roundRobin step of every balancing method on this recipe (interleaved rounds).")
         var balancing: String?
 
@@ -49,6 +63,14 @@ extension MoECommand {
 
         func run() throws {
             let threads = runtime.apply()
+            if let recipe {
+                try runRecipe(recipe, threads: threads)
+                return
+            }
+            if profile {
+                try runProfile()
+                return
+            }
             if let balancing {
                 let results = try BalancingBenchmark.run(
                     recipePath: balancing, rounds: rounds, steps: balancingSteps,
@@ -85,7 +107,7 @@ extension MoECommand {
             }
         }
 
-        private func pad(_ s: String, _ n: Int) -> String {
+        func pad(_ s: String, _ n: Int) -> String {
             s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0)
         }
 

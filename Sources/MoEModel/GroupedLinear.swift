@@ -8,10 +8,15 @@ enum GroupedLinear {
         out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         bias: UnsafePointer<Float>, inDim: Int, outDim: Int, offsets: [Int]
     ) {
-        forEachGroup(offsets) { j, start, n in
-            linearForward(
-                out: out + start * outDim, inp: inp + start * inDim, weight: weight + j * inDim * outDim,
-                bias: bias + j * outDim, rows: n, inDim: inDim, outDim: outDim)
+        let rows = offsets.last ?? 0
+        Profiler.measure(
+            .gemm, "experts Σ\(rows)×\(outDim)×\(inDim) x·W+b", flops: 2 * Double(rows * inDim * outDim), opaque: true
+        ) {
+            forEachGroup(offsets) { j, start, n in
+                linearForward(
+                    out: out + start * outDim, inp: inp + start * inDim, weight: weight + j * inDim * outDim,
+                    bias: bias + j * outDim, rows: n, inDim: inDim, outDim: outDim)
+            }
         }
     }
 
@@ -22,13 +27,22 @@ enum GroupedLinear {
         dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
         weight: UnsafePointer<Float>, inDim: Int, outDim: Int, offsets: [Int], trainable: [Bool]?
     ) {
-        forEachGroup(offsets) { j, start, n in
-            let learns = trainable?[j] ?? true
-            linearBackward(
-                dinp: dinp + start * inDim, dweight: learns ? dweight.map { $0 + j * inDim * outDim } : nil,
-                dbias: learns ? dbias.map { $0 + j * outDim } : nil, dout: dout + start * outDim,
-                inp: inp + start * inDim, weight: weight + j * inDim * outDim, rows: n, inDim: inDim,
-                outDim: outDim)
+        // dX for every row, dW for the rows of learning experts: 2·rows·I·O FLOPs each.
+        var learningRows = 0
+        forEachGroup(offsets) { j, _, n in if trainable?[j] ?? true { learningRows += n } }
+        let rows = offsets.last ?? 0
+        let flops = 2 * Double((rows + (dweight == nil ? 0 : learningRows)) * inDim * outDim)
+        Profiler.measure(
+            .gemm, "experts Σ\(rows)×\(outDim)×\(inDim) backward", flops: flops, opaque: true
+        ) {
+            forEachGroup(offsets) { j, start, n in
+                let learns = trainable?[j] ?? true
+                linearBackward(
+                    dinp: dinp + start * inDim, dweight: learns ? dweight.map { $0 + j * inDim * outDim } : nil,
+                    dbias: learns ? dbias.map { $0 + j * outDim } : nil, dout: dout + start * outDim,
+                    inp: inp + start * inDim, weight: weight + j * inDim * outDim, rows: n, inDim: inDim,
+                    outDim: outDim)
+            }
         }
     }
 

@@ -89,8 +89,10 @@ struct MoELayer {
         cache.router = router
         cache.experts = routerExperts
         cache.topK = topK
-        route(store, inp: inp, rows: rows, router: router, allowed: allowed, cache: cache)
-        groupByExpert(cache, rows: rows)
+        Profiler.measure(.routing, "forward: top-K, gates, grouping") {
+            route(store, inp: inp, rows: rows, router: router, allowed: allowed, cache: cache)
+            groupByExpert(cache, rows: rows)
+        }
         cache.remote.parallel = nil
         runExperts(
             store, out: out, inp: inp, rows: rows, training: training, cache: cache,
@@ -234,9 +236,11 @@ struct MoELayer {
         gatherRowsBackward(
             dsrc: dinp, dout: dInputs, rowIndices: cache.tokenOfAssignment.readPointer,
             count: assignments, dim: dim)
-        routerBackward(
-            store, dinp: dinp, dSortedGates: dSortedGates, inp: inp, rows: rows, cache: cache,
-            scratch: scratch, extraProbabilityGradient: extraProbabilityGradient)
+        Profiler.measure(.routing, "backward: gates → p") {
+            routerBackward(
+                store, dinp: dinp, dSortedGates: dSortedGates, inp: inp, rows: rows, cache: cache,
+                scratch: scratch, extraProbabilityGradient: extraProbabilityGradient)
+        }
     }
 
     /// The experts' GEMM pairs backward: accumulates the trainable experts' weight

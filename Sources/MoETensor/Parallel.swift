@@ -61,8 +61,19 @@ public enum Parallel {
     }
 }
 
-/// Persistent worker threads; job index `w` always runs on thread `w` (the caller is
-/// thread 0), so a job never has more indices than threads and nothing is claimed.
+/// Persistent worker threads that claim the indices of a job: the caller and the workers
+/// take indices `0..<count` from one atomic claim word until none are left, and the caller
+/// returns once every index has run. What index `i` computes does not depend on which thread
+/// runs it, so results are the same bit for bit however the indices fall.
+///
+/// Claiming (rather than index `w` always on thread `w`) matters when the cores are shared:
+/// a worker that the scheduler has not run yet never holds the caller up — the caller takes
+/// its index instead — so a descheduled worker costs at most the index it already started.
+///
+///     claim word = generation << 32 | count << 16 | next index      (CAS next → next + 1)
+///
+/// A worker that wakes late sees a newer generation (or next = count) and claims nothing, so
+/// it never calls a job whose caller has returned.
 ///
 /// Idle workers spin for a couple of milliseconds before sleeping on a condition variable:
 /// a worker that blocks between the many short parallel regions of a training step tends to
@@ -70,13 +81,13 @@ public enum Parallel {
 final class WorkerPool: @unchecked Sendable {
     let threads: Int
     private let generation = Atomic<Int>(0)
-    private let finished = Atomic<Int>(0)
+    private let claim = Atomic<Int>(0)
+    private let completed = Atomic<Int>(0)
     private let sleeping = Atomic<Int>(0)
     private let lock = NSCondition()
-    // Written by the caller before `generation` is bumped (release), read by workers after
-    // they observe the bump (acquire); unchanged until every worker has reported back.
+    // Written by the caller before the claim word is published (release), read by a thread
+    // only after a successful claim (acquire); unchanged until every index has completed.
     nonisolated(unsafe) private var job: ((Int) -> Void)?
-    nonisolated(unsafe) private var jobCount = 0
     /// Held by the one caller whose job is running; others (and nested calls) run serially.
     private let busy = Atomic<Bool>(false)
 
@@ -85,19 +96,31 @@ final class WorkerPool: @unchecked Sendable {
 
     init(threads: Int) {
         self.threads = max(threads, 1)
-        for w in 1..<self.threads {
-            let thread = Thread { [unowned self] in self.workerLoop(index: w) }
+        for _ in 1..<self.threads {
+            let thread = Thread { [unowned self] in self.workerLoop() }
             thread.stackSize = 8 << 20
             thread.start()
         }
     }
 
-    private func workerLoop(index: Int) {
+    private func workerLoop() {
         var seen = 0
         while true {
             seen = waitForJob(after: seen)
-            if index < jobCount, let body = job { body(index) }
-            finished.add(1, ordering: .releasing)
+            runClaimedIndices(generation: seen)
+        }
+    }
+
+    /// Claims and runs indices of job `g` until none are left or a newer job replaced it.
+    private func runClaimedIndices(generation g: Int) {
+        while true {
+            let word = claim.load(ordering: .acquiring)
+            let (next, count) = (word & 0xFFFF, (word >> 16) & 0xFFFF)
+            guard word >> 32 == g, next < count else { return }
+            guard claim.compareExchange(expected: word, desired: word + 1, ordering: .acquiringAndReleasing).exchanged
+            else { continue }
+            if let body = job { body(next) }
+            completed.add(1, ordering: .releasing)
         }
     }
 
@@ -126,9 +149,9 @@ final class WorkerPool: @unchecked Sendable {
         return g
     }
 
-    /// Runs `body(i)` for `i` in `0..<count` (count ≤ threads), index 0 on the caller.
+    /// Runs `body(i)` for `i` in `0..<count` (count ≤ threads) on the caller and the workers.
     func run(count: Int, _ body: (Int) -> Void) {
-        precondition(count <= threads, "a pool of \(threads) threads cannot run \(count) indices")
+        precondition(count <= threads && count < 0xFFFF, "a pool of \(threads) threads cannot run \(count) indices")
         if threads == 1
             || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
         {
@@ -138,18 +161,20 @@ final class WorkerPool: @unchecked Sendable {
             return
         }
         withoutActuallyEscaping(body) { body in
+            // Only this caller writes the generation (under `busy`), so load + store is safe.
+            let g = generation.load(ordering: .relaxed) + 1
             job = body
-            jobCount = count
-            finished.store(0, ordering: .relaxed)
-            generation.add(1, ordering: .sequentiallyConsistent)
+            completed.store(0, ordering: .relaxed)
+            claim.store(g << 32 | count << 16, ordering: .releasing)
+            generation.store(g, ordering: .sequentiallyConsistent)
             if sleeping.load(ordering: .sequentiallyConsistent) > 0 {
                 lock.lock()
                 lock.broadcast()
                 lock.unlock()
             }
-            body(0)
+            runClaimedIndices(generation: g)
             var spins = 0
-            while finished.load(ordering: .acquiring) < threads - 1 {
+            while completed.load(ordering: .acquiring) < count {
                 // On a busy machine a worker may be waiting for this very core.
                 spins += 1
                 if spins % 1024 == 0 { sched_yield() }

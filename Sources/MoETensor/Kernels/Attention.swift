@@ -20,19 +20,25 @@ public func attentionForward(
     qkv: UnsafePointer<Float>, batch: Int, tokens: Int, dim: Int, heads: Int
 ) {
     let (n, headDim, scale) = attentionHeadShape(batch: batch, tokens: tokens, dim: dim, heads: heads)
-    forEachHead(batch: batch, heads: heads) { b, h, bh in
-        let q = qkv + b * n * 3 * dim + h * headDim
-        let k = q + dim
-        let v = q + 2 * dim
-        let a = att + bh * n * n
-        gemm(
-            transA: false, transB: true, m: n, n: n, k: headDim,
-            alpha: scale, a: q, lda: 3 * dim, b: k, ldb: 3 * dim, beta: 0, c: a, ldc: n)
-        for row in 0..<n { softmaxRow(out: a + row * n, inp: a + row * n, cols: n) }
-        gemm(
-            transA: false, transB: false, m: n, n: headDim, k: n,
-            alpha: 1, a: a, lda: n, b: v, ldb: 3 * dim,
-            beta: 0, c: out + b * n * dim + h * headDim, ldc: dim)
+    // QKᵀ and A·V: 2 products of 2·N·N·hd FLOPs per head, B·H heads.
+    let flops = 4 * Double(batch * n * n * dim)
+    Profiler.measure(.attention, "forward B·H×\(n)×\(n)×\(headDim)", flops: flops) {
+        forEachHead(batch: batch, heads: heads) { b, h, bh in
+            let q = qkv + b * n * 3 * dim + h * headDim
+            let k = q + dim
+            let v = q + 2 * dim
+            let a = att + bh * n * n
+            gemm(
+                transA: false, transB: true, m: n, n: n, k: headDim,
+                alpha: scale, a: q, lda: 3 * dim, b: k, ldb: 3 * dim, beta: 0, c: a, ldc: n)
+            Profiler.measure(.softmax, "attention forward") {
+                for row in 0..<n { softmaxRow(out: a + row * n, inp: a + row * n, cols: n) }
+            }
+            gemm(
+                transA: false, transB: false, m: n, n: headDim, k: n,
+                alpha: 1, a: a, lda: n, b: v, ldb: 3 * dim,
+                beta: 0, c: out + b * n * dim + h * headDim, ldc: dim)
+        }
     }
 }
 
@@ -43,32 +49,38 @@ public func attentionBackward(
     batch: Int, tokens: Int, dim: Int, heads: Int
 ) {
     let (n, headDim, scale) = attentionHeadShape(batch: batch, tokens: tokens, dim: dim, heads: heads)
-    forEachHead(batch: batch, heads: heads) { b, h, bh in
-        let offset = b * n * 3 * dim + h * headDim
-        let q = qkv + offset
-        let k = q + dim
-        let v = q + 2 * dim
-        let dq = dqkv + offset
-        let dk = dq + dim
-        let dv = dq + 2 * dim
-        let a = att + bh * n * n
-        let da = datt + bh * n * n
-        let dO = dout + b * n * dim + h * headDim
-        // dA = dO · Vᵀ (overwrites the scratch), dV += Aᵀ · dO.
-        gemm(
-            transA: false, transB: true, m: n, n: n, k: headDim,
-            alpha: 1, a: dO, lda: dim, b: v, ldb: 3 * dim, beta: 0, c: da, ldc: n)
-        gemm(
-            transA: true, transB: false, m: n, n: headDim, k: n,
-            alpha: 1, a: a, lda: n, b: dO, ldb: dim, beta: 1, c: dv, ldc: 3 * dim)
-        // dS in place of dA; the 1/√hd of the scores is folded into the GEMMs' alpha.
-        for row in 0..<n { softmaxBackwardRowInPlace(grad: da + row * n, out: a + row * n, cols: n) }
-        gemm(
-            transA: false, transB: false, m: n, n: headDim, k: n,
-            alpha: scale, a: da, lda: n, b: k, ldb: 3 * dim, beta: 1, c: dq, ldc: 3 * dim)
-        gemm(
-            transA: true, transB: false, m: n, n: headDim, k: n,
-            alpha: scale, a: da, lda: n, b: q, ldb: 3 * dim, beta: 1, c: dk, ldc: 3 * dim)
+    // dA, dV, dQ, dK: 4 products of 2·N·N·hd FLOPs per head.
+    let flops = 8 * Double(batch * n * n * dim)
+    Profiler.measure(.attention, "backward B·H×\(n)×\(n)×\(headDim)", flops: flops) {
+        forEachHead(batch: batch, heads: heads) { b, h, bh in
+            let offset = b * n * 3 * dim + h * headDim
+            let q = qkv + offset
+            let k = q + dim
+            let v = q + 2 * dim
+            let dq = dqkv + offset
+            let dk = dq + dim
+            let dv = dq + 2 * dim
+            let a = att + bh * n * n
+            let da = datt + bh * n * n
+            let dO = dout + b * n * dim + h * headDim
+            // dA = dO · Vᵀ (overwrites the scratch), dV += Aᵀ · dO.
+            gemm(
+                transA: false, transB: true, m: n, n: n, k: headDim,
+                alpha: 1, a: dO, lda: dim, b: v, ldb: 3 * dim, beta: 0, c: da, ldc: n)
+            gemm(
+                transA: true, transB: false, m: n, n: headDim, k: n,
+                alpha: 1, a: a, lda: n, b: dO, ldb: dim, beta: 1, c: dv, ldc: 3 * dim)
+            // dS in place of dA; the 1/√hd of the scores is folded into the GEMMs' alpha.
+            Profiler.measure(.softmax, "attention backward") {
+                for row in 0..<n { softmaxBackwardRowInPlace(grad: da + row * n, out: a + row * n, cols: n) }
+            }
+            gemm(
+                transA: false, transB: false, m: n, n: headDim, k: n,
+                alpha: scale, a: da, lda: n, b: k, ldb: 3 * dim, beta: 1, c: dq, ldc: 3 * dim)
+            gemm(
+                transA: true, transB: false, m: n, n: headDim, k: n,
+                alpha: scale, a: da, lda: n, b: q, ldb: 3 * dim, beta: 1, c: dk, ldc: 3 * dim)
+        }
     }
 }
 

@@ -16,11 +16,13 @@ public func gatherRowsForward(
     rowIndices: UnsafePointer<Int32>, count: Int, dim: Int
 ) {
     precondition(count >= 0 && dim > 0, "gatherRows: bad shape")
-    Parallel.forEachChunk(count: count, minimumPerThread: max(1, 16384 / dim)) { range in
-        for i in range {
-            let r = Int(rowIndices[i])
-            precondition(r >= 0, "gatherRows: negative row index")
-            (out + i * dim).update(from: src + r * dim, count: dim)
+    Profiler.measure(.dispatch, "gather forward") {
+        Parallel.forEachChunk(count: count, minimumPerThread: max(1, 16384 / dim)) { range in
+            for i in range {
+                let r = Int(rowIndices[i])
+                precondition(r >= 0, "gatherRows: negative row index")
+                (out + i * dim).update(from: src + r * dim, count: dim)
+            }
         }
     }
 }
@@ -31,10 +33,12 @@ public func gatherRowsBackward(
     rowIndices: UnsafePointer<Int32>, count: Int, dim: Int
 ) {
     precondition(count >= 0 && dim > 0, "gatherRows: bad shape")
-    for i in 0..<count {
-        let r = Int(rowIndices[i])
-        precondition(r >= 0, "gatherRows: negative row index")
-        addRow(dsrc + r * dim, dout + i * dim, scale: 1, dim: dim)
+    Profiler.measure(.dispatch, "gather backward") {
+        for i in 0..<count {
+            let r = Int(rowIndices[i])
+            precondition(r >= 0, "gatherRows: negative row index")
+            addRow(dsrc + r * dim, dout + i * dim, scale: 1, dim: dim)
+        }
     }
 }
 
@@ -44,10 +48,12 @@ public func scatterAddRowsForward(
     rowIndices: UnsafePointer<Int32>, scale: UnsafePointer<Float>?, count: Int, dim: Int
 ) {
     precondition(count >= 0 && dim > 0, "scatterAddRows: bad shape")
-    for i in 0..<count {
-        let r = Int(rowIndices[i])
-        precondition(r >= 0, "scatterAddRows: negative row index")
-        addRow(dst + r * dim, src + i * dim, scale: scale?[i] ?? 1, dim: dim)
+    Profiler.measure(.dispatch, "scatter-add forward") {
+        for i in 0..<count {
+            let r = Int(rowIndices[i])
+            precondition(r >= 0, "scatterAddRows: negative row index")
+            addRow(dst + r * dim, src + i * dim, scale: scale?[i] ?? 1, dim: dim)
+        }
     }
 }
 
@@ -59,13 +65,15 @@ public func scatterAddRowsBackward(
     rowIndices: UnsafePointer<Int32>, scale: UnsafePointer<Float>?, count: Int, dim: Int
 ) {
     precondition(count >= 0 && dim > 0, "scatterAddRows: bad shape")
-    Parallel.forEachChunk(count: count, minimumPerThread: max(1, 16384 / dim)) { range in
-        for i in range {
-            let r = Int(rowIndices[i])
-            precondition(r >= 0, "scatterAddRows: negative row index")
-            let g = ddst + r * dim
-            if let dsrc { addRow(dsrc + i * dim, g, scale: scale?[i] ?? 1, dim: dim) }
-            if let dscale { dscale[i] += vectorDot(g, src + i * dim, count: dim) }
+    Profiler.measure(.dispatch, "scatter-add backward") {
+        Parallel.forEachChunk(count: count, minimumPerThread: max(1, 16384 / dim)) { range in
+            for i in range {
+                let r = Int(rowIndices[i])
+                precondition(r >= 0, "scatterAddRows: negative row index")
+                let g = ddst + r * dim
+                if let dsrc { addRow(dsrc + i * dim, g, scale: scale?[i] ?? 1, dim: dim) }
+                if let dscale { dscale[i] += vectorDot(g, src + i * dim, count: dim) }
+            }
         }
     }
 }

@@ -13,15 +13,17 @@
 public func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
     precondition(count >= 0, "gelu: negative count")
     precondition(UnsafePointer(out) != inp || count == 0, "gelu: out must not alias inp")
-    Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
-        var i = range.lowerBound
-        while i + simdWidth <= range.upperBound {
-            storeVector(geluVector(loadVector(inp + i)), out + i)
-            i += simdWidth
-        }
-        let tail = range.upperBound - i
-        if tail > 0 {
-            storePartialVector(geluVector(loadPartialVector(inp + i, count: tail)), out + i, count: tail)
+    Profiler.measure(.gelu, "forward") {
+        Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
+            var i = range.lowerBound
+            while i + simdWidth <= range.upperBound {
+                storeVector(geluVector(loadVector(inp + i)), out + i)
+                i += simdWidth
+            }
+            let tail = range.upperBound - i
+            if tail > 0 {
+                storePartialVector(geluVector(loadPartialVector(inp + i, count: tail)), out + i, count: tail)
+            }
         }
     }
 }
@@ -32,20 +34,22 @@ public func geluBackward(
     count: Int
 ) {
     precondition(count >= 0, "gelu: negative count")
-    Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
-        var i = range.lowerBound
-        while i + simdWidth <= range.upperBound {
-            let g = geluDerivativeVector(loadVector(inp + i))
-            storeVector(loadVector(dinp + i) + loadVector(dout + i) * g, dinp + i)
-            i += simdWidth
-        }
-        let tail = range.upperBound - i
-        if tail > 0 {
-            let g = geluDerivativeVector(loadPartialVector(inp + i, count: tail))
-            let d =
-                loadPartialVector(UnsafePointer(dinp + i), count: tail)
-                + loadPartialVector(dout + i, count: tail) * g
-            storePartialVector(d, dinp + i, count: tail)
+    Profiler.measure(.gelu, "backward") {
+        Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
+            var i = range.lowerBound
+            while i + simdWidth <= range.upperBound {
+                let g = geluDerivativeVector(loadVector(inp + i))
+                storeVector(loadVector(dinp + i) + loadVector(dout + i) * g, dinp + i)
+                i += simdWidth
+            }
+            let tail = range.upperBound - i
+            if tail > 0 {
+                let g = geluDerivativeVector(loadPartialVector(inp + i, count: tail))
+                let d =
+                    loadPartialVector(UnsafePointer(dinp + i), count: tail)
+                    + loadPartialVector(dout + i, count: tail) * g
+                storePartialVector(d, dinp + i, count: tail)
+            }
         }
     }
 }
@@ -70,19 +74,21 @@ public func geluForward(
 ) {
     precondition(count >= 0, "gelu: negative count")
     precondition(UnsafePointer(out) != inp || count == 0, "gelu: out must not alias inp")
-    Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
-        var i = range.lowerBound
-        while i + simdWidth <= range.upperBound {
-            let (y, g) = geluAndDerivativeVector(loadVector(inp + i))
-            storeVector(y, out + i)
-            storeVector(g, derivative + i)
-            i += simdWidth
-        }
-        let tail = range.upperBound - i
-        if tail > 0 {
-            let (y, g) = geluAndDerivativeVector(loadPartialVector(inp + i, count: tail))
-            storePartialVector(y, out + i, count: tail)
-            storePartialVector(g, derivative + i, count: tail)
+    Profiler.measure(.gelu, "forward + derivative") {
+        Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
+            var i = range.lowerBound
+            while i + simdWidth <= range.upperBound {
+                let (y, g) = geluAndDerivativeVector(loadVector(inp + i))
+                storeVector(y, out + i)
+                storeVector(g, derivative + i)
+                i += simdWidth
+            }
+            let tail = range.upperBound - i
+            if tail > 0 {
+                let (y, g) = geluAndDerivativeVector(loadPartialVector(inp + i, count: tail))
+                storePartialVector(y, out + i, count: tail)
+                storePartialVector(g, derivative + i, count: tail)
+            }
         }
     }
 }
@@ -93,15 +99,17 @@ public func geluBackward(
     dout: UnsafePointer<Float>, count: Int
 ) {
     precondition(count >= 0, "gelu: negative count")
-    Parallel.forEachChunk(count: count, minimumPerThread: 65536) { range in
-        var i = range.lowerBound
-        while i + simdWidth <= range.upperBound {
-            storeVector(loadVector(dinp + i) + loadVector(dout + i) * loadVector(derivative + i), dinp + i)
-            i += simdWidth
-        }
-        while i < range.upperBound {
-            dinp[i] += dout[i] * derivative[i]
-            i += 1
+    Profiler.measure(.gelu, "backward (saved derivative)") {
+        Parallel.forEachChunk(count: count, minimumPerThread: 65536) { range in
+            var i = range.lowerBound
+            while i + simdWidth <= range.upperBound {
+                storeVector(loadVector(dinp + i) + loadVector(dout + i) * loadVector(derivative + i), dinp + i)
+                i += simdWidth
+            }
+            while i < range.upperBound {
+                dinp[i] += dout[i] * derivative[i]
+                i += 1
+            }
         }
     }
 }

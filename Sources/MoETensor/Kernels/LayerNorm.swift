@@ -15,38 +15,40 @@ public func layerNormForward(
     rows: Int, dim: Int, eps: Float = 1e-6
 ) {
     precondition(rows >= 0 && dim > 0, "layerNorm: bad shape")
-    Parallel.forEachChunk(count: rows, minimumPerThread: max(1, 16384 / dim)) { range in
-        for r in range {
-            let x = inp + r * dim
-            let y = out + r * dim
-            let m = vectorSum(x, count: dim) / Float(dim)
-            // Two-pass variance: no cancellation for rows with a large mean.
-            var acc = SIMD8<Float>()
-            var i = 0
-            while i + simdWidth <= dim {
-                let d = loadVector(x + i) - m
-                acc += d * d
-                i += simdWidth
+    Profiler.measure(.layerNorm, "forward") {
+        Parallel.forEachChunk(count: rows, minimumPerThread: max(1, 16384 / dim)) { range in
+            for r in range {
+                let x = inp + r * dim
+                let y = out + r * dim
+                let m = vectorSum(x, count: dim) / Float(dim)
+                // Two-pass variance: no cancellation for rows with a large mean.
+                var acc = SIMD8<Float>()
+                var i = 0
+                while i + simdWidth <= dim {
+                    let d = loadVector(x + i) - m
+                    acc += d * d
+                    i += simdWidth
+                }
+                var v = acc.sum()
+                while i < dim {
+                    let d = x[i] - m
+                    v += d * d
+                    i += 1
+                }
+                let s = 1 / (v / Float(dim) + eps).squareRoot()
+                i = 0
+                while i + simdWidth <= dim {
+                    let n = (loadVector(x + i) - m) * s
+                    storeVector(n * loadVector(weight + i) + loadVector(bias + i), y + i)
+                    i += simdWidth
+                }
+                while i < dim {
+                    y[i] = (x[i] - m) * s * weight[i] + bias[i]
+                    i += 1
+                }
+                mean[r] = m
+                rstd[r] = s
             }
-            var v = acc.sum()
-            while i < dim {
-                let d = x[i] - m
-                v += d * d
-                i += 1
-            }
-            let s = 1 / (v / Float(dim) + eps).squareRoot()
-            i = 0
-            while i + simdWidth <= dim {
-                let n = (loadVector(x + i) - m) * s
-                storeVector(n * loadVector(weight + i) + loadVector(bias + i), y + i)
-                i += simdWidth
-            }
-            while i < dim {
-                y[i] = (x[i] - m) * s * weight[i] + bias[i]
-                i += 1
-            }
-            mean[r] = m
-            rstd[r] = s
         }
     }
 }
@@ -61,32 +63,34 @@ public func layerNormBackward(
 ) {
     precondition(rows >= 0 && dim > 0, "layerNorm: bad shape")
     if rows == 0 { return }
-    // Rows are split into fixed chunks; each chunk sums its weight/bias gradient into its own
-    // scratch row (no races), and the chunks are added in order (deterministic).
-    let chunks = min(Parallel.threads, max(1, rows * dim / 16384))
-    let rowsPerChunk = (rows + chunks - 1) / chunks
-    let needsParameterGrads = dweight != nil || dbias != nil
-    var scratch = [Float](repeating: 0, count: needsParameterGrads ? 2 * chunks * dim : 0)
-    scratch.withUnsafeMutableBufferPointer { scratchBuffer in
-        // An empty array still has a (shared) base address on Linux: never write through it.
-        let scratch = needsParameterGrads ? scratchBuffer.baseAddress : nil
-        Parallel.forEach(count: chunks) { chunk in
-            let dw = scratch.map { $0 + 2 * chunk * dim }
-            let db = dw.map { $0 + dim }
-            let lo = chunk * rowsPerChunk
-            let hi = min(rows, lo + rowsPerChunk)
-            if lo >= hi { return }
-            for r in lo..<hi {
-                layerNormBackwardRow(
-                    dinp: dinp + r * dim, dweight: dw, dbias: db, dout: dout + r * dim,
-                    inp: inp + r * dim, weight: weight, mean: mean[r], rstd: rstd[r], dim: dim)
+    Profiler.measure(.layerNorm, "backward") {
+        // Rows are split into fixed chunks; each chunk sums its weight/bias gradient into its own
+        // scratch row (no races), and the chunks are added in order (deterministic).
+        let chunks = min(Parallel.threads, max(1, rows * dim / 16384))
+        let rowsPerChunk = (rows + chunks - 1) / chunks
+        let needsParameterGrads = dweight != nil || dbias != nil
+        var scratch = [Float](repeating: 0, count: needsParameterGrads ? 2 * chunks * dim : 0)
+        scratch.withUnsafeMutableBufferPointer { scratchBuffer in
+            // An empty array still has a (shared) base address on Linux: never write through it.
+            let scratch = needsParameterGrads ? scratchBuffer.baseAddress : nil
+            Parallel.forEach(count: chunks) { chunk in
+                let dw = scratch.map { $0 + 2 * chunk * dim }
+                let db = dw.map { $0 + dim }
+                let lo = chunk * rowsPerChunk
+                let hi = min(rows, lo + rowsPerChunk)
+                if lo >= hi { return }
+                for r in lo..<hi {
+                    layerNormBackwardRow(
+                        dinp: dinp + r * dim, dweight: dw, dbias: db, dout: dout + r * dim,
+                        inp: inp + r * dim, weight: weight, mean: mean[r], rstd: rstd[r], dim: dim)
+                }
             }
-        }
-        guard let scratch else { return }
-        for chunk in 0..<chunks {
-            let dw = scratch + 2 * chunk * dim
-            if let dweight { for i in 0..<dim { dweight[i] += dw[i] } }
-            if let dbias { for i in 0..<dim { dbias[i] += dw[dim + i] } }
+            guard let scratch else { return }
+            for chunk in 0..<chunks {
+                let dw = scratch + 2 * chunk * dim
+                if let dweight { for i in 0..<dim { dweight[i] += dw[i] } }
+                if let dbias { for i in 0..<dim { dbias[i] += dw[dim + i] } }
+            }
         }
     }
 }

@@ -15,14 +15,18 @@ public func linearForward(
     if rows == 0 { return }
     if let bias {
         // Pre-filled with the bias so the GEMM can add into it (beta = 1).
-        Parallel.forEachChunk(count: rows, minimumPerThread: max(1, 16384 / outDim)) { range in
-            for r in range { (out + r * outDim).update(from: bias, count: outDim) }
+        Profiler.measure(.bias, "fill") {
+            Parallel.forEachChunk(count: rows, minimumPerThread: max(1, 16384 / outDim)) { range in
+                for r in range { (out + r * outDim).update(from: bias, count: outDim) }
+            }
         }
     }
-    gemm(
-        transA: false, transB: false, m: rows, n: outDim, k: inDim,
-        alpha: 1, a: inp, lda: inDim, b: weight, ldb: outDim,
-        beta: bias == nil ? 0 : 1, c: out, ldc: outDim)
+    Profiler.measure(.gemm, gemmLabel(rows, outDim, inDim, "x·W"), flops: gemmFLOPs(rows, outDim, inDim)) {
+        gemm(
+            transA: false, transB: false, m: rows, n: outDim, k: inDim,
+            alpha: 1, a: inp, lda: inDim, b: weight, ldb: outDim,
+            beta: bias == nil ? 0 : 1, c: out, ldc: outDim)
+    }
 }
 
 /// Accumulates `dinp += dout · weightᵀ`, `dweight += inpᵀ · dout`, `dbias += Σ_rows dout`;
@@ -36,18 +40,28 @@ public func linearBackward(
     precondition(rows >= 0 && inDim > 0 && outDim > 0, "linear: bad shape")
     if rows == 0 { return }
     if let dinp {
-        gemm(
-            transA: false, transB: true, m: rows, n: inDim, k: outDim,
-            alpha: 1, a: dout, lda: outDim, b: weight, ldb: outDim,
-            beta: 1, c: dinp, ldc: inDim)
+        Profiler.measure(.gemm, gemmLabel(rows, inDim, outDim, "dy·Wᵀ"), flops: gemmFLOPs(rows, inDim, outDim)) {
+            gemm(
+                transA: false, transB: true, m: rows, n: inDim, k: outDim,
+                alpha: 1, a: dout, lda: outDim, b: weight, ldb: outDim,
+                beta: 1, c: dinp, ldc: inDim)
+        }
     }
     if let dweight {
-        gemm(
-            transA: true, transB: false, m: inDim, n: outDim, k: rows,
-            alpha: 1, a: inp, lda: inDim, b: dout, ldb: outDim,
-            beta: 1, c: dweight, ldc: outDim)
+        Profiler.measure(.gemm, gemmLabel(inDim, outDim, rows, "xᵀ·dy"), flops: gemmFLOPs(inDim, outDim, rows)) {
+            gemm(
+                transA: true, transB: false, m: inDim, n: outDim, k: rows,
+                alpha: 1, a: inp, lda: inDim, b: dout, ldb: outDim,
+                beta: 1, c: dweight, ldc: outDim)
+        }
     }
     if let dbias {
-        biasBackward(dbias: dbias, dout: dout, rows: rows, cols: outDim)
+        Profiler.measure(.bias, "Σ rows") { biasBackward(dbias: dbias, dout: dout, rows: rows, cols: outDim) }
     }
 }
+
+/// The profiler's row for a GEMM: `M×N×K role` (C is M×N, the inner dimension K).
+func gemmLabel(_ m: Int, _ n: Int, _ k: Int, _ role: String) -> String { "\(m)×\(n)×\(k) \(role)" }
+
+/// Matrix FLOPs of an M×N×K product: 2·M·N·K.
+func gemmFLOPs(_ m: Int, _ n: Int, _ k: Int) -> Double { 2 * Double(m) * Double(n) * Double(k) }

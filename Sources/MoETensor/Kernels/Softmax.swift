@@ -12,8 +12,10 @@ public func softmaxForward(
     out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int, cols: Int
 ) {
     precondition(rows >= 0 && cols > 0, "softmax: bad shape")
-    Parallel.forEachChunk(count: rows, minimumPerThread: max(1, 8192 / cols)) { range in
-        for r in range { softmaxRow(out: out + r * cols, inp: inp + r * cols, cols: cols) }
+    Profiler.measure(.softmax, "rows \(rows)×\(cols) forward") {
+        Parallel.forEachChunk(count: rows, minimumPerThread: max(1, 8192 / cols)) { range in
+            for r in range { softmaxRow(out: out + r * cols, inp: inp + r * cols, cols: cols) }
+        }
     }
 }
 
@@ -23,10 +25,12 @@ public func softmaxBackward(
     rows: Int, cols: Int
 ) {
     precondition(rows >= 0 && cols > 0, "softmax: bad shape")
-    Parallel.forEachChunk(count: rows, minimumPerThread: max(1, 8192 / cols)) { range in
-        for r in range {
-            softmaxBackwardRow(
-                dinp: dinp + r * cols, dout: dout + r * cols, out: out + r * cols, cols: cols)
+    Profiler.measure(.softmax, "rows \(rows)×\(cols) backward") {
+        Parallel.forEachChunk(count: rows, minimumPerThread: max(1, 8192 / cols)) { range in
+            for r in range {
+                softmaxBackwardRow(
+                    dinp: dinp + r * cols, dout: dout + r * cols, out: out + r * cols, cols: cols)
+            }
         }
     }
 }

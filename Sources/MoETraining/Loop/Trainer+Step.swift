@@ -17,10 +17,19 @@ extension Trainer {
     /// balancer combines the buffers. Both modes then clip and apply the optimiser's updates.
     /// A NaN/Inf loss or gradient norm throws before the weights change, so the last
     /// checkpoint stays the last good state.
+    ///
+    /// `dataset` (benchmarks) forces a `sampled` step onto that dataset index instead of
+    /// drawing one; the draw is skipped, so such steps are not part of a resumable run.
     @discardableResult
-    public func step() throws -> StepReport {
+    public func step(dataset forced: Int? = nil) throws -> StepReport {
         let roundRobin = recipe.stepMode == .roundRobin
-        let tasks = roundRobin ? Array(data.indices) : [chooseDataset()]
+        if let forced, roundRobin || !data.indices.contains(forced) {
+            throw TrainingError.datasetMismatch(
+                detail: roundRobin
+                    ? "a roundRobin step runs every dataset; step(dataset:) needs stepMode sampled"
+                    : "step(dataset: \(forced)): the run has \(data.count) datasets")
+        }
+        let tasks = roundRobin ? Array(data.indices) : [forced ?? chooseDataset()]
         let diagnosticsDue =
             roundRobin && recipe.training.diagnosticsEvery > 0
             && (state.step + 1) % recipe.training.diagnosticsEvery == 0
@@ -33,7 +42,7 @@ extension Trainer {
         }
 
         let store = model.store
-        store.zeroGradients()
+        Profiler.measure(.optimizer, "zero gradients", opaque: true) { store.zeroGradients() }
         var passes: [TaskPass] = []
         var ownedNorms: [Float] = []
         for t in tasks {
@@ -92,17 +101,18 @@ extension Trainer {
             throw TrainingError.datasetMismatch(
                 detail: "the training state has no batch sampler for dataset '\(dataset.name)'")
         }
-        var targets: TaskTargets
-        if isDistributed {
-            targets = shardBatch(dataset: dataset, indices: indices)
-        } else {
-            targets = dataset.train.makeBatch(indices: indices, into: &images)
+        let targets = Profiler.measure(.data, "batch + augmentation", opaque: true) {
+            if isDistributed { return shardBatch(dataset: dataset, indices: indices) }
+            var targets = dataset.train.makeBatch(indices: indices, into: &images)
             augment(dataset: dataset.name, targets: &targets)
+            return targets
         }
         state.imagesSeen[dataset.name, default: 0] += indices.count
         let outputs = try model.forward(images: images, dataset: dataset.name)
-        var result = try TaskObjective.loss(
-            outputs: outputs, targets: targets, spec: dataset.spec, patchSize: model.config.patchSize)
+        var result = try Profiler.measure(.loss, "\(dataset.spec.task.rawValue)", opaque: true) {
+            try TaskObjective.loss(
+                outputs: outputs, targets: targets, spec: dataset.spec, patchSize: model.config.patchSize)
+        }
         if isDistributed {
             try ShardedLoss.globalize(
                 &result, targets: targets,
@@ -121,7 +131,9 @@ extension Trainer {
                 for i in 0..<count { g[i] *= factor }
             }
         }
-        let (routerGradients, miLoss) = try mutualInformationStep(dataset: t)
+        let (routerGradients, miLoss) = try Profiler.measure(.loss, "mutual information", opaque: true) {
+            try mutualInformationStep(dataset: t)
+        }
         model.backward(outputGradient: result.gradient, routerProbabilityGradients: routerGradients)
         try model.expertParallelism?.throwIfFailed()
         return TaskPass(
@@ -139,7 +151,9 @@ extension Trainer {
         let store = model.store
         let clip = recipe.optimizer.clipNorm
         func clipped() throws -> Float {
-            let norm = GradientClipping.clip(store, maxNorm: clip)
+            let norm = Profiler.measure(.optimizer, "gradient norm / clip", opaque: true) {
+                GradientClipping.clip(store, maxNorm: clip)
+            }
             guard norm.isFinite else {
                 throw TrainingError.nonFiniteLoss(step: state.step + 1, dataset: dataset, lastCheckpoint: nil)
             }
@@ -151,7 +165,9 @@ extension Trainer {
                 layout.scatterCombination(
                     [taskBuffers[t]], coefficients: [combination.coefficients[t]], into: store)
                 norm = max(norm, try clipped())
-                optimizer.step(store, lr: lr, scope: .task(t, decaysShared: t == tasks[0]))
+                Profiler.measure(.optimizer, "\(recipe.optimizer.kind.rawValue) step", opaque: true) {
+                    optimizer.step(store, lr: lr, scope: .task(t, decaysShared: t == tasks[0]))
+                }
             }
             return norm
         }
@@ -164,7 +180,9 @@ extension Trainer {
         }
         let norm = try clipped()
         let scope: UpdateScope = tasks.count == 1 ? .task(tasks[0], decaysShared: true) : .all
-        optimizer.step(store, lr: lr, scope: scope)
+        Profiler.measure(.optimizer, "\(recipe.optimizer.kind.rawValue) step", opaque: true) {
+            optimizer.step(store, lr: lr, scope: scope)
+        }
         return norm
     }
 
