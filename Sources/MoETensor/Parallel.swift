@@ -162,7 +162,9 @@ final class WorkerPool: @unchecked Sendable {
         }
         withoutActuallyEscaping(body) { body in
             // Only this caller writes the generation (under `busy`), so load + store is safe.
-            let g = generation.load(ordering: .relaxed) + 1
+            // 31 bits, wrapping, so `g << 32` stays positive in the claim word however long
+            // the process runs.
+            let g = (generation.load(ordering: .relaxed) + 1) & 0x7FFF_FFFF
             job = body
             completed.store(0, ordering: .relaxed)
             claim.store(g << 32 | count << 16, ordering: .releasing)

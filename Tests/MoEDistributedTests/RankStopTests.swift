@@ -59,6 +59,12 @@ struct RankStopTests {
         }
     }
 
+    /// Kills whatever of the job is left (a failed test must not leave ranks running).
+    static func stop(_ job: Process, _ folder: URL) {
+        if job.isRunning { kill(job.processIdentifier, SIGKILL) }
+        for rank in ranks(of: folder) { kill(rank, SIGKILL) }
+    }
+
     static func output(_ folder: URL) -> String {
         (try? String(contentsOf: folder.appendingPathComponent("output.txt"), encoding: .utf8)) ?? ""
     }
@@ -68,6 +74,7 @@ struct RankStopTests {
         let folder = try DataParallelPretrainTests.folder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let job = try Self.launch(folder)
+        defer { Self.stop(job, folder) }
         let metrics = folder.appendingPathComponent("run/metrics.jsonl").path
         #expect(
             Self.wait(seconds: 60) {
@@ -76,7 +83,6 @@ struct RankStopTests {
         kill(job.processIdentifier, SIGINT)
         let start = Date()
         #expect(Self.wait(seconds: 60) { !job.isRunning }, "mpirun still runs 60 s after Ctrl-C")
-        if job.isRunning { kill(job.processIdentifier, SIGKILL) }
         print("Ctrl-C to exit: \(Date().timeIntervalSince(start)) s")
         let text = Self.output(folder)
         #expect(text.components(separatedBy: "interrupted at step").count == 2, "\(text)")
@@ -96,6 +102,7 @@ struct RankStopTests {
         let folder = try DataParallelPretrainTests.folder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let job = try Self.launch(folder, extra: ["--set", "training.checkpointEvery=20"])
+        defer { Self.stop(job, folder) }
         let checkpoint = folder.appendingPathComponent("run/dp.moe")
         #expect(Self.wait(seconds: 60) { FileManager.default.fileExists(atPath: checkpoint.path) })
         let ranks = Self.ranks(of: folder)
@@ -104,7 +111,6 @@ struct RankStopTests {
         kill(ranks.max()!, SIGKILL)
         let start = Date()
         #expect(Self.wait(seconds: 60) { !job.isRunning }, "mpirun still runs 60 s after a rank died")
-        if job.isRunning { kill(job.processIdentifier, SIGKILL) }
         let seconds = Date().timeIntervalSince(start)
         print("a killed rank ends the job in \(seconds) s")
         #expect(job.terminationStatus != 0)
