@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import MoEBench
+import MoEDataParallel
 import MoERecipe
+import MoETraining
 
 extension MoECommand {
     /// `moe bench`: training and inference throughput against this machine's SGEMM peak.
@@ -37,6 +39,21 @@ extension MoECommand {
         @Option(parsing: .unconditional, help: "With --balancing: steps per method per round.")
         var balancingSteps: Int = 2
 
+        @Flag(
+            help: """
+                Instead: time data-parallel training steps under `mpirun -np N` (compute, all-reduce, \
+                bytes, images/s, scaling efficiency against one rank alone measured first by rank 0).
+                """)
+        var distributed = false
+
+        @Option(help: "With --distributed: the recipe to step (default: bench-tiny on Fashion-MNIST).")
+        var recipe: String?
+
+        @Option(
+            parsing: .unconditional,
+            help: "With --distributed: one rank's images/s to compare against, instead of measuring it.")
+        var singleImagesPerSecond: Double?
+
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
@@ -48,6 +65,7 @@ extension MoECommand {
         }
 
         func run() throws {
+            if distributed { return try MPILaunch.run { try runDistributed($0) } }
             let threads = runtime.apply()
             if let balancing {
                 let results = try BalancingBenchmark.run(
