@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import MoECheckpoint
 import MoEDataParallel
-import MoEDistributed
 import MoEModel
 import MoERecipe
 import MoETraining

@@ -133,4 +133,24 @@ struct DistributedEvalAdaptTests {
         print("mpirun -np 2 \(command.joined(separator: " ")) vs one process: max relative difference \(relative)")
         #expect(relative <= 1e-5)
     }
+
+    @Test func distributedBenchReportsTheSplitAndTheBaseline() throws {
+        let folder = try Self.trained()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let result = try DP.moe(
+            ranks: 2,
+            ["bench", "--distributed", "--json", "--recipe", folder.appendingPathComponent("recipe.yaml").path])
+        #expect(result.status == 0, "\(result.output)")
+        let lines = result.output.split(separator: "\n").filter { $0.hasPrefix("{") }
+        #expect(lines.count == 1, "rank 0 alone prints: \(result.output)")
+        let object = try JSONSerialization.jsonObject(with: Data((lines.first.map(String.init) ?? "").utf8))
+        let r = try #require(object as? [String: Any])
+        #expect(r["ranks"] as? Int == 2)
+        #expect(r["single_source"] as? String == "measured")
+        let payload = r["payload_bytes_per_step"] as? Double ?? 0
+        // A step reaches the shared backbone and one dataset's router and head.
+        #expect(payload > 0.5 * (r["gradient_bytes"] as? Double ?? .infinity), "\(r)")
+        #expect(r["ring_bytes_per_step"] as? Double == payload)
+        #expect((r["allreduce_ms"] as? Double ?? 0) > 0 && (r["scaling_efficiency"] as? Double ?? 0) > 0)
+    }
 }
