@@ -79,9 +79,13 @@ public enum Adaptation {
     /// writing `checkpointPath` (no optimiser state: adaptation runs are not resumable) and
     /// `metrics.jsonl` beside it. `recipe` supplies optimiser, schedule and logging and is
     /// saved in the checkpoint. Returns the run summary (final test metrics included).
+    ///
+    /// With a `collective` of N > 1 ranks the run is data-parallel (DESIGN §11.1, through
+    /// `Trainer.distribute(over:)`): every rank must call this with the same model, data and
+    /// recipe; rank 0 alone logs and writes the checkpoint, every rank gets the metrics.
     public static func train(
         _ model: VisionMoE, dataset: RunDataset, policy: any FreezingPolicy, recipe: Recipe,
-        steps: Int, checkpointPath: String, history: [String],
+        steps: Int, checkpointPath: String, history: [String], collective: any Collective = SingleProcess(),
         progress: @escaping (String, Bool) -> Void
     ) throws -> RunSummary {
         try policy.apply(to: model, dataset: dataset.name)
@@ -90,9 +94,12 @@ public enum Adaptation {
         let trainer = try Trainer(
             recipe: recipe, data: [dataset], model: model,
             optimizer: makeOptimizer(recipe.optimizer, tasks: [dataset.name]), state: state, history: history)
-        let log = try MetricsLog(
-            path: MetricsLog.path(besideCheckpoint: checkpointPath), append: true, tensorBoard: true)
-        try log.write(["event": "adapt", "dataset": dataset.name, "policy": policy.name, "steps": steps])
+        if collective.size > 1 { try trainer.distribute(over: collective) }
+        let log =
+            collective.rank == 0
+            ? try MetricsLog(path: MetricsLog.path(besideCheckpoint: checkpointPath), append: true, tensorBoard: true)
+            : nil
+        try log?.write(["event": "adapt", "dataset": dataset.name, "policy": policy.name, "steps": steps])
         let run = TrainingRun(trainer: trainer, checkpointPath: checkpointPath, log: log, progress: progress)
         let summary = try run.run()
         if summary.outcome == .interrupted { throw TrainingError.interrupted(checkpoint: checkpointPath) }
@@ -132,7 +139,8 @@ public enum Adaptation {
     /// the experts are chosen by the usage that router produces on the training images.
     public static func adapt(
         _ source: VisionMoE, dataset: RunDataset, settings: AdaptSettings, recipe: Recipe,
-        history: [String], checkpointPath: String, progress: @escaping (String, Bool) -> Void
+        history: [String], checkpointPath: String, collective: any Collective = SingleProcess(),
+        progress: @escaping (String, Bool) -> Void
     ) throws -> (VisionMoE, AdaptationRecord) {
         let name = dataset.name
         var model = source
@@ -159,12 +167,12 @@ public enum Adaptation {
             summary = try train(
                 model, dataset: dataset, policy: FullFineTune(), recipe: recipe,
                 steps: settings.steps, checkpointPath: checkpointPath, history: history,
-                progress: progress)
+                collective: collective, progress: progress)
         } else if settings.experts == 0 {
             summary = try train(
                 model, dataset: dataset, policy: RouterOnly(), recipe: recipe,
                 steps: settings.steps, checkpointPath: checkpointPath, history: history,
-                progress: progress)
+                collective: collective, progress: progress)
         } else {
             var remaining = settings.steps
             var usage = [[Double]](
@@ -175,7 +183,7 @@ public enum Adaptation {
                 summary = try train(
                     model, dataset: dataset, policy: RouterOnly(), recipe: recipe,
                     steps: warmup, checkpointPath: checkpointPath, history: history,
-                    progress: progress)
+                    collective: collective, progress: progress)
                 usage = try measureUsage(model: model, dataset: dataset)
                 remaining -= warmup
             }
@@ -185,7 +193,7 @@ public enum Adaptation {
             summary = try train(
                 model, dataset: dataset, policy: policy, recipe: recipe,
                 steps: max(remaining, 0), checkpointPath: checkpointPath, history: history,
-                progress: progress)
+                collective: collective, progress: progress)
         }
         let trainable = model.store.trainableScalarCount
         var details = [
@@ -234,7 +242,8 @@ public enum Adaptation {
     public static func prune(
         _ source: VisionMoE, dataset: RunDataset, rule: PruneRule, keepOtherDatasets: Bool,
         finetuneSteps: Int, finetune: FinetunePolicy, recipe: Recipe, history: [String],
-        checkpointPath: String, usageImages: Int = 512, progress: @escaping (String, Bool) -> Void
+        checkpointPath: String, usageImages: Int = 512, collective: any Collective = SingleProcess(),
+        progress: @escaping (String, Bool) -> Void
     ) throws -> (VisionMoE, AdaptationRecord) {
         let name = dataset.name
         let spec = try source.config.dataset(named: name)
@@ -260,7 +269,7 @@ public enum Adaptation {
         let summary = try train(
             model, dataset: dataset, policy: finetune.policy(model), recipe: recipe,
             steps: finetuneSteps, checkpointPath: checkpointPath, history: history,
-            progress: progress)
+            collective: collective, progress: progress)
         let trainable = finetuneSteps > 0 ? model.store.trainableScalarCount : 0
         let keptShare = kept.enumerated().map { i, row in row.reduce(0) { $0 + usage[i][$1] } }
         let record = try makeRecord(
@@ -309,7 +318,7 @@ public enum Adaptation {
     public static func expand(
         _ source: VisionMoE, dataset: RunDataset, count: Int, initializer: any ExpansionInitializer,
         steps: Int, seed: UInt64, recipe: Recipe, history: [String], checkpointPath: String,
-        progress: @escaping (String, Bool) -> Void
+        collective: any Collective = SingleProcess(), progress: @escaping (String, Bool) -> Void
     ) throws -> (VisionMoE, AdaptationRecord) {
         let name = dataset.name
         guard !source.config.datasets.contains(where: { $0.name == name }) else {
@@ -353,7 +362,7 @@ public enum Adaptation {
         let summary = try train(
             model, dataset: dataset, policy: RouterAndExperts(experts: newExperts),
             recipe: recipe, steps: steps, checkpointPath: checkpointPath, history: history,
-            progress: progress)
+            collective: collective, progress: progress)
         let trainable = model.store.trainableScalarCount
         let record = try makeRecord(
             "expand", dataset: name,

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MoEAdaptation
 import MoECheckpoint
+import MoEDataParallel
 import MoETraining
 
 extension MoECommand {
@@ -16,7 +17,10 @@ extension MoECommand {
                 With --router-only every tensor but the dataset's routers and head (and, with \
                 --experts N, N experts per MoE layer) is bit-identical in the output. If the \
                 checkpoint already has the dataset, its router and head are trained further \
-                (e.g. at a smaller --top-k after pruning).
+                (e.g. at a smaller --top-k after pruning). \
+                Under `mpirun -np N` it trains data-parallel like `moe pretrain` (batch sizes \
+                stay global, so N must divide them; evaluation is sharded); rank 0 alone prints \
+                and writes.
                 """)
 
         @Option(help: "Checkpoint to adapt (.moe).")
@@ -47,9 +51,11 @@ extension MoECommand {
             if job.out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
         }
 
-        func run() throws { try exitingOnInterrupt { try perform() } }
+        /// Under `mpirun -np N` it trains data-parallel like `moe pretrain` (DESIGN §11.1);
+        /// rank 0 alone prints and writes.
+        func run() throws { try MPILaunch.run { collective in try exitingOnInterrupt { try perform(collective) } } }
 
-        private func perform() throws {
+        private func perform(_ collective: MPICollective?) throws {
             let start = try AdaptationStart(checkpoint: checkpoint, job: job, runtime: runtime)
             start.printPlan("adapt", out: job.out)
             say("  threads \(start.threads)")
@@ -66,10 +72,13 @@ extension MoECommand {
             let progress = ProgressPrinter()
             let (model, record) = try Adaptation.adapt(
                 source.model, dataset: data, settings: settings, recipe: merged,
-                history: source.history, checkpointPath: job.out
+                history: source.history, checkpointPath: job.out,
+                collective: collective ?? SingleProcess()
             ) { progress.show($0, final: $1) }
             progress.finish()
-            try Adaptation.save(model, recipe: merged, history: source.history, record: record, path: job.out)
+            if !isSecondaryRank {
+                try Adaptation.save(model, recipe: merged, history: source.history, record: record, path: job.out)
+            }
             printRecord(record, out: job.out)
         }
     }

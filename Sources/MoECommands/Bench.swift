@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import MoEBench
+import MoEDataParallel
 import MoERecipe
+import MoETraining
 
 extension MoECommand {
     /// `moe bench`: training and inference throughput against this machine's SGEMM peak.
@@ -36,7 +38,8 @@ extension MoECommand {
         @Option(
             help: """
                 Instead: time one training step of each dataset of this recipe (median of --samples \
-                after warm-up), and their mean.
+                after warm-up), and their mean. With --distributed: the recipe to step (default: \
+                bench-tiny on Fashion-MNIST).
                 """)
         var recipe: String?
 
@@ -51,6 +54,18 @@ extension MoECommand {
         @Option(parsing: .unconditional, help: "With --balancing: steps per method per round.")
         var balancingSteps: Int = 2
 
+        @Flag(
+            help: """
+                Instead: time data-parallel training steps under `mpirun -np N` (compute, all-reduce, \
+                bytes, images/s, scaling efficiency against one rank alone measured first by rank 0).
+                """)
+        var distributed = false
+
+        @Option(
+            parsing: .unconditional,
+            help: "With --distributed: one rank's images/s to compare against, instead of measuring it.")
+        var singleImagesPerSecond: Double?
+
         @OptionGroup var runtime: RuntimeOptions
 
         func validate() throws {
@@ -62,6 +77,7 @@ extension MoECommand {
         }
 
         func run() throws {
+            if distributed { return try MPILaunch.run { try runDistributed($0) } }
             let threads = runtime.apply()
             if let recipe {
                 try runRecipe(recipe, threads: threads)

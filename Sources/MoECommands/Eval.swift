@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MoEBalancing
 import MoECheckpoint
+import MoEDataParallel
 import MoETasks
 import MoETraining
 
@@ -9,7 +10,12 @@ extension MoECommand {
     /// `moe eval`: test-split metrics of every dataset of a checkpoint.
     struct Eval: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Report every dataset's test metrics for a checkpoint.")
+            abstract: "Report every dataset's test metrics for a checkpoint.",
+            discussion: """
+                Under `mpirun -np N` each rank evaluates a contiguous 1/N of every test split; \
+                the ranks sum counts, loss sums and confusion matrices and gather detections, \
+                so the metrics are those of one process. Rank 0 prints.
+                """)
 
         @Option(help: "Checkpoint file (.moe).")
         var checkpoint: String
@@ -35,7 +41,11 @@ extension MoECommand {
             try requireAtLeast(1, topK, for: "--top-k")
         }
 
-        func run() throws {
+        /// Under `mpirun -np N` each rank evaluates 1/N of every test split and the ranks
+        /// combine their counts (DESIGN §11.2); rank 0 prints.
+        func run() throws { try MPILaunch.run { try evaluate(collective: $0) } }
+
+        private func evaluate(collective: MPICollective?) throws {
             _ = runtime.apply()
             let file = try RunCheckpoint.read(path: checkpoint)
             var model = try RunCheckpoint.loadModel(file, path: checkpoint)
@@ -47,7 +57,9 @@ extension MoECommand {
             let items = FashionMNISTCache()
             for entry in recipe.datasets where model.config.datasets.contains(where: { $0.name == entry.name }) {
                 let data = try RunDataset.load(entry, seed: recipe.seed, items: items, model: model.config)
-                results.append((entry.name, try Evaluation.evaluate(model: model, dataset: data, batchSize: batchSize)))
+                let metrics = try Evaluation.evaluate(
+                    model: model, dataset: data, batchSize: batchSize, collective: collective ?? SingleProcess())
+                results.append((entry.name, metrics))
             }
             guard !results.isEmpty else {
                 throw TrainingError.datasetMismatch(
@@ -77,7 +89,7 @@ extension MoECommand {
 
         /// Δm against `--baselines` (DESIGN §5; percent, positive = better than single-task).
         private func reportDeltaM(_ results: [String: TaskMetrics]) throws {
-            guard let baselines else { return }
+            guard let baselines, !isSecondaryRank else { return }
             let paths = baselines.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
             let single = try DeltaM.evaluateBaselines(paths: paths, batchSize: batchSize)
             let entries = DeltaM.entries(multiTask: results, singleTask: single)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MoEAdaptation
 import MoECheckpoint
+import MoEDataParallel
 import MoETensor
 import MoETraining
 
@@ -12,7 +13,10 @@ extension MoECommand {
             abstract: "Append N experts per MoE layer and a router + head for a new dataset; train only those.",
             discussion: """
                 Old datasets' routers never see the new experts and nothing they use is \
-                trained, so their predictions are bit-identical (zero forgetting).
+                trained, so their predictions are bit-identical (zero forgetting). \
+                Under `mpirun -np N` it trains data-parallel like `moe pretrain` (batch sizes \
+                stay global, so N must divide them; evaluation is sharded); rank 0 alone prints \
+                and writes.
                 """)
 
         enum Initialization: String, ExpressibleByArgument, CaseIterable {
@@ -44,9 +48,11 @@ extension MoECommand {
             if job.out == checkpoint { throw ValidationError("--out must differ from --checkpoint") }
         }
 
-        func run() throws { try exitingOnInterrupt { try perform() } }
+        /// Under `mpirun -np N` it trains data-parallel like `moe pretrain` (DESIGN §11.1);
+        /// rank 0 alone prints and writes.
+        func run() throws { try MPILaunch.run { collective in try exitingOnInterrupt { try perform(collective) } } }
 
-        private func perform() throws {
+        private func perform(_ collective: MPICollective?) throws {
             let start = try AdaptationStart(checkpoint: checkpoint, job: job, runtime: runtime)
             start.printPlan("expand", out: job.out)
             let (source, data, merged) = (start.source, start.data, start.recipe)
@@ -66,10 +72,13 @@ extension MoECommand {
             let progress = ProgressPrinter()
             let (model, record) = try Adaptation.expand(
                 source.model, dataset: data, count: experts, initializer: initializer, steps: start.steps,
-                seed: job.seed, recipe: merged, history: source.history, checkpointPath: job.out
+                seed: job.seed, recipe: merged, history: source.history, checkpointPath: job.out,
+                collective: collective ?? SingleProcess()
             ) { progress.show($0, final: $1) }
             progress.finish()
-            try Adaptation.save(model, recipe: merged, history: source.history, record: record, path: job.out)
+            if !isSecondaryRank {
+                try Adaptation.save(model, recipe: merged, history: source.history, record: record, path: job.out)
+            }
             let old = source.model.config.experts
             say(
                 "new experts \(old)..<\(old + experts) per MoE layer are visible only to '\(data.name)'; the old datasets' routers are unchanged"

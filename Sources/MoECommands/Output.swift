@@ -2,14 +2,21 @@ import ArgumentParser
 import Foundation
 import MoETraining
 
+/// Whether this process is a rank other than 0 of an MPI job (set once by `MPILaunch.run`
+/// before any work): its output would repeat rank 0's, so `say`, `sayOnStandardError` and
+/// progress lines print nothing.
+nonisolated(unsafe) var isSecondaryRank = false
+
 /// Writes a line to standard output unbuffered, so results interleave correctly with the
 /// progress lines on standard error.
 func say(_ line: String) {
+    guard !isSecondaryRank else { return }
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 /// Writes a line to standard error (notes that must not mix with JSON on standard output).
 func sayOnStandardError(_ line: String) {
+    guard !isSecondaryRank else { return }
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 

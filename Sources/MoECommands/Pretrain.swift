@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import MoECheckpoint
 import MoEDataParallel
-import MoEDistributed
 import MoEModel
 import MoERecipe
 import MoETraining
@@ -52,21 +51,7 @@ extension MoECommand {
 
         /// Under an MPI launcher, trains data-parallel on `Communicator.world()` (DESIGN §11):
         /// rank 0 alone prints, logs and saves; an error names the rank that hit it.
-        func run() throws {
-            guard Communicator.isLaunchedByMPI else { return try train(collective: nil) }
-            let collective = try MPICollective(Communicator.world())
-            do {
-                try train(collective: collective)
-            } catch let exit as ExitCode {
-                Communicator.finalize()
-                throw exit
-            } catch {
-                // Exiting without MPI_Finalize makes mpirun end the other ranks.
-                guard collective.size > 1 else { throw error }
-                throw RankFailure(rank: collective.rank, size: collective.size, underlying: error)
-            }
-            Communicator.finalize()
-        }
+        func run() throws { try MPILaunch.run { try train(collective: $0) } }
 
         private func train(collective: MPICollective?) throws {
             let trainer: Trainer

@@ -11,6 +11,7 @@ final class ProgressPrinter {
 
     /// Shows `line`; `final` lines stay on screen, others are replaced by the next one.
     func show(_ line: String, final: Bool) {
+        guard !isSecondaryRank else { return }
         if isTerminal {
             write("\r\u{1B}[2K" + line + (final ? "\n" : ""))
             hasLiveLine = !final

@@ -31,6 +31,20 @@ public struct SegmentationMetrics: Sendable, Equatable {
         self.confusion = [Int](repeating: 0, count: classes * classes)
     }
 
+    /// An accumulator holding `confusion` (row-major `[classes, classes]`, e.g. counts
+    /// summed over the ranks of a distributed evaluation).
+    /// - Throws: `MetricError.invalid` when `classes < 1`, `confusion` is not `classes²`
+    ///   long or holds a negative count.
+    public init(classes: Int, ignoreLabel: Int? = nil, confusion: [Int]) throws {
+        try self.init(classes: classes, ignoreLabel: ignoreLabel)
+        guard confusion.count == classes * classes, confusion.allSatisfy({ $0 >= 0 }) else {
+            throw MetricError.invalid(
+                detail: "a confusion matrix over \(classes) classes needs \(classes * classes) non-negative counts, "
+                    + "got \(confusion.count)")
+        }
+        self.confusion = confusion
+    }
+
     /// Counts one (or a batch of) label maps: `prediction[i]` against `target[i]`.
     ///
     /// The update is atomic: on error nothing is counted.

@@ -18,7 +18,16 @@ public struct ClassificationMetrics: Codable, Sendable, Equatable {
 public enum Evaluation {
     /// Test metrics of `dataset`'s task: top-1/top-5 and loss, mAP@0.5, or mIoU and pixel
     /// accuracy, over every test example in order.
-    public static func evaluate(model: VisionMoE, dataset: RunDataset, batchSize: Int) throws -> TaskMetrics {
+    ///
+    /// With a `collective` of N > 1 ranks (DESIGN §11.2), every rank must call this with the
+    /// same model and data: rank r evaluates the contiguous examples `[r·n/N, (r+1)·n/N)`,
+    /// and the ranks sum counts, loss sums and confusion matrices and gather the detections,
+    /// so every rank returns the metrics of the whole split (detection and segmentation
+    /// exactly, the classification loss up to the order of a Double sum).
+    public static func evaluate(
+        model: VisionMoE, dataset: RunDataset, batchSize: Int, collective: any Collective = SingleProcess()
+    ) throws -> TaskMetrics {
+        let shard = EvaluationShard(collective: collective)
         let spec = try model.config.dataset(named: dataset.name)
         let split = dataset.test
         guard split.count > 0 else {
@@ -28,14 +37,15 @@ public enum Evaluation {
         }
         switch spec.task {
         case .classification:
-            let m = try classify(
-                model: model, dataset: dataset.name, count: split.count, batchSize: batchSize
+            let local = try classificationSums(
+                model: model, dataset: dataset.name, examples: shard.examples(of: split.count), batchSize: batchSize
             ) { range, images, labels throws(TrainingError) in
                 guard case .labels(let found) = split.makeBatch(indices: Array(range), into: &images) else {
                     throw TrainingError.datasetMismatch(detail: "dataset '\(dataset.name)' has no labelled images")
                 }
                 labels = found
             }
+            let m = metrics(of: try shard.sum(local), count: split.count)
             return TaskMetrics(
                 task: .classification, count: m.count,
                 values: ["top1": m.top1, "top5": m.top5, "loss": m.loss])
@@ -45,7 +55,7 @@ public enum Evaluation {
             var truth: [[Box]] = []
             var found: [[Detection]] = []
             var segmentation = try SegmentationMetrics(classes: spec.classes + 1, ignoreLabel: -1)
-            for range in evaluationBatches(count: split.count, batchSize: batchSize) {
+            for range in EvaluationShard.batches(shard.examples(of: split.count), batchSize: batchSize) {
                 let targets = split.makeBatch(indices: Array(range), into: &images)
                 let outputs = try model.forward(images: images, dataset: dataset.name, training: false)
                 switch targets {
@@ -62,9 +72,11 @@ public enum Evaluation {
                 }
             }
             if spec.task == .detection {
-                let scores = try DetectionMetrics.averagePrecision(groundTruth: truth, detections: found)
+                let all = try shard.gather(truth: truth, detections: found)
+                let scores = try DetectionMetrics.averagePrecision(groundTruth: all.truth, detections: all.detections)
                 return TaskMetrics(task: .detection, count: split.count, values: ["mAP50": scores.mAP])
             }
+            segmentation = try shard.sum(segmentation)
             return TaskMetrics(
                 task: .segmentation, count: split.count,
                 values: ["mIoU": segmentation.meanIoU, "pixelAccuracy": segmentation.pixelAccuracy])
@@ -75,22 +87,32 @@ public enum Evaluation {
     public static func classify(
         model: VisionMoE, dataset name: String, data: ImageDataset, batchSize: Int
     ) throws -> ClassificationMetrics {
-        try classify(model: model, dataset: name, count: data.count, batchSize: batchSize) { range, images, labels in
+        let sums = try classificationSums(
+            model: model, dataset: name, examples: 0..<data.count, batchSize: batchSize
+        ) { range, images, labels in
             data.makeBatch(indices: Array(range), into: &images, labels: &labels)
         }
+        return metrics(of: sums, count: data.count)
     }
 
-    /// `classify` over any labelled examples: `fill(range, &images, &labels)` writes a batch.
-    static func classify(
-        model: VisionMoE, dataset name: String, count: Int, batchSize: Int,
+    /// Top-1/top-5 and mean loss from `[top-1 hits, top-5 hits, loss sum]` over `count` examples.
+    static func metrics(of sums: [Double], count: Int) -> ClassificationMetrics {
+        let n = Double(max(count, 1))
+        return ClassificationMetrics(top1: sums[0] / n, top5: sums[1] / n, loss: sums[2] / n, count: count)
+    }
+
+    /// `[top-1 hits, top-5 hits, loss sum]` over `examples`, in batches of at most
+    /// `batchSize`: `fill(range, &images, &labels)` writes a batch.
+    static func classificationSums(
+        model: VisionMoE, dataset name: String, examples: Range<Int>, batchSize: Int,
         fill: (Range<Int>, inout Tensor, inout [Int32]) throws(TrainingError) -> Void
-    ) throws -> ClassificationMetrics {
+    ) throws -> [Double] {
         var correct1 = 0
         var correct5 = 0
         var lossSum = 0.0
         var images = Tensor(shape: [0])
         var labels: [Int32] = []
-        for range in evaluationBatches(count: count, batchSize: batchSize) {
+        for range in EvaluationShard.batches(examples, batchSize: batchSize) {
             try fill(range, &images, &labels)
             let logits = try model.forward(images: images, dataset: name, training: false)
             let classes = logits.shape[1]
@@ -113,8 +135,6 @@ public enum Evaluation {
                 if higher < 5 { correct5 += 1 }
             }
         }
-        let n = Double(max(count, 1))
-        return ClassificationMetrics(
-            top1: Double(correct1) / n, top5: Double(correct5) / n, loss: lossSum / n, count: count)
+        return [Double(correct1), Double(correct5), lossSum]
     }
 }

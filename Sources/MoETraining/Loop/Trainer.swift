@@ -153,12 +153,14 @@ public final class Trainer {
         return data.count - 1
     }
 
-    /// Test-split metrics of every dataset, by name.
+    /// Test-split metrics of every dataset, by name. Data-parallel, every rank must call it:
+    /// each evaluates its shard of every test split and all receive the whole split's
+    /// metrics (DESIGN §11.2).
     public func evaluate() throws -> [String: TaskMetrics] {
         var result: [String: TaskMetrics] = [:]
         for d in data {
             result[d.name] = try Evaluation.evaluate(
-                model: model, dataset: d, batchSize: recipe.training.evalBatchSize)
+                model: model, dataset: d, batchSize: recipe.training.evalBatchSize, collective: collective)
         }
         return result
     }

@@ -24,9 +24,10 @@ public struct RunSummary: Sendable {
 /// The outer loop: steps, progress, JSON-lines metrics, periodic evaluation and atomic
 /// checkpoints; Ctrl-C saves and stops; a NaN stops with the last good checkpoint intact.
 ///
-/// Data-parallel (the trainer's collective has N > 1 ranks): every rank steps; only rank 0
-/// logs, reports progress, evaluates and writes checkpoints (the state is the same on every
-/// rank), and the ranks agree on Ctrl-C so all stop after the same step.
+/// Data-parallel (the trainer's collective has N > 1 ranks): every rank steps and evaluates
+/// its shard of the test splits (every rank receives the whole metrics); only rank 0 logs,
+/// reports progress and writes checkpoints (the state is the same on every rank), and the
+/// ranks agree on Ctrl-C so all stop after the same step.
 public struct TrainingRun {
     public let trainer: Trainer
     public let checkpointPath: String
@@ -105,15 +106,16 @@ public struct TrainingRun {
                         + "  ETA \(formatDuration(remaining))", false)
                 window = (0, 0)
             }
-            if isPrimary && settings.evalEvery > 0 && step % settings.evalEvery == 0 && !trainer.isFinished {
-                try logEvaluation(try trainer.evaluate(), step: step)
+            if settings.evalEvery > 0 && step % settings.evalEvery == 0 && !trainer.isFinished {
+                let metrics = try trainer.evaluate()
+                if isPrimary { try logEvaluation(metrics, step: step) }
             }
             if settings.checkpointEvery > 0 && step % settings.checkpointEvery == 0 && !trainer.isFinished {
                 try save()
                 lastSaved = checkpointPath
             }
         }
-        let metrics = isPrimary ? try trainer.evaluate() : [:]
+        let metrics = try trainer.evaluate()
         if isPrimary { try logEvaluation(metrics, step: trainer.state.step) }
         try save()
         return summary(
@@ -121,7 +123,7 @@ public struct TrainingRun {
             metrics: metrics)
     }
 
-    /// Rank 0, the only rank that logs, evaluates and saves.
+    /// Rank 0, the only rank that logs and saves.
     private var isPrimary: Bool { trainer.collective.rank == 0 }
 
     /// Progress lines come from rank 0 only.
