@@ -54,7 +54,7 @@ public struct DistributedBenchResult: Codable, Sendable {
     }
 }
 
-/// Data-parallel training throughput (DESIGN §11.2): every rank builds the same trainer,
+/// Data-parallel training throughput (DESIGN §11.3): every rank builds the same trainer,
 /// distributes it over the collective (timed by a `TimedCollective`) and steps.
 public enum DistributedBenchmark {
     /// bench-tiny (`Benchmark.benchTiny`) on Fashion-MNIST with AdamW, as a recipe.

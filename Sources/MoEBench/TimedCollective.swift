@@ -2,7 +2,7 @@ import Foundation
 import MoETraining
 
 /// A `Collective` that forwards to another and counts what passes through it: wall time
-/// inside the sums and the bytes each rank hands to them (DESIGN §11.2, `moe bench
+/// inside the sums and the bytes each rank hands to them (DESIGN §11.3, `moe bench
 /// --distributed`). The time includes waiting for the slowest rank to arrive.
 public class TimedCollective: Collective {
     public let inner: any Collective

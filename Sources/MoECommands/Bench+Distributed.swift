@@ -6,7 +6,7 @@ import MoETraining
 
 extension MoECommand.Bench {
     /// `moe bench --distributed`: data-parallel steps on every rank of the MPI job (one rank
-    /// without a launcher); rank 0 prints (DESIGN §11.2).
+    /// without a launcher); rank 0 prints (DESIGN §11.3).
     func runDistributed(_ collective: MPICollective?) throws {
         let threads = runtime.apply()
         let recipe =

@@ -42,7 +42,7 @@ extension MoECommand {
         }
 
         /// Under `mpirun -np N` each rank evaluates 1/N of every test split and the ranks
-        /// combine their counts (DESIGN §11.2); rank 0 prints.
+        /// combine their counts (DESIGN §11.3); rank 0 prints.
         func run() throws { try MPILaunch.run { try evaluate(collective: $0) } }
 
         private func evaluate(collective: MPICollective?) throws {

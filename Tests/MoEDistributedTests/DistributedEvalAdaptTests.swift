@@ -3,7 +3,7 @@ import MoECheckpoint
 import MoETensor
 import Testing
 
-/// `moe eval`, `moe adapt` and `moe expand` under a real `mpirun -np 2` (DESIGN §11.2):
+/// `moe eval`, `moe adapt` and `moe expand` under a real `mpirun -np 2` (DESIGN §11.3):
 /// sharded evaluation prints the metrics of one process, and adaptation trains
 /// data-parallel like one process on the whole batch, with rank 0 alone writing.
 @Suite(.enabled(if: mpirunAvailable, "mpirun is not installed (apt install openmpi-bin)"))

@@ -4,7 +4,7 @@ import Testing
 @testable import MoETasks
 @testable import MoETraining
 
-/// Sharded evaluation on in-process thread ranks (DESIGN §11.2): every rank receives the
+/// Sharded evaluation on in-process thread ranks (DESIGN §11.3): every rank receives the
 /// one-process metrics of every task, for rank counts that do not divide the test splits
 /// (the loss up to 1e-6: a shard's batches hold other examples, which moves the float loss
 /// of an example by rounding).

@@ -19,7 +19,7 @@ public enum Evaluation {
     /// Test metrics of `dataset`'s task: top-1/top-5 and loss, mAP@0.5, or mIoU and pixel
     /// accuracy, over every test example in order.
     ///
-    /// With a `collective` of N > 1 ranks (DESIGN §11.2), every rank must call this with the
+    /// With a `collective` of N > 1 ranks (DESIGN §11.3), every rank must call this with the
     /// same model and data: rank r evaluates the contiguous examples `[r·n/N, (r+1)·n/N)`,
     /// and the ranks sum counts, loss sums and confusion matrices and gather the detections,
     /// so every rank returns the metrics of the whole split (detection and segmentation

@@ -1,7 +1,7 @@
 import MoEData
 import MoETasks
 
-/// One rank's part of a distributed evaluation (DESIGN §11.2) and the collectives that
+/// One rank's part of a distributed evaluation (DESIGN §11.3) and the collectives that
 /// turn the ranks' partial results into the whole test split's.
 ///
 /// Rank r of N evaluates the contiguous examples `[r·n/N, (r+1)·n/N)` of the n test

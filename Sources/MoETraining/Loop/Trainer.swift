@@ -49,7 +49,7 @@ public final class Trainer {
     public internal(set) var collective: any Collective = SingleProcess()
     /// The flat buffer gradients are packed into for the data-parallel allreduce.
     var gradientBucket: [Float] = []
-    /// P of expert parallelism (1: every rank runs every expert; DESIGN §11.2).
+    /// P of expert parallelism (1: every rank runs every expert; DESIGN §11.3).
     public internal(set) var expertGroupSize = 1
 
     /// A fresh run: model initialised from the recipe's seed.
@@ -155,7 +155,7 @@ public final class Trainer {
 
     /// Test-split metrics of every dataset, by name. Data-parallel, every rank must call it:
     /// each evaluates its shard of every test split and all receive the whole split's
-    /// metrics (DESIGN §11.2).
+    /// metrics (DESIGN §11.3).
     public func evaluate() throws -> [String: TaskMetrics] {
         var result: [String: TaskMetrics] = [:]
         for d in data {
