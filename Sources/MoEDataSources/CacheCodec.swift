@@ -11,13 +11,15 @@ import Glibc
 ///     | u64 count | u64 n + pixels | count × (u8 present, 6 × i32 transform)
 ///     | u8 targets: 0 labels (count × i32) | 1 masks (u64 n + bytes)
 ///                  | 2 boxes (count × (u32 k, k × (4 × f32, i32)))
+///     | u8 k | k × (f32 mean, f32 std)     (version 2: the pixels' channel statistics, k = 0 or C)
 ///
 /// `decode` returns nil for anything that does not parse exactly (a stale or damaged cache
 /// is rebuilt, never trusted). A streamed split (`StreamedSplitFile`) keeps its pixels and
 /// masks outside: its blobs are empty here and the mapped bytes come in as `external`.
 enum CacheCodec {
     static let magic = Array("MOECACHE".utf8)
-    static let version: UInt32 = 1
+    /// Written: 2. Version 1 (no statistics) still reads.
+    static let version: UInt32 = 2
 
     static func encode(_ split: LoadedSplit, key: String, external: Bool = false) -> [UInt8] {
         var w = ByteWriter()
@@ -53,6 +55,13 @@ enum CacheCodec {
                 }
             }
         }
+        let statistics = split.statistics.map { Array(zip($0.mean, $0.std)) } ?? []
+        let stored = statistics.count == p.channels ? statistics : []
+        w.u8(UInt8(stored.count))
+        for (mean, std) in stored {
+            w.u32(mean.bitPattern)
+            w.u32(std.bitPattern)
+        }
         return w.data
     }
 
@@ -62,7 +71,8 @@ enum CacheCodec {
         var r = ByteReader(data: data)
         // The key is compared and the pixels shared in place: copies of them cost a large
         // part of a cache hit.
-        guard r.bytes(magic.count) == magic, r.u32() == version, let keyRange = r.blobRange(),
+        guard r.bytes(magic.count) == magic, let format = r.u32(), (1...version).contains(format),
+            let keyRange = r.blobRange(),
             sameBytes(data, keyRange, key),
             let c = r.int32(), let h = r.int32(), let w = r.int32(), let mode = r.u8(), let count = r.count(),
             let blob = r.blobRange(), external == nil || blob.isEmpty
@@ -117,9 +127,19 @@ enum CacheCodec {
         default:
             return nil
         }
+        var statistics: (mean: [Float], std: [Float])?
+        if format >= 2 {
+            guard let k = r.u8().map(Int.init), k == 0 || k == c else { return nil }
+            let pairs = (0..<k).compactMap { _ in
+                r.u32().flatMap { mean in r.u32().map { (Float(bitPattern: mean), Float(bitPattern: $0)) } }
+            }
+            guard pairs.count == k else { return nil }
+            if k > 0 { statistics = (pairs.map(\.0), pairs.map(\.1)) }
+        }
         guard r.remaining == 0 else { return nil }
         return LoadedSplit(
-            images: PreparedImages(preprocessing: prep, pixels: pixels, transforms: transforms), targets: targets)
+            images: PreparedImages(preprocessing: prep, pixels: pixels, transforms: transforms), targets: targets,
+            statistics: statistics)
     }
 }
 

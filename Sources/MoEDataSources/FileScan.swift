@@ -13,12 +13,40 @@ enum FileScan {
     }
 
     /// Entry names of `folder` that `keep` accepts (given the name's UTF-8 bytes), sorted
-    /// by those bytes (locale-independent), each after `prefix`. `readdir`, and a sort of
-    /// byte spans by `memcmp`: Foundation's listing and a sort of `String`s cost more than a
-    /// cache hit's whole load on folders of many small images.
+    /// by those bytes (locale-independent), each after `prefix`.
     static func sortedChildren(
         _ folder: String, prefix: String = "", keep: (UnsafeBufferPointer<UInt8>) -> Bool = { _ in true }
     ) throws -> [String] {
+        try listing(folder, prefix: prefix, stamped: false, keep: keep).map(\.path)
+    }
+
+    /// Full paths of the image files (by extension, any case) directly in `folder`, sorted;
+    /// hidden files are skipped.
+    static func images(in folder: String) throws -> [String] {
+        try imageListing(folder, stamped: false).map(\.path)
+    }
+
+    /// `images(in:)` with each file's stamp, taken while listing (see `listing`).
+    /// - Throws: as `listing`.
+    static func stampedImages(in folder: String) throws -> [(path: String, stamp: FileStamp?)] {
+        try imageListing(folder, stamped: true)
+    }
+
+    private static func imageListing(_ folder: String, stamped: Bool) throws -> [(path: String, stamp: FileStamp?)] {
+        try listing(
+            folder, prefix: folder.hasSuffix("/") ? folder : folder + "/", stamped: stamped, keep: isVisibleImage)
+    }
+
+    /// The entries of `folder` that `keep` accepts, as `prefix` + name, sorted by the names'
+    /// bytes, each with its `FileStamp` when `stamped`. `readdir`, `fstatat` relative to the
+    /// open folder (one path component to resolve, not the whole path: a cache hit's key
+    /// stamps every file), and a sort of byte spans by `memcmp` (Foundation's listing and a
+    /// sort of `String`s cost more than a cache hit's whole load on many small images).
+    /// - Throws: `DataError.fileNotFound` naming the folder when it cannot be listed, or the
+    ///   first entry that cannot be stamped.
+    static func listing(
+        _ folder: String, prefix: String, stamped: Bool, keep: (UnsafeBufferPointer<UInt8>) -> Bool
+    ) throws -> [(path: String, stamp: FileStamp?)] {
         guard let directory = opendir(folder) else {
             throw DataError.fileNotFound(
                 path: folder, hint: "cannot list the folder: \(String(cString: strerror(errno)))")
@@ -26,15 +54,32 @@ enum FileScan {
         defer { closedir(directory) }
         var bytes: [UInt8] = []
         var spans: [Range<Int>] = []
+        var stamps: [FileStamp] = []
+        var unreadable: (name: String, error: Int32)?
+        var info = stat()
         errno = 0
-        while let entry = readdir(directory) {
+        while unreadable == nil, let entry = readdir(directory) {
             withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                let start = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                let name = UnsafeBufferPointer(start: start, count: strlen(raw.baseAddress!))
+                let start = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+                let name = UnsafeBufferPointer(
+                    start: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), count: strlen(start))
                 guard keep(name), !name.elementsEqual([0x2E]), !name.elementsEqual([0x2E, 0x2E]) else { return }
+                if stamped {
+                    guard fstatat(dirfd(directory), start, &info, 0) == 0 else {
+                        unreadable = (String(decoding: name, as: UTF8.self), errno)
+                        return
+                    }
+                    stamps.append(FileStamp(info))
+                }
                 spans.append(bytes.count..<(bytes.count + name.count))
                 bytes.append(contentsOf: name)
             }
+            errno = 0  // readdir reports its errors in errno alone
+        }
+        if let unreadable {
+            throw DataError.fileNotFound(
+                path: (folder as NSString).appendingPathComponent(unreadable.name),
+                hint: "listed by the dataset but not readable: \(String(cString: strerror(unreadable.error)))")
         }
         guard errno == 0 else {
             throw DataError.fileNotFound(
@@ -53,20 +98,16 @@ enum FileScan {
                 let common = memcmp(
                     all.baseAddress! + a.lowerBound, all.baseAddress! + b.lowerBound, min(a.count, b.count))
                 return common != 0 ? common < 0 : a.count < b.count
-            }.map { spans[$0] }.map { span in
-                String(unsafeUninitializedCapacity: head.count + span.count) { out in
+            }.map { i in
+                let span = spans[i]
+                let path = String(unsafeUninitializedCapacity: head.count + span.count) { out in
                     _ = out.initialize(fromContentsOf: head)
                     _ = out[head.count...].initialize(fromContentsOf: all[span])
                     return head.count + span.count
                 }
+                return (path, stamped ? stamps[i] : nil)
             }
         }
-    }
-
-    /// Full paths of the image files (by extension, any case) directly in `folder`, sorted;
-    /// hidden files are skipped.
-    static func images(in folder: String) throws -> [String] {
-        try sortedChildren(folder, prefix: folder.hasSuffix("/") ? folder : folder + "/", keep: isVisibleImage)
     }
 
     /// Whether a file name is not hidden and ends in `.png`, `.jpg` or `.jpeg` (any case;

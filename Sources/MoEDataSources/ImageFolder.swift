@@ -6,13 +6,15 @@ import MoEData
 /// Classes are the sorted sub-folder names; files are taken in sorted name order within
 /// each class, classes in class order, so the image order does not depend on the file system.
 public struct ImageFolder: Sendable, Equatable {
-    /// One image file and its class.
+    /// One image file, its class, and its stamp when the scan took one (for the cache key).
     public struct Entry: Sendable, Equatable, Hashable {
         public var path: String
         public var label: Int32
-        public init(path: String, label: Int32) {
+        public var stamp: FileStamp?
+        public init(path: String, label: Int32, stamp: FileStamp? = nil) {
             self.path = path
             self.label = label
+            self.stamp = stamp
         }
     }
 
@@ -58,7 +60,7 @@ public struct ImageFolder: Sendable, Equatable {
                     path: (testRoot as NSString).appendingPathComponent(name),
                     detail: "class folder '\(name)' is not a class of the train split \(names)")
             }
-            return Entry(path: entry.path, label: label)
+            return Entry(path: entry.path, label: label, stamp: entry.stamp)
         }
         return ImageFolder(classNames: names, train: train, test: relabelled)
     }
@@ -74,7 +76,7 @@ public struct ImageFolder: Sendable, Equatable {
         // Class folders are listed on the worker threads (a cache hit on many small images
         // spends a good part of its time listing them); results and errors in class order.
         let listings = ParallelDecoder.decodeEach(names.count, progress: nil) { label in
-            try FileScan.images(in: (folder as NSString).appendingPathComponent(names[label]))
+            try FileScan.stampedImages(in: (folder as NSString).appendingPathComponent(names[label]))
         }
         var entries: [Entry] = []
         for (label, name) in names.enumerated() {
@@ -84,7 +86,7 @@ public struct ImageFolder: Sendable, Equatable {
                 throw DataError.corrupt(
                     path: classFolder, detail: "class folder '\(name)' holds no .png/.jpg/.jpeg image")
             }
-            entries += files.map { Entry(path: $0, label: Int32(label)) }
+            entries += files.map { Entry(path: $0.path, label: Int32(label), stamp: $0.stamp) }
         }
         return (names, entries)
     }

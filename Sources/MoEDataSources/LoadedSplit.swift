@@ -16,10 +16,14 @@ public struct LoadedSplit: Sendable {
 
     public let images: PreparedImages
     public let targets: Targets
+    /// `images.channelStatistics()` when known without a pass over the pixels: a cache
+    /// stores them, so a hit skips that pass.
+    public var statistics: (mean: [Float], std: [Float])?
 
-    public init(images: PreparedImages, targets: Targets) {
+    public init(images: PreparedImages, targets: Targets, statistics: (mean: [Float], std: [Float])? = nil) {
         self.images = images
         self.targets = targets
+        self.statistics = statistics
     }
 
     public var count: Int { images.count }

@@ -98,6 +98,31 @@ import Testing
         }
     }
 
+    @Test("stamps taken while listing give the key that stat gives; an unreadable entry is named")
+    func stampedListing() throws {
+        try withTemporaryDirectory { dir in
+            for i in 0..<1_100 {
+                _ = FileManager.default.createFile(
+                    atPath: dir.appendingPathComponent("img\(i).png").path, contents: Data(count: i % 13))
+            }
+            let listed = try FileScan.stampedImages(in: dir.path)
+            let stamps = listed.compactMap(\.stamp)
+            try #require(listed.count == 1_100 && stamps.count == 1_100)
+            let paths = listed.map(\.path)
+            #expect(paths == (try FileScan.images(in: dir.path)))
+            #expect(
+                PreparedCache.key(stamped: Array(zip(paths, stamps)), settings: "s")
+                    == (try PreparedCache.key(files: paths, settings: "s")))
+            #expect(try PreparedCache.stamps(of: paths) == stamps)
+
+            // A dangling link looks like an image but cannot be stamped.
+            try FileManager.default.createSymbolicLink(
+                atPath: dir.appendingPathComponent("zz-dangling.png").path, withDestinationPath: dir.path + "/nowhere")
+            let error = #expect(throws: DataError.self) { try FileScan.stampedImages(in: dir.path) }
+            #expect("\(error!)".contains("zz-dangling.png"))
+        }
+    }
+
     @Test("channel statistics on the worker threads equal a sequential count", arguments: [1, 3])
     func statistics(channels: Int) {
         let prep = ImagePreprocessing(channels: channels, height: 5, width: 7, mode: .centerCrop)

@@ -26,6 +26,8 @@ import Testing
             #expect(files.count == 2)
             let second = try RunDataset.load(entry, seed: 5, model: recipe.model)
             #expect(Self.batch(first) == Self.batch(second))
+            // The statistics stored in the cache are the ones measured on the decoded pixels.
+            #expect(second.inputMean == first.inputMean && second.inputStd == first.inputStd)
 
             // A damaged cache file is ignored and rewritten.
             for f in files { try Data("junk".utf8).write(to: URL(fileURLWithPath: cacheFolder + "/" + f)) }

@@ -28,7 +28,8 @@ struct OwnImageCache {
     /// - Throws: what `decode` throws; `DataError.invalid` when a streamed file cannot be
     ///   written.
     func split(
-        _ split: String, count: Int, files: [String], extra: String, decode: (Range<Int>) throws -> LoadedSplit
+        _ split: String, count: Int, files: [String], stamps: [FileStamp?] = [], extra: String,
+        decode: (Range<Int>) throws -> LoadedSplit
     ) throws -> LoadedSplit {
         let plane = preprocessing.height * preprocessing.width
         let perImage = preprocessing.sampleSize + (recipe.task == .segmentation ? plane : 0)
@@ -49,7 +50,7 @@ struct OwnImageCache {
             defer { unlink(path) }  // the mapping stays readable
             return try stream(split, bytes: bytes, to: path, key: settings, count: count, decode: decode)
         }
-        let key = try PreparedCache.key(files: files, settings: settings)
+        let key = try Self.key(files, stamps: stamps, settings: settings)
         let cache = PreparedCache(folder: folder)
         if streamed {
             let path = cache.streamPath(name: name, key: key)
@@ -70,11 +71,19 @@ struct OwnImageCache {
                     Date().timeIntervalSince(start)))
             return hit
         }
-        let loaded = try decode(0..<count)
+        var loaded = try decode(0..<count)
+        loaded.statistics = loaded.images.channelStatistics()  // stored, so a hit skips the pass
         if let why = cache.store(loaded, name: name, key: key) {
             report("warning: \(why); continuing without a cache")
         }
         return loaded
+    }
+
+    /// The cache key of `files`, from the stamps their listing took when every file has one.
+    static func key(_ files: [String], stamps: [FileStamp?], settings: String) throws -> String {
+        let known = stamps.compactMap { $0 }
+        guard known.count == files.count else { return try PreparedCache.key(files: files, settings: settings) }
+        return PreparedCache.key(stamped: Array(zip(files, known)), settings: settings)
     }
 
     /// Decodes into the streamed file at `path`, in chunks of at most an eighth of the budget.

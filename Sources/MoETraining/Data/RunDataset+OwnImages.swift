@@ -57,19 +57,22 @@ extension RunDataset {
             names = folder.classNames
             let extra = "classes " + names.joined(separator: "\u{1F}")
             train = try cache.split(
-                "train", count: trainEntries.count, files: trainEntries.map(\.path), extra: extra
+                "train", count: trainEntries.count, files: trainEntries.map(\.path), stamps: trainEntries.map(\.stamp),
+                extra: extra
             ) { range in
                 try .classification(Array(trainEntries[range]), preprocessing: prep, progress: progress.train)
             }
-            test = try cache.split("test", count: testEntries.count, files: testEntries.map(\.path), extra: extra) {
-                range in
+            test = try cache.split(
+                "test", count: testEntries.count, files: testEntries.map(\.path), stamps: testEntries.map(\.stamp),
+                extra: extra
+            ) { range in
                 try .classification(Array(testEntries[range]), preprocessing: prep, progress: progress.test)
             }
         }
         // `normalize`, else what a checkpoint's spec stored (eval, adapt: the statistics the
         // head was trained with, even if files changed since), else the train split's.
         let stored = model.datasets.first { $0.name == recipe.name }
-        let measured = train.images.channelStatistics()
+        let measured = train.statistics ?? train.images.channelStatistics()
         let mean = recipe.normalize?.mean ?? stored?.inputMean ?? measured.mean
         // A constant-valued training split has std 0; it is left unscaled (std 1).
         let std = recipe.normalize?.std ?? stored?.inputStd ?? measured.std.map { $0 > 0 ? $0 : 1 }
@@ -78,7 +81,7 @@ extension RunDataset {
         FileHandle.standardError.write(
             Data(
                 String(
-                    format: "%@: %d train and %d test images ready in %.2f s\n", recipe.name, train.count, test.count,
+                    format: "%@: %d train and %d test images ready in %.3f s\n", recipe.name, train.count, test.count,
                     Date().timeIntervalSince(start)
                 ).utf8))
         return RunDataset(
