@@ -1,8 +1,14 @@
 import MoETensor
+import Synchronization
 
 /// One linear per expert over rows grouped by expert, as `MoELayer` runs its experts: expert
 /// `j` owns rows `offsets[j]..<offsets[j + 1]` and slice `j` of the stacked weights
 /// `[E, inDim, outDim]` and biases `[E, outDim]`. Experts without rows are skipped.
+///
+/// Experts run concurrently, one per worker thread, each GEMM on a single thread: an
+/// expert's GEMM (K = 128 here) is too small for a split over threads to pay (every thread
+/// packs the same weights and waits for the slowest). Each expert writes only its own rows
+/// and its own weight slices, so results do not depend on which thread ran it.
 enum GroupedLinear {
     static func forward(
         out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
@@ -12,7 +18,7 @@ enum GroupedLinear {
         Profiler.measure(
             .gemm, "experts Σ\(rows)×\(outDim)×\(inDim) x·W+b", flops: 2 * Double(rows * inDim * outDim), opaque: true
         ) {
-            forEachGroup(offsets) { j, start, n in
+            forEachGroupConcurrently(offsets) { j, start, n in
                 linearForward(
                     out: out + start * outDim, inp: inp + start * inDim, weight: weight + j * inDim * outDim,
                     bias: bias + j * outDim, rows: n, inDim: inDim, outDim: outDim)
@@ -35,13 +41,34 @@ enum GroupedLinear {
         Profiler.measure(
             .gemm, "experts Σ\(rows)×\(outDim)×\(inDim) backward", flops: flops, opaque: true
         ) {
-            forEachGroup(offsets) { j, start, n in
+            forEachGroupConcurrently(offsets) { j, start, n in
                 let learns = trainable?[j] ?? true
                 linearBackward(
                     dinp: dinp + start * inDim, dweight: learns ? dweight.map { $0 + j * inDim * outDim } : nil,
                     dbias: learns ? dbias.map { $0 + j * outDim } : nil, dout: dout + start * outDim,
                     inp: inp + start * inDim, weight: weight + j * inDim * outDim, rows: n, inDim: inDim,
                     outDim: outDim)
+            }
+        }
+    }
+
+    /// Calls `body(j, start, rows)` for every expert `j` with rows on the worker threads, which
+    /// claim experts largest first (rows are uneven: early in training most tokens pick the
+    /// same few experts). Calls inside `body` run on the calling thread.
+    private static func forEachGroupConcurrently(
+        _ offsets: [Int], _ body: (_ j: Int, _ start: Int, _ rows: Int) -> Void
+    ) {
+        var groups: [Int] = []
+        forEachGroup(offsets) { j, _, _ in groups.append(j) }
+        let size = { (j: Int) in offsets[j + 1] - offsets[j] }
+        groups.sort { size($0) != size($1) ? size($0) > size($1) : $0 < $1 }
+        let next = Atomic<Int>(0)
+        Parallel.forEach(count: min(Parallel.threads, groups.count)) { _ in
+            while true {
+                let g = next.add(1, ordering: .relaxed).oldValue
+                guard g < groups.count else { return }
+                let j = groups[g]
+                body(j, offsets[j], size(j))
             }
         }
     }
