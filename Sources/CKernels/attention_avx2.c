@@ -1,0 +1,188 @@
+// Fused single-head attention, AVX2/FMA, for small N (the score rows of a head stay in L1/L2).
+// Every product reads Q, K, V, dO straight from the packed activations through their row
+// strides: nothing is copied per head. Summation order is fixed by the loops alone, so the
+// results do not depend on the thread a head runs on.
+#include "CKernels.h"
+#include "avx2_math.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <math.h>
+
+/// s[j] = scale·(x · y_j) for the n rows y_j (ld apart), vectors of length hd (multiple of 8).
+/// Eight keys at a time: eight accumulators, one horizontal reduction into s[j..j+8).
+MOE_AVX2_INLINE void dot_rows(
+    float *s, const float *x, const float *y, ptrdiff_t ld, ptrdiff_t n, ptrdiff_t hd, float scale) {
+    ptrdiff_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 acc[8];
+        for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
+        for (ptrdiff_t d = 0; d < hd; d += 8) {
+            __m256 xv = _mm256_loadu_ps(x + d);
+            for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(y + (j + t) * ld + d), acc[t]);
+        }
+        _mm256_storeu_ps(s + j, _mm256_mul_ps(moe_hsum8(acc), _mm256_set1_ps(scale)));
+    }
+    for (; j < n; j++) {
+        __m256 acc = _mm256_setzero_ps();
+        for (ptrdiff_t d = 0; d < hd; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + d), _mm256_loadu_ps(y + j * ld + d), acc);
+        s[j] = scale * moe_hsum(acc);
+    }
+}
+
+/// In-place softmax of one row (softmaxRow in Softmax.swift): NaN row when the maximum is
+/// not finite (a diverged model), so the loss turns NaN instead of trapping.
+MOE_AVX2_INLINE void softmax_row(float *s, ptrdiff_t n) {
+    ptrdiff_t full = n & ~(ptrdiff_t)7;
+    __m256i mask = moe_tail_mask(n - full);
+    const __m256 minus_inf = _mm256_set1_ps(-INFINITY);
+    __m256 mv = minus_inf;
+    for (ptrdiff_t j = 0; j < full; j += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(s + j));
+    if (full < n) mv = _mm256_max_ps(mv, _mm256_blendv_ps(minus_inf, _mm256_maskload_ps(s + full, mask), _mm256_castsi256_ps(mask)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    float m = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    if (!(m > -INFINITY) || !isfinite(m)) {
+        for (ptrdiff_t j = 0; j < n; j++) s[j] = NAN;
+        return;
+    }
+    __m256 mb = _mm256_set1_ps(m), acc = _mm256_setzero_ps();
+    for (ptrdiff_t j = 0; j < full; j += 8) {
+        __m256 e = moe_exp(_mm256_sub_ps(_mm256_loadu_ps(s + j), mb));
+        _mm256_storeu_ps(s + j, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    if (full < n) {
+        __m256 e = _mm256_and_ps(moe_exp(_mm256_sub_ps(_mm256_maskload_ps(s + full, mask), mb)), _mm256_castsi256_ps(mask));
+        _mm256_maskstore_ps(s + full, mask, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    __m256 inverse = _mm256_set1_ps(1.0f / moe_hsum(acc));
+    for (ptrdiff_t j = 0; j < full; j += 8) _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), inverse));
+    if (full < n) _mm256_maskstore_ps(s + full, mask, _mm256_mul_ps(_mm256_maskload_ps(s + full, mask), inverse));
+}
+
+/// g ← p ⊙ (g − Σ g ⊙ p) for one row (softmaxBackwardRowInPlace).
+MOE_AVX2_INLINE void softmax_backward_row(float *g, const float *p, ptrdiff_t n) {
+    ptrdiff_t full = n & ~(ptrdiff_t)7;
+    __m256i mask = moe_tail_mask(n - full);
+    __m256 acc = _mm256_setzero_ps();
+    for (ptrdiff_t j = 0; j < full; j += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(g + j), _mm256_loadu_ps(p + j), acc);
+    if (full < n) acc = _mm256_fmadd_ps(_mm256_maskload_ps(g + full, mask), _mm256_maskload_ps(p + full, mask), acc);
+    __m256 dot = _mm256_set1_ps(moe_hsum(acc));
+    for (ptrdiff_t j = 0; j < full; j += 8)
+        _mm256_storeu_ps(g + j, _mm256_mul_ps(_mm256_loadu_ps(p + j), _mm256_sub_ps(_mm256_loadu_ps(g + j), dot)));
+    if (full < n) {
+        __m256 v = _mm256_mul_ps(_mm256_maskload_ps(p + full, mask), _mm256_sub_ps(_mm256_maskload_ps(g + full, mask), dot));
+        _mm256_maskstore_ps(g + full, mask, v);
+    }
+}
+
+/// Columns [0, 8·w) of out_r (+)= alpha·Σ_j c_r[j]·m_j for the two rows r (out1 may be
+/// NULL: c1 is then ignored); m rows are ld apart. w = 4 or 1, constant after inlining.
+MOE_AVX2_INLINE void combine_block(
+    float *out0, float *out1, const float *c0, const float *c1, const float *m, ptrdiff_t ld,
+    ptrdiff_t n, float alpha, int accumulate, const int w) {
+    __m256 a0[4], a1[4];
+    for (int u = 0; u < w; u++) a0[u] = a1[u] = _mm256_setzero_ps();
+    for (ptrdiff_t j = 0; j < n; j++) {
+        __m256 b0 = _mm256_broadcast_ss(c0 + j), b1 = _mm256_broadcast_ss(c1 + j);
+        for (int u = 0; u < w; u++) {
+            __m256 x = _mm256_loadu_ps(m + j * ld + 8 * u);
+            a0[u] = _mm256_fmadd_ps(b0, x, a0[u]);
+            a1[u] = _mm256_fmadd_ps(b1, x, a1[u]);
+        }
+    }
+    __m256 al = _mm256_set1_ps(alpha);
+    for (int u = 0; u < w; u++) {
+        __m256 r0 = _mm256_mul_ps(a0[u], al), r1 = _mm256_mul_ps(a1[u], al);
+        if (accumulate) r0 = _mm256_add_ps(_mm256_loadu_ps(out0 + 8 * u), r0);
+        _mm256_storeu_ps(out0 + 8 * u, r0);
+        if (out1) {
+            if (accumulate) r1 = _mm256_add_ps(_mm256_loadu_ps(out1 + 8 * u), r1);
+            _mm256_storeu_ps(out1 + 8 * u, r1);
+        }
+    }
+}
+
+/// out_r (+)= alpha·Σ_j c_r[j]·m_j, r = 0, 1, over all hd columns (A·V, dS·K): each m_j is
+/// loaded once for both query rows.
+MOE_AVX2_INLINE void combine_rows(
+    float *out0, float *out1, const float *c0, const float *c1, const float *m, ptrdiff_t ld,
+    ptrdiff_t n, ptrdiff_t hd, float alpha, int accumulate) {
+    if (!out1) c1 = c0;
+    ptrdiff_t d = 0;
+    for (; d + 32 <= hd; d += 32)
+        combine_block(out0 + d, out1 ? out1 + d : NULL, c0, c1, m + d, ld, n, alpha, accumulate, 4);
+    for (; d < hd; d += 8)
+        combine_block(out0 + d, out1 ? out1 + d : NULL, c0, c1, m + d, ld, n, alpha, accumulate, 1);
+}
+
+/// c_j += alpha·Σ_i p[i, j]·x_i for j < n (Pᵀ·X: dSᵀ·Q, Aᵀ·dO), p rows ldp apart, c and x
+/// rows ldc / ldx apart. Eight columns j by eight features at a time in registers (lane = j),
+/// then added to the eight rows c_j.
+MOE_AVX2_INLINE void combine_columns(
+    float *c, ptrdiff_t ldc, const float *p, ptrdiff_t ldp, const float *x, ptrdiff_t ldx,
+    ptrdiff_t n, ptrdiff_t hd, float alpha) {
+    for (ptrdiff_t j = 0; j < n; j += 8) {
+        ptrdiff_t count = n - j < 8 ? n - j : 8;
+        __m256i mask = moe_tail_mask(count);
+        for (ptrdiff_t d = 0; d < hd; d += 8) {
+            __m256 acc[8];
+            for (int e = 0; e < 8; e++) acc[e] = _mm256_setzero_ps();
+            for (ptrdiff_t i = 0; i < n; i++) {
+                __m256 pv = _mm256_maskload_ps(p + i * ldp + j, mask);
+                const float *xi = x + i * ldx + d;
+                for (int e = 0; e < 8; e++) acc[e] = _mm256_fmadd_ps(pv, _mm256_broadcast_ss(xi + e), acc[e]);
+            }
+            float block[8][8];
+            for (int e = 0; e < 8; e++) _mm256_storeu_ps(block[e], acc[e]);
+            for (ptrdiff_t t = 0; t < count; t++)
+                for (int e = 0; e < 8; e++) c[(j + t) * ldc + d + e] += alpha * block[e][t];
+        }
+    }
+}
+
+MOE_AVX2 void moe_attention_head_forward_avx2(
+    float *out, ptrdiff_t ld_out, float *att, const float *q, const float *k, const float *v,
+    ptrdiff_t ld_qkv, ptrdiff_t n, ptrdiff_t hd, float scale) {
+    // Two query rows at a time: scores, softmax, then A·V reading each V row once for both.
+    for (ptrdiff_t i = 0; i < n; i += 2) {
+        int pair = i + 1 < n;
+        for (int r = 0; r <= pair; r++) {
+            dot_rows(att + (i + r) * n, q + (i + r) * ld_qkv, k, ld_qkv, n, hd, scale);
+            softmax_row(att + (i + r) * n, n);
+        }
+        combine_rows(
+            out + i * ld_out, pair ? out + (i + 1) * ld_out : NULL, att + i * n, att + (i + pair) * n,
+            v, ld_qkv, n, hd, 1.0f, 0);
+    }
+}
+
+MOE_AVX2 void moe_attention_head_backward_avx2(
+    float *dq, float *dk, float *dv, float *scores, const float *dout, ptrdiff_t ld_out,
+    const float *q, const float *k, const float *v, ptrdiff_t ld_qkv, const float *att,
+    ptrdiff_t n, ptrdiff_t hd, float scale) {
+    // Rows of dA = dO·Vᵀ turned into dS in place, two at a time, and dQ += scale·dS·K.
+    for (ptrdiff_t i = 0; i < n; i += 2) {
+        int pair = i + 1 < n;
+        for (int r = 0; r <= pair; r++) {
+            dot_rows(scores + (i + r) * n, dout + (i + r) * ld_out, v, ld_qkv, n, hd, 1.0f);
+            softmax_backward_row(scores + (i + r) * n, att + (i + r) * n, n);
+        }
+        combine_rows(
+            dq + i * ld_qkv, pair ? dq + (i + 1) * ld_qkv : NULL, scores + i * n, scores + (i + pair) * n,
+            k, ld_qkv, n, hd, scale, 1);
+    }
+    // dK += scale·dSᵀ·Q and dV += Aᵀ·dO from the stored dS and A.
+    combine_columns(dk, ld_qkv, scores, n, q, ld_qkv, n, hd, scale);
+    combine_columns(dv, ld_qkv, att, n, dout, ld_out, n, hd, 1.0f);
+}
+#else
+void moe_attention_head_forward_avx2(
+    float *out, ptrdiff_t ld_out, float *att, const float *q, const float *k, const float *v,
+    ptrdiff_t ld_qkv, ptrdiff_t n, ptrdiff_t hd, float scale) {}
+void moe_attention_head_backward_avx2(
+    float *dq, float *dk, float *dv, float *scores, const float *dout, ptrdiff_t ld_out,
+    const float *q, const float *k, const float *v, ptrdiff_t ld_qkv, const float *att,
+    ptrdiff_t n, ptrdiff_t hd, float scale) {}
+#endif
