@@ -29,15 +29,55 @@ MOE_AVX2_INLINE void dot_rows(
     }
 }
 
+/// The same for two query rows x0, x1 at once, four keys at a time: each key row is loaded
+/// once for both, halving the K (or V) traffic, which at N ≳ 100 comes from L2 (rows 3D
+/// floats apart share few L1 sets).
+MOE_AVX2_INLINE void dot_rows2(
+    float *s0, float *s1, const float *x0, const float *x1, const float *y, ptrdiff_t ld, ptrdiff_t n,
+    ptrdiff_t hd, float scale) {
+    ptrdiff_t j = 0;
+    __m256 sc = _mm256_set1_ps(scale);
+    for (; j + 4 <= n; j += 4) {
+        __m256 acc[8];
+        for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
+        for (ptrdiff_t d = 0; d < hd; d += 8) {
+            __m256 a = _mm256_loadu_ps(x0 + d), b = _mm256_loadu_ps(x1 + d);
+            for (int t = 0; t < 4; t++) {
+                __m256 kv = _mm256_loadu_ps(y + (j + t) * ld + d);
+                acc[t] = _mm256_fmadd_ps(a, kv, acc[t]);
+                acc[4 + t] = _mm256_fmadd_ps(b, kv, acc[4 + t]);
+            }
+        }
+        __m256 sums = _mm256_mul_ps(moe_hsum8(acc), sc);
+        _mm_storeu_ps(s0 + j, _mm256_castps256_ps128(sums));
+        _mm_storeu_ps(s1 + j, _mm256_extractf128_ps(sums, 1));
+    }
+    for (; j < n; j++) {
+        __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+        for (ptrdiff_t d = 0; d < hd; d += 8) {
+            __m256 kv = _mm256_loadu_ps(y + j * ld + d);
+            a = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + d), kv, a);
+            b = _mm256_fmadd_ps(_mm256_loadu_ps(x1 + d), kv, b);
+        }
+        s0[j] = scale * moe_hsum(a);
+        s1[j] = scale * moe_hsum(b);
+    }
+}
+
 /// In-place softmax of one row (softmaxRow in Softmax.swift): NaN row when the maximum is
-/// not finite (a diverged model), so the loss turns NaN instead of trapping.
+/// not finite (a diverged model), so the loss turns NaN instead of trapping. The row's tail
+/// (N mod 8) stays in a register between the passes and is stored lane by lane: masked
+/// stores are slow on some AMD cores.
 MOE_AVX2_INLINE void softmax_row(float *s, ptrdiff_t n) {
-    ptrdiff_t full = n & ~(ptrdiff_t)7;
-    __m256i mask = moe_tail_mask(n - full);
+    ptrdiff_t full = n & ~(ptrdiff_t)7, tail = n - full;
+    __m256 tail_lanes = _mm256_castsi256_ps(moe_tail_mask(tail));
     const __m256 minus_inf = _mm256_set1_ps(-INFINITY);
-    __m256 mv = minus_inf;
+    __m256 mv = minus_inf, tv = minus_inf;
     for (ptrdiff_t j = 0; j < full; j += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(s + j));
-    if (full < n) mv = _mm256_max_ps(mv, _mm256_blendv_ps(minus_inf, _mm256_maskload_ps(s + full, mask), _mm256_castsi256_ps(mask)));
+    if (tail) {
+        tv = _mm256_blendv_ps(minus_inf, _mm256_maskload_ps(s + full, _mm256_castps_si256(tail_lanes)), tail_lanes);
+        mv = _mm256_max_ps(mv, tv);
+    }
     __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
     m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
     float m = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
@@ -51,14 +91,14 @@ MOE_AVX2_INLINE void softmax_row(float *s, ptrdiff_t n) {
         _mm256_storeu_ps(s + j, e);
         acc = _mm256_add_ps(acc, e);
     }
-    if (full < n) {
-        __m256 e = _mm256_and_ps(moe_exp(_mm256_sub_ps(_mm256_maskload_ps(s + full, mask), mb)), _mm256_castsi256_ps(mask));
-        _mm256_maskstore_ps(s + full, mask, e);
-        acc = _mm256_add_ps(acc, e);
-    }
+    // Padding lanes are −∞, so their e is exactly 0.
+    __m256 te = moe_exp(_mm256_sub_ps(tv, mb));
+    acc = _mm256_add_ps(acc, te);
     __m256 inverse = _mm256_set1_ps(1.0f / moe_hsum(acc));
     for (ptrdiff_t j = 0; j < full; j += 8) _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), inverse));
-    if (full < n) _mm256_maskstore_ps(s + full, mask, _mm256_mul_ps(_mm256_maskload_ps(s + full, mask), inverse));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, _mm256_mul_ps(te, inverse));
+    for (ptrdiff_t t = 0; t < tail; t++) s[full + t] = lanes[t];
 }
 
 /// g ← p ⊙ (g − Σ g ⊙ p) for one row (softmaxBackwardRowInPlace).
@@ -148,10 +188,11 @@ MOE_AVX2 void moe_attention_head_forward_avx2(
     // Two query rows at a time: scores, softmax, then A·V reading each V row once for both.
     for (ptrdiff_t i = 0; i < n; i += 2) {
         int pair = i + 1 < n;
-        for (int r = 0; r <= pair; r++) {
-            dot_rows(att + (i + r) * n, q + (i + r) * ld_qkv, k, ld_qkv, n, hd, scale);
-            softmax_row(att + (i + r) * n, n);
-        }
+        if (pair)
+            dot_rows2(att + i * n, att + (i + 1) * n, q + i * ld_qkv, q + (i + 1) * ld_qkv, k, ld_qkv, n, hd, scale);
+        else
+            dot_rows(att + i * n, q + i * ld_qkv, k, ld_qkv, n, hd, scale);
+        for (int r = 0; r <= pair; r++) softmax_row(att + (i + r) * n, n);
         combine_rows(
             out + i * ld_out, pair ? out + (i + 1) * ld_out : NULL, att + i * n, att + (i + pair) * n,
             v, ld_qkv, n, hd, 1.0f, 0);
@@ -165,10 +206,12 @@ MOE_AVX2 void moe_attention_head_backward_avx2(
     // Rows of dA = dO·Vᵀ turned into dS in place, two at a time, and dQ += scale·dS·K.
     for (ptrdiff_t i = 0; i < n; i += 2) {
         int pair = i + 1 < n;
-        for (int r = 0; r <= pair; r++) {
-            dot_rows(scores + (i + r) * n, dout + (i + r) * ld_out, v, ld_qkv, n, hd, 1.0f);
-            softmax_backward_row(scores + (i + r) * n, att + (i + r) * n, n);
-        }
+        if (pair)
+            dot_rows2(
+                scores + i * n, scores + (i + 1) * n, dout + i * ld_out, dout + (i + 1) * ld_out, v, ld_qkv, n, hd, 1.0f);
+        else
+            dot_rows(scores + i * n, dout + i * ld_out, v, ld_qkv, n, hd, 1.0f);
+        for (int r = 0; r <= pair; r++) softmax_backward_row(scores + (i + r) * n, att + (i + r) * n, n);
         combine_rows(
             dq + i * ld_qkv, pair ? dq + (i + 1) * ld_qkv : NULL, scores + i * n, scores + (i + pair) * n,
             k, ld_qkv, n, hd, scale, 1);
