@@ -4,9 +4,9 @@ import MoETestSupport
 import Testing
 
 /// The fused AVX2/FMA attention heads (`path: .automatic` on a CPU with AVX2 and FMA, hd a
-/// multiple of 8, N ≤ `fusedAttentionMaxTokens`) against the OpenBLAS path (`.portable`), the
-/// naive Double reference and finite differences. On a CPU without AVX2 both paths are the
-/// portable one and the comparisons hold trivially.
+/// multiple of 8, N ≤ `fusedAttentionMaxTokens`) against the OpenBLAS path (`.portable`).
+/// AttentionTests checks both paths against the naive Double reference and finite
+/// differences. On a CPU without AVX2 both paths are the portable one.
 @Suite struct FusedAttentionTests {
     struct Run {
         var out: [Float]
@@ -46,40 +46,6 @@ import Testing
         expectClose(fused.att, blas.att, tolerance: 1e-5, floor: 1e-3)
         expectClose(fused.out, blas.out, tolerance: 3e-5, floor: 1e-2)
         expectClose(fused.dqkv, blas.dqkv, tolerance: 3e-5, floor: 1e-2)
-    }
-
-    @Test(arguments: [7, 50])
-    func forwardMatchesNaivePerHead(tokens: Int) {
-        let (batch, dim, heads) = (2, 64, 2)
-        let qkv = randomTensorValues(count: batch * tokens * 3 * dim, seed: 84, scale: 1.5)
-        var out = [Float](repeating: .nan, count: batch * tokens * dim)
-        var att = [Float](repeating: .nan, count: batch * heads * tokens * tokens)
-        attentionForward(out: &out, att: &att, qkv: qkv, batch: batch, tokens: tokens, dim: dim, heads: heads)
-        let expected = AttentionTests.reference(qkv: qkv, batch: batch, tokens: tokens, dim: dim, heads: heads)
-        expectClose(att, expected.att, tolerance: 1e-5, floor: 1e-4)
-        expectClose(out, expected.out, tolerance: 1e-5, floor: 1e-2)
-    }
-
-    /// hd = 8 and 16 (the smallest fused widths) keep the central differences cheap.
-    @Test(arguments: [(1, 9, 16, 2), (2, 5, 16, 1)])
-    func gradientMatchesFiniteDifferencesAndAccumulates(batch: Int, tokens: Int, dim: Int, heads: Int) {
-        expectGradientMatchesAndAccumulates(
-            input: randomTensorValues(count: batch * tokens * 3 * dim, seed: 85), seed: 86,
-            forward: { qkv in
-                var out = [Float](repeating: 0, count: batch * tokens * dim)
-                var att = [Float](repeating: 0, count: batch * heads * tokens * tokens)
-                attentionForward(out: &out, att: &att, qkv: qkv, batch: batch, tokens: tokens, dim: dim, heads: heads)
-                return out
-            },
-            backward: { dout, qkv, grad in
-                var out = [Float](repeating: 0, count: batch * tokens * dim)
-                var att = [Float](repeating: 0, count: batch * heads * tokens * tokens)
-                attentionForward(out: &out, att: &att, qkv: qkv, batch: batch, tokens: tokens, dim: dim, heads: heads)
-                var scratch = [Float](repeating: .nan, count: att.count)
-                attentionBackward(
-                    dqkv: &grad, datt: &scratch, dout: dout, qkv: qkv, att: att,
-                    batch: batch, tokens: tokens, dim: dim, heads: heads)
-            })
     }
 
     /// Heads are spread over the workers but each is one serial kernel: repeated runs agree
