@@ -41,11 +41,14 @@ let package = Package(
         // C11 decoding functions that keep every libpng/libjpeg call and its setjmp together,
         // so no longjmp crosses a Swift frame.
         .target(name: "CImageShim", dependencies: ["CPNG", "CJPEG"]),
+        // C11 AVX2/FMA kernels (GELU, fused attention) behind function-level target
+        // attributes, picked at run time by MoETensor (no -march flag for the package).
+        .target(name: "CKernels"),
 
         // One-way layers: tensors + kernels -> model -> optimisers, tasks, data -> balancing
         // -> recipe -> training -> bench, adaptation -> commands -> executable. Reporting
         // (SVG plots) takes plain arrays and depends on nothing.
-        .target(name: "MoETensor", dependencies: ["COpenBLAS"]),
+        .target(name: "MoETensor", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "MoEModel", dependencies: ["MoETensor"]),
         .target(name: "MoECheckpoint", dependencies: ["MoETensor", "CZstd"]),
         .target(name: "MoEData", dependencies: ["MoETensor", "CZlib"]),

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Multi-head self-attention core (the projections are separate `linear` calls).
 ///
 ///     S_bh = Q_bh · K_bhᵀ / √hd,   A_bh = softmax_rows(S_bh),   O_bh = A_bh · V_bh
@@ -13,21 +15,36 @@
 /// dimension (3D or D), so nothing is copied. The B·H heads are independent and spread over
 /// the worker threads; each head's GEMMs are small enough that OpenBLAS runs them on the
 /// calling thread.
+///
+/// `path: .automatic` runs each head as one fused AVX2/FMA kernel when the CPU has it, hd is
+/// a multiple of 8 and N ≤ `fusedAttentionMaxTokens` (CKernels/attention_avx2.c: scores,
+/// softmax and A·V two query rows at a time; the backward's dA, dS, dQ row by row and dK, dV
+/// from the stored dS and A). Only the summation order differs from the OpenBLAS path, which
+/// stays the reference (`.portable`). A head's result never depends on the thread it ran on.
+
+/// Above this many tokens the per-head OpenBLAS products are large enough to pay for packing.
+public let fusedAttentionMaxTokens = 256
 
 /// Writes `att` (softmax probabilities) and `out` (attention-weighted values).
 public func attentionForward(
     out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>,
-    qkv: UnsafePointer<Float>, batch: Int, tokens: Int, dim: Int, heads: Int
+    qkv: UnsafePointer<Float>, batch: Int, tokens: Int, dim: Int, heads: Int, path: KernelPath = .automatic
 ) {
     let (n, headDim, scale) = attentionHeadShape(batch: batch, tokens: tokens, dim: dim, heads: heads)
+    let fused = usesFusedAttention(path, tokens: n, headDim: headDim)
     // QKᵀ and A·V: 2 products of 2·N·N·hd FLOPs per head, B·H heads.
     let flops = 4 * Double(batch * n * n * dim)
-    Profiler.measure(.attention, "forward B·H×\(n)×\(n)×\(headDim)", flops: flops) {
+    Profiler.measure(.attention, "\(fused ? "fused " : "")forward B·H×\(n)×\(n)×\(headDim)", flops: flops) {
         forEachHead(batch: batch, heads: heads) { b, h, bh in
             let q = qkv + b * n * 3 * dim + h * headDim
             let k = q + dim
             let v = q + 2 * dim
             let a = att + bh * n * n
+            if fused {
+                // The row softmax runs inside (no separate softmax row for fused heads).
+                return moe_attention_head_forward_avx2(
+                    out + b * n * dim + h * headDim, dim, a, q, k, v, 3 * dim, n, headDim, scale)
+            }
             gemm(
                 transA: false, transB: true, m: n, n: n, k: headDim,
                 alpha: scale, a: q, lda: 3 * dim, b: k, ldb: 3 * dim, beta: 0, c: a, ldc: n)
@@ -46,12 +63,13 @@ public func attentionForward(
 public func attentionBackward(
     dqkv: UnsafeMutablePointer<Float>, datt: UnsafeMutablePointer<Float>,
     dout: UnsafePointer<Float>, qkv: UnsafePointer<Float>, att: UnsafePointer<Float>,
-    batch: Int, tokens: Int, dim: Int, heads: Int
+    batch: Int, tokens: Int, dim: Int, heads: Int, path: KernelPath = .automatic
 ) {
     let (n, headDim, scale) = attentionHeadShape(batch: batch, tokens: tokens, dim: dim, heads: heads)
+    let fused = usesFusedAttention(path, tokens: n, headDim: headDim)
     // dA, dV, dQ, dK: 4 products of 2·N·N·hd FLOPs per head.
     let flops = 8 * Double(batch * n * n * dim)
-    Profiler.measure(.attention, "backward B·H×\(n)×\(n)×\(headDim)", flops: flops) {
+    Profiler.measure(.attention, "\(fused ? "fused " : "")backward B·H×\(n)×\(n)×\(headDim)", flops: flops) {
         forEachHead(batch: batch, heads: heads) { b, h, bh in
             let offset = b * n * 3 * dim + h * headDim
             let q = qkv + offset
@@ -63,6 +81,10 @@ public func attentionBackward(
             let a = att + bh * n * n
             let da = datt + bh * n * n
             let dO = dout + b * n * dim + h * headDim
+            if fused {
+                return moe_attention_head_backward_avx2(
+                    dq, dk, dv, da, dO, dim, q, k, v, 3 * dim, a, n, headDim, scale)
+            }
             // dA = dO · Vᵀ (overwrites the scratch), dV += Aᵀ · dO.
             gemm(
                 transA: false, transB: true, m: n, n: n, k: headDim,
@@ -92,6 +114,11 @@ private func attentionHeadShape(
     precondition(dim % heads == 0, "attention: dim \(dim) not divisible by heads \(heads)")
     let headDim = dim / heads
     return (tokens, headDim, 1 / Float(headDim).squareRoot())
+}
+
+/// Whether the heads run as one fused AVX2/FMA kernel each (see the top of this file).
+private func usesFusedAttention(_ path: KernelPath, tokens: Int, headDim: Int) -> Bool {
+    path.usesAVX2 && headDim % 8 == 0 && tokens <= fusedAttentionMaxTokens
 }
 
 /// Runs `body(b, h, bh)` for head `h` of image `b` (`bh = b·H + h`), for all B·H heads,

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Exact (erf) GELU, element-wise.
 ///
 ///     forward:  y = 0.5·x·(1 + erf(x/√2))
@@ -5,16 +7,24 @@
 ///
 /// `count` is any flattened size (e.g. tokens·F for an expert hidden layer). erf uses the
 /// vectorised approximation in VectorMath.swift (|error| ≤ 1.5e-7), not Glibc `erff`.
+/// `path: .automatic` runs the same formulas as AVX2/FMA C kernels when the CPU has them
+/// (CKernels/gelu_avx2.c: 8 lanes in one register and contracted multiply-adds, so results
+/// differ from the portable kernel by rounding only).
 
 @usableFromInline let inverseSqrt2: Float = 0.707_106_781_186_547_5
 @usableFromInline let inverseSqrt2Pi: Float = 0.398_942_280_401_432_7
 
 /// `out[i] = gelu(inp[i])`; `out` must not alias `inp`.
-public func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
+public func geluForward(
+    out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int, path: KernelPath = .automatic
+) {
     precondition(count >= 0, "gelu: negative count")
     precondition(UnsafePointer(out) != inp || count == 0, "gelu: out must not alias inp")
+    let avx2 = path.usesAVX2
     Profiler.measure(.gelu, "forward") {
         Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
+            let lo = range.lowerBound
+            if avx2 { return moe_gelu_forward_avx2(out + lo, inp + lo, range.count) }
             var i = range.lowerBound
             while i + simdWidth <= range.upperBound {
                 storeVector(geluVector(loadVector(inp + i)), out + i)
@@ -31,11 +41,14 @@ public func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Flo
 /// `dinp[i] += dout[i] · gelu'(inp[i])`.
 public func geluBackward(
     dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, dout: UnsafePointer<Float>,
-    count: Int
+    count: Int, path: KernelPath = .automatic
 ) {
     precondition(count >= 0, "gelu: negative count")
+    let avx2 = path.usesAVX2
     Profiler.measure(.gelu, "backward") {
         Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
+            let lo = range.lowerBound
+            if avx2 { return moe_gelu_backward_avx2(dinp + lo, inp + lo, dout + lo, range.count) }
             var i = range.lowerBound
             while i + simdWidth <= range.upperBound {
                 let g = geluDerivativeVector(loadVector(inp + i))
@@ -70,12 +83,15 @@ func geluDerivativeVector(_ x: SIMD8<Float>) -> SIMD8<Float> {
 /// pass (erf and the Gaussian are computed once), so the backward pass is one multiply-add.
 public func geluForward(
     out: UnsafeMutablePointer<Float>, derivative: UnsafeMutablePointer<Float>,
-    inp: UnsafePointer<Float>, count: Int
+    inp: UnsafePointer<Float>, count: Int, path: KernelPath = .automatic
 ) {
     precondition(count >= 0, "gelu: negative count")
     precondition(UnsafePointer(out) != inp || count == 0, "gelu: out must not alias inp")
+    let avx2 = path.usesAVX2
     Profiler.measure(.gelu, "forward + derivative") {
         Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
+            let lo = range.lowerBound
+            if avx2 { return moe_gelu_forward_derivative_avx2(out + lo, derivative + lo, inp + lo, range.count) }
             var i = range.lowerBound
             while i + simdWidth <= range.upperBound {
                 let (y, g) = geluAndDerivativeVector(loadVector(inp + i))

@@ -1,0 +1,46 @@
+// CKernels: AVX2/FMA versions of moe's hottest element-wise and attention kernels, for
+// MoETensor. The package builds without -march flags, so these functions carry
+// __attribute__((target("avx2,fma"))) and the caller picks them at run time when
+// moe_cpu_has_avx2_fma() says the CPU has both; otherwise MoETensor runs its portable Swift
+// and OpenBLAS code (which is also the tests' reference). On other architectures the
+// kernels are absent in effect: moe_cpu_has_avx2_fma() returns 0 and they do nothing.
+#pragma once
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when the CPU (and OS) support AVX2 and FMA, else 0.
+int moe_cpu_has_avx2_fma(void);
+
+// Exact (erf) GELU with MoETensor's erf approximation (GELU.swift, VectorMath.swift).
+// count is any length; tails use masked loads and stores.
+
+/// out[i] = gelu(inp[i]).
+void moe_gelu_forward_avx2(float *out, const float *inp, ptrdiff_t count);
+/// out[i] = gelu(inp[i]), derivative[i] = gelu'(inp[i]).
+void moe_gelu_forward_derivative_avx2(
+    float *out, float *derivative, const float *inp, ptrdiff_t count);
+/// dinp[i] += dout[i] * gelu'(inp[i]).
+void moe_gelu_backward_avx2(float *dinp, const float *inp, const float *dout, ptrdiff_t count);
+
+// One attention head, fused (Attention.swift has the formulas). q, k, v point at the head's
+// first column in the packed qkv activations, rows `ld_qkv` floats apart; out/dout rows are
+// `ld_out` apart; att and scores are the head's N×N block. head_dim must be a multiple of 8.
+
+/// S = scale·Q·Kᵀ, att = softmax_rows(S), out = att·V (overwritten).
+void moe_attention_head_forward_avx2(
+    float *out, ptrdiff_t ld_out, float *att, const float *q, const float *k, const float *v,
+    ptrdiff_t ld_qkv, ptrdiff_t tokens, ptrdiff_t head_dim, float scale);
+/// dq += scale·dS·K, dk += scale·dSᵀ·Q, dv += attᵀ·dout, with dS = att ⊙ (dA − rowsum(dA ⊙ att))
+/// and dA = dout·Vᵀ; `scores` (N×N) is scratch and ends holding dS.
+void moe_attention_head_backward_avx2(
+    float *dq, float *dk, float *dv, float *scores, const float *dout, ptrdiff_t ld_out,
+    const float *q, const float *k, const float *v, ptrdiff_t ld_qkv, const float *att,
+    ptrdiff_t tokens, ptrdiff_t head_dim, float scale);
+
+#ifdef __cplusplus
+}
+#endif
