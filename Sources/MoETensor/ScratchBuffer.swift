@@ -11,8 +11,7 @@ public final class GrowableBuffer<Element: BitwiseCopyable & Numeric> {
 
     public init(count: Int = 0) {
         capacity = max(count, 1)
-        pointer = .allocate(capacity: capacity)
-        pointer.initialize(repeating: 0, count: capacity)
+        pointer = Self.allocateZeroed(capacity)
         self.count = count
     }
 
@@ -23,10 +22,19 @@ public final class GrowableBuffer<Element: BitwiseCopyable & Numeric> {
         if count > capacity {
             pointer.deallocate()
             capacity = count
-            pointer = .allocate(capacity: capacity)
-            pointer.initialize(repeating: 0, count: capacity)
+            pointer = Self.allocateZeroed(capacity)
         }
         self.count = count
+    }
+
+    /// `capacity` zeroed elements, set as bytes: all-zero bits are 0 for every integer and
+    /// float type, and a byte fill is one `memset` where the generic element-by-element
+    /// initialisation went through value witnesses (1.4 % of a benchmark run).
+    private static func allocateZeroed(_ capacity: Int) -> UnsafeMutablePointer<Element> {
+        let bytes = UnsafeMutableRawPointer.allocate(
+            byteCount: capacity * MemoryLayout<Element>.stride, alignment: MemoryLayout<Element>.alignment)
+        bytes.initializeMemory(as: UInt8.self, repeating: 0, count: capacity * MemoryLayout<Element>.stride)
+        return bytes.bindMemory(to: Element.self, capacity: capacity)
     }
 
     /// Sets the used elements to zero (gradient buffers before accumulation). Inlinable so

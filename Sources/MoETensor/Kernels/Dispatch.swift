@@ -7,8 +7,10 @@
 ///
 /// Shapes: M rows of the token buffer (B·N), n = `count` routed rows, D = `dim`;
 /// r = `rowIndices` [n] with values in 0..<M; s = `scale` [n] (router weights, nil = 1).
-/// Indices may repeat, so the kernels that add into the M-row buffer run serially
-/// (deterministic order); the ones writing n distinct rows run in parallel.
+/// Indices may repeat, so the kernels that add into the M-row buffer split the work by
+/// destination row (thread w takes rows r with r mod W = w, in ascending i): every row gets
+/// its additions in the serial order, whatever the thread count. The ones writing n distinct
+/// rows split the n rows.
 
 /// `out[i, :] = src[rowIndices[i], :]`.
 public func gatherRowsForward(
@@ -34,9 +36,7 @@ public func gatherRowsBackward(
 ) {
     precondition(count >= 0 && dim > 0, "gatherRows: bad shape")
     Profiler.measure(.dispatch, "gather backward") {
-        for i in 0..<count {
-            let r = Int(rowIndices[i])
-            precondition(r >= 0, "gatherRows: negative row index")
+        forEachByDestination(rowIndices: rowIndices, count: count, dim: dim) { i, r in
             addRow(dsrc + r * dim, dout + i * dim, scale: 1, dim: dim)
         }
     }
@@ -49,9 +49,7 @@ public func scatterAddRowsForward(
 ) {
     precondition(count >= 0 && dim > 0, "scatterAddRows: bad shape")
     Profiler.measure(.dispatch, "scatter-add forward") {
-        for i in 0..<count {
-            let r = Int(rowIndices[i])
-            precondition(r >= 0, "scatterAddRows: negative row index")
+        forEachByDestination(rowIndices: rowIndices, count: count, dim: dim) { i, r in
             addRow(dst + r * dim, src + i * dim, scale: scale?[i] ?? 1, dim: dim)
         }
     }
@@ -74,6 +72,21 @@ public func scatterAddRowsBackward(
                 if let dsrc { addRow(dsrc + i * dim, g, scale: scale?[i] ?? 1, dim: dim) }
                 if let dscale { dscale[i] += vectorDot(g, src + i * dim, count: dim) }
             }
+        }
+    }
+}
+
+/// `body(i, r_i)` for every i, split over the threads by destination row r_i (see above);
+/// serial for small work.
+private func forEachByDestination(
+    rowIndices: UnsafePointer<Int32>, count: Int, dim: Int, _ body: (_ i: Int, _ r: Int) -> Void
+) {
+    let workers = count * dim >= 32768 ? Parallel.threads : 1
+    Parallel.forEach(count: workers) { w in
+        for i in 0..<count {
+            let r = Int(rowIndices[i])
+            precondition(r >= 0, "dispatch: negative row index")
+            if r % workers == w { body(i, r) }
         }
     }
 }
