@@ -100,7 +100,7 @@ struct TransformerBlock {
         let d = norm1.dim
         // ∂L/∂m = dout + LN2ᵀ(MLPᵀ(dout)); the residual copy goes straight into dinp's buffer.
         let dmiddle = scratch.buffer(.residualMid, count: rows * d)
-        dmiddle.update(from: dout, count: rows * d)
+        copyInPlace(dmiddle, dout, count: rows * d)
         let dnorm = scratch.buffer(.normGradient, count: rows * d)
         switch mlp {
         case .dense(let layer):
@@ -116,7 +116,7 @@ struct TransformerBlock {
             store, dinp: dmiddle, dout: dnorm, inp: cache.middle.readPointer,
             mean: cache.mean2.readPointer, rstd: cache.rstd2.readPointer, rows: rows)
 
-        dinp.update(from: dmiddle, count: rows * d)
+        copyInPlace(dinp, dmiddle, count: rows * d)
         let dnorm1 = scratch.buffer(.normGradient, count: rows * d)
         attention.backward(
             store, dinp: dnorm1, dout: dmiddle, inp: cache.norm1.readPointer, batch: batch,
@@ -127,8 +127,17 @@ struct TransformerBlock {
     }
 }
 
-/// a += b over `count` floats.
-@inline(__always)
+/// a += b over `count` floats, split over the threads (residual streams are B·N·D floats:
+/// serial passes over them were a tenth of a two-thread step).
 func addInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { a[i] += b[i] }
+    Parallel.forEachChunk(count: count, minimumPerThread: 1 << 15) { range in
+        for i in range { a[i] += b[i] }
+    }
+}
+
+/// a = b over `count` floats, split over the threads.
+func copyInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
+    Parallel.forEachChunk(count: count, minimumPerThread: 1 << 15) { range in
+        (a + range.lowerBound).update(from: b + range.lowerBound, count: range.count)
+    }
 }
