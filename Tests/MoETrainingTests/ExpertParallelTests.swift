@@ -21,9 +21,13 @@ import Testing
         }
     }
 
-    /// `steps` steps of one trainer, and of `ranks` expert-parallel trainers in lockstep;
-    /// also returns the rows each rank's experts received from the group in the last step.
-    static func runBoth(_ recipe: Recipe, steps: Int, ranks: Int) throws -> (Trainer, [Trainer], [Int]) {
+    /// `steps` steps of one trainer, and of `ranks` expert-parallel trainers in lockstep,
+    /// whose sharded expert stores are then gathered (`unshardExpertStore`) for comparison;
+    /// also returns the rows each rank's experts received from the group in the last step
+    /// and each rank's footprint before the gather.
+    static func runBoth(_ recipe: Recipe, steps: Int, ranks: Int) throws -> (
+        Trainer, [Trainer], [Int], [StoreFootprint]
+    ) {
         let single = try tinyTrainer(recipe)
         try scrambleRouters(single)
         for _ in 0..<steps { try single.step() }
@@ -39,7 +43,9 @@ import Testing
             for _ in 0..<steps { try trainers[r].step() }
         }
         let received = shards.map { t in t.model.blockCaches.map { $0.moe.remote.receivedRows }.reduce(0, +) }
-        return (single, shards, received)
+        let footprints = shards.map(\.storeFootprint)
+        try group.run { r in try trainers[r].unshardExpertStore() }
+        return (single, shards, received, footprints)
     }
 
     /// SGD, or Adam with ε = 1e-3 (why: `DataParallelTests.twoRanksEqualOneProcess`).
@@ -50,11 +56,19 @@ import Testing
             (["optimizer.kind=adamw", "optimizer.eps=1e-3"], 2),
             (["optimizer.kind=sgd", "balancing=pcgrad"], 2),  // roundRobin, per-task buffers
             (["optimizer.kind=sgd"], 4),  // two groups: same-expert sums over 2 ranks
+            (["optimizer.kind=sgd", "optimizer.clip=0.01"], 4),  // clipped by the global norm
         ])
     func expertParallelRanksEqualOneProcess(overrides: [String], ranks: Int) throws {
         let recipe = try tinyRecipe(
             steps: 5, datasets: DataParallelTests.twoDatasets, overrides: overrides + ["training.expertParallel=2"])
-        let (single, shards, received) = try Self.runBoth(recipe, steps: 5, ranks: ranks)
+        let (single, shards, received, footprints) = try Self.runBoth(recipe, steps: 5, ranks: ranks)
+        // The store is sharded unless round-robin keeps per-task gradient buffers (PCGrad).
+        let whole = single.storeFootprint
+        let sharded = !overrides.contains("balancing=pcgrad")
+        for f in footprints {
+            #expect(f.experts * (sharded ? 2 : 1) == whole.experts, "\(f) vs one process \(whole)")
+            #expect(f.total - f.experts == whole.total - whole.experts)
+        }
         #expect(single.expertGroupSize == 1)
         #expect(shards.allSatisfy { $0.expertGroupSize == 2 })
         #expect(received.allSatisfy { $0 > 0 }, "rows run on each rank's experts: \(received)")
@@ -72,8 +86,8 @@ import Testing
         let recipe = try tinyRecipe(
             steps: 5, datasets: DataParallelTests.twoDatasets,
             overrides: ["optimizer.kind=adamw", "optimizer.eps=1e-3", "training.expertParallel=2"])
-        let (_, first, _) = try Self.runBoth(recipe, steps: 5, ranks: 2)
-        let (_, second, _) = try Self.runBoth(recipe, steps: 5, ranks: 2)
+        let (_, first, _, _) = try Self.runBoth(recipe, steps: 5, ranks: 2)
+        let (_, second, _, _) = try Self.runBoth(recipe, steps: 5, ranks: 2)
         #expect(differingNames(parameterBits(first[0].model), parameterBits(second[0].model)).isEmpty)
         #expect(differingNames(optimizerBits(first[0].optimizer), optimizerBits(second[0].optimizer)).isEmpty)
     }
