@@ -57,6 +57,7 @@ import Testing
             (["optimizer.kind=sgd", "balancing=pcgrad"], 2),  // roundRobin, per-task buffers
             (["optimizer.kind=sgd"], 4),  // two groups: same-expert sums over 2 ranks
             (["optimizer.kind=sgd", "optimizer.clip=0.01"], 4),  // clipped by the global norm
+            (["optimizer.kind=adam-per-task", "optimizer.eps=1e-3"], 2),  // sampled: per-task moments sharded
         ])
     func expertParallelRanksEqualOneProcess(overrides: [String], ranks: Int) throws {
         let recipe = try tinyRecipe(
