@@ -103,6 +103,8 @@ public enum Adaptation {
         let run = TrainingRun(trainer: trainer, checkpointPath: checkpointPath, log: log, progress: progress)
         let summary = try run.run()
         if summary.outcome == .interrupted { throw TrainingError.interrupted(checkpoint: checkpointPath) }
+        // Expert parallelism may have sharded the banks: `model` goes on whole (DESIGN §11.2).
+        try trainer.unshardExpertStore()
         return summary
     }
 

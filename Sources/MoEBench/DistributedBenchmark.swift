@@ -18,8 +18,13 @@ public struct DistributedBenchResult: Codable, Sendable {
     public var allReduceMilliseconds: Double
     /// Time in expert all-to-all exchanges; nil without expert parallelism.
     public var allToAllMilliseconds: Double?
-    /// 4 × trainable parameters: the gradient bucket of a step that reaches every parameter.
+    /// 4 × trainable parameters in rank 0's store: the gradient bucket of a step that reaches
+    /// every parameter (this rank's experts only, with a sharded expert store).
     public var gradientBytes: Double
+    /// 4 × the floats rank 0 holds after the timed steps: weights, gradients and optimiser
+    /// state, and the expert banks' part of them (DESIGN §11.2).
+    public var storeBytesPerRank: Double
+    public var expertStoreBytesPerRank: Double
     /// Bytes each rank hands to the all-reduces per step (gradient bucket, losses, MI; 0 on
     /// one rank, which reduces nothing).
     public var payloadBytesPerStep: Double
@@ -45,6 +50,8 @@ public struct DistributedBenchResult: Codable, Sendable {
         case allReduceMilliseconds = "allreduce_ms"
         case allToAllMilliseconds = "alltoall_ms"
         case gradientBytes = "gradient_bytes"
+        case storeBytesPerRank = "store_bytes_per_rank"
+        case expertStoreBytesPerRank = "expert_store_bytes_per_rank"
         case payloadBytesPerStep = "payload_bytes_per_step"
         case ringBytesPerStep = "ring_bytes_per_step"
         case imagesPerSecond = "images_per_s"
@@ -145,7 +152,9 @@ public enum DistributedBenchmark {
             millisecondsPerStep: 1e3 * t.step, computeMilliseconds: 1e3 * t.compute,
             allReduceMilliseconds: 1e3 * t.communication,
             allToAllMilliseconds: recipe.training.expertGroupSize > 1 ? 1e3 * t.exchange : nil,
-            gradientBytes: Double(4 * trainer.model.store.trainableScalarCount), payloadBytesPerStep: t.bytes,
+            gradientBytes: Double(4 * trainer.model.store.trainableScalarCount),
+            storeBytesPerRank: Double(4 * trainer.storeFootprint.total),
+            expertStoreBytesPerRank: Double(4 * trainer.storeFootprint.experts), payloadBytesPerStep: t.bytes,
             ringBytesPerStep: 2 * (n - 1) / n * t.bytes,
             imagesPerSecond: t.imagesPerSecond, singleImagesPerSecond: single, singleSource: source,
             speedup: speedup, scalingEfficiency: speedup.map { $0 / n })

@@ -40,4 +40,10 @@ public final class TimedExpertCollective: TimedCollective, ExpertCollective {
         defer { record(since: t0, bytes: 4 * values.count) }
         try expertInner.expertGroupSum(values, groupSize: p)
     }
+
+    public func expertGroupSum(_ values: inout [Double], groupSize p: Int) throws {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        defer { record(since: t0, bytes: 8 * values.count) }
+        try expertInner.expertGroupSum(&values, groupSize: p)
+    }
 }

@@ -32,6 +32,10 @@ extension MoECommand.Bench {
                 format:
                     "  bytes per step per rank: payload %.2f MB, ring all-reduce %.2f MB each way (gradients %.2f MB)",
                 r.payloadBytesPerStep / 1e6, r.ringBytesPerStep / 1e6, r.gradientBytes / 1e6))
+        say(
+            String(
+                format: "  held per rank: %.2f MB of weights, gradients and optimiser state (expert banks %.2f MB)",
+                r.storeBytesPerRank / 1e6, r.expertStoreBytesPerRank / 1e6))
         var line = String(format: "  %.1f images/s", r.imagesPerSecond)
         if let single = r.singleImagesPerSecond, let speedup = r.speedup, let efficiency = r.scalingEfficiency {
             line += String(

@@ -69,10 +69,11 @@ extension MoECommand {
                 trainer = try Trainer(recipe: recipe, data: try RunDataset.loadAll(recipe))
                 checkpointPath = recipe.outputPath
             }
-            if let collective { try trainer.distribute(over: collective) }
             let primary = (collective?.rank ?? 0) == 0
             let threads = runtime.apply(fallback: trainer.recipe.training.threads)
+            // Before `distribute`, which may shard the expert banks: the plan counts the whole model.
             if primary { printPlan(trainer, checkpointPath: checkpointPath, threads: threads) }
+            if let collective { try trainer.distribute(over: collective) }
             if let collective, collective.size > 1, primary {
                 say("data-parallel: \(collective.size) ranks (MPI), each takes 1/\(collective.size) of every batch")
                 let p = trainer.expertGroupSize
@@ -102,6 +103,10 @@ extension MoECommand {
                             summary.trainingSeconds, summary.imagesPerSecond, summary.seconds))
                 say("checkpoint: \(summary.checkpointPath)")
                 say("metrics:    \(logPath)")
+                let f = trainer.storeFootprint
+                say(
+                    "floats held by rank 0: \(f.weights) weights + \(f.gradients) gradients + \(f.optimizerState) "
+                        + "optimiser state = \(f.total) (expert banks \(f.experts))")
             }
             // 128 + SIGINT, like a shell: a script must not take the saved partial run for a finished one.
             if summary.outcome == .interrupted { throw ExitCode(130) }

@@ -44,6 +44,11 @@ public final class MPICollective: ExpertCollective {
         try communicators(p).group.allreduceSum(values)
     }
 
+    public func expertGroupSum(_ values: inout [Double], groupSize p: Int) throws {
+        guard !values.isEmpty else { return }
+        try communicators(p).group.allreduceSum(&values)
+    }
+
     /// The expert group and same-expert communicators for P (both splits are collective:
     /// every rank reaches the first use of a P at the same call).
     private func communicators(_ p: Int) throws -> (group: Communicator, replicas: Communicator) {

@@ -14,6 +14,9 @@ import MoETensor
 /// expert parallelism. Backward mirrors it: ∂L/∂o [n_d, D] goes to the owner, which
 /// accumulates its experts' weight gradients and returns ∂L/∂x rows [n_r, D]; ∂L/∂g =
 /// ⟨∂L/∂y, o⟩ and the router backward stay local.
+///
+/// The store may hold the full bank `[E, …]` or only this rank's slice `[E/P, …]` (the
+/// sharded expert store): expert e then sits at row e − g·E/P of the local bank.
 extension MoELayer {
     /// Runs this rank's experts on the group's rows and writes `cache.expertOutput` [T·K, D]
     /// (ungated, expert-sorted as `cache.expertInput`). On a failed exchange the output is
@@ -48,15 +51,16 @@ extension MoELayer {
             sendCounts.append(per + remote.sentRows[d] * dim)
         }
         guard let received = parallel.allToAll(send, sendCounts: sendCounts),
-            readSegments(received, per: per, owned: g * per, parallel: parallel, remote: remote)
+            readSegments(received, per: per, parallel: parallel, remote: remote)
         else { return }
+        guard let first = localBankStart(store, per: per, groupRank: g, parallel: parallel) else { return }
 
         let rows = remote.receivedRows
         remote.hidden.resize(rows * hidden)
         remote.activation.resize(rows * hidden)
         remote.derivative.resize(rows * hidden)
         remote.output.resize(rows * dim)
-        withExpertWeights(store) { w1, b1, w2, b2 in
+        withOwnedExpertWeights(store, first: first) { w1, b1, w2, b2 in
             for segment in remote.segments {
                 GroupedLinear.forward(
                     out: remote.hidden.pointer + segment.start * hidden,
@@ -108,9 +112,13 @@ extension MoELayer {
         remote.dHidden.zero()
         remote.dInput.resize(rows * dim)
         remote.dInput.zero()
-        let trainable = trainableExperts(store)
-        withExpertWeights(store) { w1, _, w2, _ in
-            withExpertGradients(store) { dw1, db1, dw2, db2 in
+        let per = experts / parallel.groupSize
+        guard let first = localBankStart(store, per: per, groupRank: parallel.groupRank, parallel: parallel) else {
+            return
+        }
+        let trainable = trainableExperts(store).map { Array($0[first..<first + per]) }
+        withOwnedExpertWeights(store, first: first) { w1, _, w2, _ in
+            withOwnedExpertGradients(store, first: first) { dw1, db1, dw2, db2 in
                 for segment in remote.segments {
                     GroupedLinear.backward(
                         dinp: remote.dActivation.pointer + segment.start * hidden, dweight: dw2, dbias: db2,
@@ -134,10 +142,10 @@ extension MoELayer {
     }
 
     /// Splits the forward exchange into per-source segments (header of E/P counts, then the
-    /// rows) and copies the rows into `remote.input`. False (failure recorded) when a
-    /// segment's size does not match its header.
+    /// rows; offsets `[E/P + 1]` by local expert) and copies the rows into `remote.input`.
+    /// False (failure recorded) when a segment's size does not match its header.
     private func readSegments(
-        _ received: (values: [Float], counts: [Int]), per: Int, owned: Int, parallel: ExpertParallelism,
+        _ received: (values: [Float], counts: [Int]), per: Int, parallel: ExpertParallelism,
         remote: RemoteExpertCache
     ) -> Bool {
         var segments: [(start: Int, offsets: [Int])] = []
@@ -150,17 +158,16 @@ extension MoELayer {
                 )
                 return false
             }
-            var offsets = [Int](repeating: 0, count: experts + 1)
+            var offsets = [Int](repeating: 0, count: per + 1)
             for j in 0..<per {
                 let n = received.values[cursor + j]
                 guard n >= 0, n == n.rounded() else {
                     parallel.fail(ExpertExchangeError(detail: "rank \(s) of the group sent the row count \(n)"))
                     return false
                 }
-                offsets[owned + j + 1] = offsets[owned + j] + Int(n)
+                offsets[j + 1] = offsets[j] + Int(n)
             }
-            for e in (owned + per)..<experts { offsets[e + 1] = offsets[e] }
-            let rows = offsets[experts]
+            let rows = offsets[per]
             guard count == per + rows * dim else {
                 parallel.fail(
                     ExpertExchangeError(
@@ -203,5 +210,45 @@ extension MoELayer {
             back.values.withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: $0.count) }
         }
         return true
+    }
+
+    /// Row of the local bank where group rank g's experts start: g·E/P for a full bank
+    /// `[E, …]`, 0 for an owned slice `[E/P, …]`; nil (failure recorded) for any other shape.
+    private func localBankStart(
+        _ store: ParameterStore, per: Int, groupRank g: Int, parallel: ExpertParallelism
+    ) -> Int? {
+        switch store[w1].value.shape.first ?? 0 {
+        case experts: return g * per
+        case per: return 0
+        case let rows:
+            parallel.fail(
+                ExpertExchangeError(detail: "the expert bank holds \(rows) experts, neither \(experts) nor \(per)"))
+            return nil
+        }
+    }
+
+    /// The bank's values from local expert row `first` on.
+    private func withOwnedExpertWeights(
+        _ store: ParameterStore, first: Int,
+        _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>) -> Void
+    ) {
+        withExpertWeights(store) { w1, b1, w2, b2 in
+            body(w1 + first * dim * hidden, b1 + first * hidden, w2 + first * hidden * dim, b2 + first * dim)
+        }
+    }
+
+    /// The bank's gradients (nil when frozen) from local expert row `first` on.
+    private func withOwnedExpertGradients(
+        _ store: ParameterStore, first: Int,
+        _ body: (
+            UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?,
+            UnsafeMutablePointer<Float>?
+        ) -> Void
+    ) {
+        withExpertGradients(store) { dw1, db1, dw2, db2 in
+            body(
+                dw1.map { $0 + first * dim * hidden }, db1.map { $0 + first * hidden },
+                dw2.map { $0 + first * hidden * dim }, db2.map { $0 + first * dim })
+        }
     }
 }

@@ -320,10 +320,12 @@ struct MoELayer {
     }
 
     /// Which experts receive gradients: the expert bank's `trainableSlices` (one flag per
-    /// expert, the same for w1, b1, w2, b2), or nil when the whole bank learns alike.
+    /// expert the store holds, the same for w1, b1, w2, b2), or nil when the whole bank
+    /// learns alike.
     func trainableExperts(_ store: ParameterStore) -> [Bool]? {
         guard let slices = store[w1].trainableSlices else { return nil }
-        precondition(slices.count == experts, "trainableSlices has \(slices.count) entries for \(experts) experts")
+        let rows = store[w1].value.shape.first ?? 0
+        precondition(slices.count == rows, "trainableSlices has \(slices.count) entries for \(rows) experts")
         return slices
     }
 

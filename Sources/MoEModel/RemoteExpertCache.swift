@@ -9,7 +9,7 @@ final class RemoteExpertCache {
     /// Rows (assignments) this rank sent to each group rank, in group-rank order.
     var sentRows: [Int] = []
     /// Where each source rank's rows start in the received buffers, and their offsets by
-    /// expert (`[E + 1]`, relative to that start; only this rank's experts are non-empty).
+    /// this rank's experts (`[E/P + 1]`, local expert j = e − g·E/P, relative to that start).
     var segments: [(start: Int, offsets: [Int])] = []
     let input = ScratchBuffer()  // [R, D]
     let hidden = ScratchBuffer()  // [R, F] pre-activation

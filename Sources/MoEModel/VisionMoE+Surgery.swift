@@ -80,6 +80,7 @@ extension VisionMoE {
     /// whose tokens never picked a removed expert (the removed softmax terms are then the
     /// only difference, so this holds exactly with `renormalize` or when they were −∞).
     public func keepingExperts(_ kept: [[Int]]) throws -> VisionMoE {
+        try requireFullExpertBanks(for: "expert surgery")
         let layers = config.moeBlocks
         guard !config.isDense, kept.count == layers.count else {
             throw ModelError.invalidConfig(
@@ -146,6 +147,7 @@ extension VisionMoE {
     /// covering only the experts it covered, so its outputs stay bit-identical; datasets
     /// added afterwards with `addingDataset` see all experts.
     public func appendingExperts(_ count: Int, seed: UInt64) throws -> VisionMoE {
+        try requireFullExpertBanks(for: "expert surgery")
         guard !config.isDense, count >= 1 else {
             throw ModelError.invalidConfig(
                 field: "experts", reason: "expansion appends at least one expert to an MoE model, got \(count)")

@@ -96,6 +96,9 @@ public final class VisionMoE {
         guard images.rank == 4, images.shape == expected, expected[0] > 0 else {
             throw ModelError.inputShape(dataset: dataset, expected: expected, got: images.shape)
         }
+        if !training || (expertParallelism?.groupSize ?? 1) < 2 {
+            try requireFullExpertBanks(for: training ? "a training pass without expert parallelism" : "inference")
+        }
         let pass = Pass(
             dataset: dataset, batch: images.shape[0], gridHeight: spec.height / config.patchSize,
             gridWidth: spec.width / config.patchSize, keepsActivations: training)

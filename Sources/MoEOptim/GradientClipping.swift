@@ -6,13 +6,19 @@ public enum GradientClipping {
     /// Global L2 norm over the gradients of trainable parameters (Double accumulation,
     /// independent of the thread count).
     public static func globalNorm(_ store: ParameterStore) -> Float {
+        Float(squaredNorm(store) { _ in true }.squareRoot())
+    }
+
+    /// Σ_p Σ_i g_{p,i}² over the trainable parameters with a gradient that `included` accepts
+    /// (Double accumulation, in store order).
+    public static func squaredNorm(_ store: ParameterStore, where included: (Parameter) -> Bool) -> Double {
         var sum: Double = 0
-        for parameter in store.parameters where parameter.isTrainable && parameter.hasGradient {
+        for parameter in store.parameters where parameter.isTrainable && parameter.hasGradient && included(parameter) {
             sum += parameter.grad.withUnsafePointer { g in
                 OptimKernels.sumOfSquares(g, count: parameter.grad.count)
             }
         }
-        return Float(sum.squareRoot())
+        return sum
     }
 
     /// If maxNorm > 0 and norm > maxNorm, scales all trainable grads by maxNorm/(norm+1e-6).
@@ -20,7 +26,14 @@ public enum GradientClipping {
     @discardableResult
     public static func clip(_ store: ParameterStore, maxNorm: Float) -> Float {
         let norm = globalNorm(store)
-        guard maxNorm > 0, norm > maxNorm else { return norm }
+        clip(store, maxNorm: maxNorm, norm: norm)
+        return norm
+    }
+
+    /// Scales all trainable grads by maxNorm/(norm+1e-6) when maxNorm > 0 and `norm` (the
+    /// global norm, computed by the caller, e.g. over sharded stores) exceeds it.
+    public static func clip(_ store: ParameterStore, maxNorm: Float, norm: Float) {
+        guard maxNorm > 0, norm > maxNorm else { return }
         let scale = maxNorm / (norm + 1e-6)
         store.updateEachTrainable { parameter in
             let n = parameter.grad.count
@@ -30,6 +43,5 @@ public enum GradientClipping {
                 }
             }
         }
-        return norm
     }
 }

@@ -20,15 +20,18 @@ struct ExpertParallelPretrainTests {
         return url
     }
 
-    /// `moe pretrain` with `--set training.expertParallel=2` into `<folder>/<run>/dp.moe`.
-    static func pretrain(_ folder: URL, run: String, ranks: Int, steps: Int = 5) throws -> (URL, String) {
+    /// `moe pretrain` with `--set training.expertParallel=2` (and `extra` arguments) into
+    /// `<folder>/<run>/dp.moe`.
+    static func pretrain(
+        _ folder: URL, run: String, ranks: Int, steps: Int = 5, extra: [String] = []
+    ) throws -> (URL, String) {
         let out = folder.appendingPathComponent(run).appendingPathComponent("dp.moe")
         let result = try DP.moe(
             ranks: ranks,
             [
                 "pretrain", "--recipe", folder.appendingPathComponent("recipe.yaml").path, "--steps", "\(steps)",
                 "--out", out.path, "--set", "training.expertParallel=2",
-            ])
+            ] + extra)
         #expect(result.status == 0, "\(result.output)")
         return (out, result.output)
     }
@@ -65,6 +68,36 @@ struct ExpertParallelPretrainTests {
         let resumedEP = DP.maxRelativeDifference(try DP.tensors(oneThenEP), reference)
         print("one process 3 steps + 2 expert-parallel steps on 2 ranks: max relative difference \(resumedEP)")
         #expect(resumedEP <= 1e-5)
+    }
+
+    /// Floats rank 0 holds, all and in expert banks, from `moe pretrain`'s
+    /// "floats held by rank 0: … = T (expert banks X)" line.
+    static func footprint(_ output: String) -> (total: Int, experts: Int)? {
+        guard let line = output.split(separator: "\n").first(where: { $0.contains("floats held by rank 0:") }),
+            let tail = line.split(separator: "=").last
+        else { return nil }
+        let numbers = tail.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        return numbers.count == 2 ? (numbers[0], numbers[1]) : nil
+    }
+
+    /// The sharded expert store (DESIGN §11.2): each of the 2 ranks holds 2 of the 4
+    /// experts' weights, gradients and AdamW moments, half of one process's expert floats,
+    /// and everything else whole; clipped by the global norm, the steps still equal one
+    /// process's.
+    @Test func eachRankHoldsHalfTheExpertFloats() throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let adam = ["--set", "optimizer.kind=adamw", "--set", "optimizer.eps=1e-3", "--set", "optimizer.clip=0.05"]
+        let (one, oneOutput) = try Self.pretrain(folder, run: "one", ranks: 1, steps: 3, extra: adam)
+        let (two, twoOutput) = try Self.pretrain(folder, run: "two", ranks: 2, steps: 3, extra: adam)
+        let whole = try #require(Self.footprint(oneOutput), "\(oneOutput)")
+        let split = try #require(Self.footprint(twoOutput), "\(twoOutput)")
+        print("floats per rank, one process: \(whole); expert-parallel on 2 ranks: \(split)")
+        #expect(split.experts * 2 == whole.experts)
+        #expect(split.total - split.experts == whole.total - whole.experts)
+        let relative = DP.maxRelativeDifference(try DP.tensors(two), try DP.tensors(one))
+        print("mpirun -np 2 sharded experts, AdamW clipped, vs one process: max relative difference \(relative)")
+        #expect(relative <= 1e-5)
     }
 
     /// P must divide the rank count: 2 ranks cannot form groups of 4 (4 experts, so the

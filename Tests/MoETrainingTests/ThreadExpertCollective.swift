@@ -48,6 +48,18 @@ extension ThreadRank: ExpertCollective {
         sum(values, over: Array(rank / p * p..<rank / p * p + p))
     }
 
+    func expertGroupSum(_ values: inout [Double], groupSize p: Int) throws {
+        var mine = [Double](repeating: 0, count: size * values.count)
+        for (i, v) in values.enumerated() { mine[rank * values.count + i] = v }
+        let all = group.exchange(rank: rank, mine, add: +)
+        let first = rank / p * p
+        for i in values.indices {
+            var total = all[first * values.count + i]
+            for r in first + 1..<first + p { total += all[r * values.count + i] }
+            values[i] = total
+        }
+    }
+
     /// `values ← Σ` over `ranks` in rank order, in Float.
     private func sum(_ values: UnsafeMutableBufferPointer<Float>, over ranks: [Int]) {
         let all = allGather(Array(values))

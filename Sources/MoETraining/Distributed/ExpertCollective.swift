@@ -18,6 +18,9 @@ public protocol ExpertCollective: Collective {
     func sameExpertsSum(_ values: UnsafeMutableBufferPointer<Float>, groupSize p: Int) throws
     /// `values[i] ← Σ values[i]` over the P ranks of this rank's group, in place.
     func expertGroupSum(_ values: UnsafeMutableBufferPointer<Float>, groupSize p: Int) throws
+    /// `values[i] ← Σ values[i]` over the P ranks of this rank's group, for a few doubles
+    /// (the sharded experts' squared gradient norm).
+    func expertGroupSum(_ values: inout [Double], groupSize p: Int) throws
 }
 
 /// A rank's expert group as the model's `ExpertExchange`.

@@ -76,26 +76,34 @@ extension Trainer {
         let reached = model.store.parameters.filter {
             $0.isTrainable && $0.hasGradient && !banks.contains($0.name)
         }
-        let total = reached.reduce(0) { $0 + $1.grad.count }
-        if gradientBucket.count != total { gradientBucket = [Float](repeating: 0, count: total) }
-        gradientBucket.withUnsafeMutableBufferPointer { bucket in
+        try sumGradients(of: reached, bucket: &gradientBucket) { try collective.allreduceSum($0) }
+        if !banks.isEmpty { try reduceExpertGradients() }
+    }
+
+    /// Packs the gradients of `parameters` into `bucket`, runs `sum` on it in place (one
+    /// collective call for all of them) and unpacks the result.
+    func sumGradients(
+        of parameters: [Parameter], bucket: inout [Float], _ sum: (UnsafeMutableBufferPointer<Float>) throws -> Void
+    ) throws {
+        let total = parameters.reduce(0) { $0 + $1.grad.count }
+        if bucket.count != total { bucket = [Float](repeating: 0, count: total) }
+        bucket.withUnsafeMutableBufferPointer { bucket in
             var offset = 0
-            for p in reached {
+            for p in parameters {
                 let n = p.grad.count
                 p.grad.withUnsafePointer { (bucket.baseAddress! + offset).update(from: $0, count: n) }
                 offset += n
             }
         }
-        try gradientBucket.withUnsafeMutableBufferPointer { try collective.allreduceSum($0) }
-        gradientBucket.withUnsafeBufferPointer { bucket in
+        try bucket.withUnsafeMutableBufferPointer { try sum($0) }
+        bucket.withUnsafeBufferPointer { bucket in
             var offset = 0
-            for p in reached {
+            for p in parameters {
                 let n = p.grad.count
                 p.grad.withUnsafeMutablePointer { $0.update(from: bucket.baseAddress! + offset, count: n) }
                 offset += n
             }
         }
-        if !banks.isEmpty { try reduceExpertGradients() }
     }
 
     /// `Σ_ranks` of the per-task shared-gradient buffers of `tasks` (round-robin).

@@ -4,8 +4,8 @@ import MoETensor
 /// Expert-parallel training (DESIGN §11.2): within each group of P ranks, rank g runs
 /// experts `[g·E/P, (g+1)·E/P)` of every MoE layer on the tokens the whole group routed to
 /// them (the model's all-to-all), and expert-bank gradients are summed among the ranks
-/// that hold the same experts. Every rank still keeps every weight (see §11.2 for what
-/// this scheme saves and what it does not).
+/// that hold the same experts. Each rank's store keeps only its experts' slices of the
+/// banks (`Trainer+ExpertShard`), unless the run needs per-task gradient buffers.
 extension Trainer {
     /// Turns expert parallelism on when the recipe asks for P > 1 and more than one rank
     /// trains; with one rank every expert runs here (so an expert-parallel run's checkpoint
@@ -34,6 +34,7 @@ extension Trainer {
         }
         model.expertParallelism = try ExpertParallelism(ExpertGroupExchange(experts, groupSize: p))
         expertGroupSize = p
+        try shardExpertStore(groupSize: p, groupRank: collective.rank % p)
     }
 
     /// The names of every MoE layer's expert bank (w1, b1, w2, b2) under expert
@@ -46,14 +47,14 @@ extension Trainer {
             })
     }
 
-    /// Expert-bank gradients, each `[E, …]` with slice e the gradient of expert e. On group
-    /// rank g only the slices `[g·E/P, (g+1)·E/P)` hold anything (this rank's experts on
-    /// its group's tokens). Those are summed over the N/P ranks holding the same experts,
+    /// Expert-bank gradients summed over the N/P ranks holding the same experts,
     ///
     ///     G[e] = Σ_{ranks r with r mod P = g} G_r[e],
     ///
-    /// and then gathered within the group (a sum where every other rank contributes exact
-    /// zeros), so every rank ends with the full, identical bank gradient.
+    /// for this rank's experts e. With a sharded store each bank holds just those; with full
+    /// banks `[E, …]` (only slices `[g·E/P, (g+1)·E/P)` are non-zero) the owned slices are
+    /// summed and then gathered within the group (a sum where every other rank contributes
+    /// exact zeros), so every rank ends with the full, identical bank gradient.
     func reduceExpertGradients() throws {
         guard let exchange = model.expertParallelism, let experts = collective as? any ExpertCollective else {
             return
@@ -61,6 +62,12 @@ extension Trainer {
         let (p, g) = (exchange.groupSize, exchange.groupRank)
         let banks = expertBankNames
         let reached = model.store.parameters.filter { $0.isTrainable && $0.hasGradient && banks.contains($0.name) }
+        if expertShard != nil {
+            try sumGradients(of: reached, bucket: &expertGradientBucket) {
+                try experts.sameExpertsSum($0, groupSize: p)
+            }
+            return
+        }
         var owned = [Float]()
         for bank in reached {
             let slice = bank.grad.count / p

@@ -151,8 +151,8 @@ extension Trainer {
         let store = model.store
         let clip = recipe.optimizer.clipNorm
         func clipped() throws -> Float {
-            let norm = Profiler.measure(.optimizer, "gradient norm / clip", opaque: true) {
-                GradientClipping.clip(store, maxNorm: clip)
+            let norm = try Profiler.measure(.optimizer, "gradient norm / clip", opaque: true) {
+                try clipGradients(maxNorm: clip)
             }
             guard norm.isFinite else {
                 throw TrainingError.nonFiniteLoss(step: state.step + 1, dataset: dataset, lastCheckpoint: nil)

@@ -49,8 +49,12 @@ public final class Trainer {
     public internal(set) var collective: any Collective = SingleProcess()
     /// The flat buffer gradients are packed into for the data-parallel allreduce.
     var gradientBucket: [Float] = []
-    /// P of expert parallelism (1: every rank runs every expert; DESIGN §11.3).
+    /// The same for the sharded expert banks' same-expert sum.
+    var expertGradientBucket: [Float] = []
+    /// P of expert parallelism (1: every rank runs every expert; DESIGN §11.2).
     public internal(set) var expertGroupSize = 1
+    /// This rank's slice of the expert banks, when expert parallelism shards the store.
+    var expertShard: ExpertShard?
 
     /// A fresh run: model initialised from the recipe's seed.
     public convenience init(recipe: Recipe, data: [RunDataset]) throws {
@@ -155,20 +159,23 @@ public final class Trainer {
 
     /// Test-split metrics of every dataset, by name. Data-parallel, every rank must call it:
     /// each evaluates its shard of every test split and all receive the whole split's
-    /// metrics (DESIGN §11.3).
+    /// metrics (DESIGN §11.3). A sharded expert store is gathered for it (§11.2).
     public func evaluate() throws -> [String: TaskMetrics] {
-        var result: [String: TaskMetrics] = [:]
-        for d in data {
-            result[d.name] = try Evaluation.evaluate(
-                model: model, dataset: d, batchSize: recipe.training.evalBatchSize, collective: collective)
+        try withFullExpertBanks {
+            var result: [String: TaskMetrics] = [:]
+            for d in data {
+                result[d.name] = try Evaluation.evaluate(
+                    model: model, dataset: d, batchSize: recipe.training.evalBatchSize, collective: collective)
+            }
+            return result
         }
-        return result
     }
 
     /// True mutual information between datasets and experts of each MoE layer's buffer.
     public var bufferMutualInformation: [Double] { state.mutualInformation.map(\.mutualInformation) }
 
-    /// A checkpoint of the current state, resumable bit for bit.
+    /// A checkpoint of the current state, resumable bit for bit. With a sharded expert store
+    /// it holds the full banks gathered within the group, so every rank must call it.
     public func checkpoint() throws -> Checkpoint {
         var state = state
         let names = data.map(\.name)
@@ -182,10 +189,11 @@ public final class Trainer {
             ? nil
             : parameters.map {
                 ParameterFlags(
-                    name: $0.name, isTrainable: $0.isTrainable, trainableSlices: $0.trainableSlices, decays: $0.decays)
+                    name: $0.name, isTrainable: $0.isTrainable, trainableSlices: fullTrainableSlices($0),
+                    decays: $0.decays)
             }
-        return try RunCheckpoint.make(
-            model: model, recipe: recipe, state: state, optimizer: optimizer, history: history)
+        return try gatheringExpertBanks(
+            RunCheckpoint.make(model: model, recipe: recipe, state: state, optimizer: optimizer, history: history))
     }
 
     /// Adds wall time spent in steps (kept across resumes for ETA and reports).

@@ -107,16 +107,14 @@ public struct TrainingRun {
                 window = (0, 0)
             }
             if settings.evalEvery > 0 && step % settings.evalEvery == 0 && !trainer.isFinished {
-                let metrics = try trainer.evaluate()
-                if isPrimary { try logEvaluation(metrics, step: step) }
+                _ = try evaluate(step: step)
             }
             if settings.checkpointEvery > 0 && step % settings.checkpointEvery == 0 && !trainer.isFinished {
                 try save()
                 lastSaved = checkpointPath
             }
         }
-        let metrics = try trainer.evaluate()
-        if isPrimary { try logEvaluation(metrics, step: trainer.state.step) }
+        let metrics = try evaluate(step: trainer.state.step)
         try save()
         return summary(
             .finished, startStep: startStep, startSeconds: startTrainingSeconds, images: totalImages, since: runStart,
@@ -131,9 +129,21 @@ public struct TrainingRun {
         if isPrimary { progress(line, final) }
     }
 
+    /// Every rank evaluates (with full expert banks, DESIGN §11.2); rank 0 logs, expert
+    /// usage included.
+    private func evaluate(step: Int) throws -> [String: TaskMetrics] {
+        try trainer.withFullExpertBanks {
+            let metrics = try trainer.evaluate()
+            if isPrimary { try logEvaluation(metrics, step: step) }
+            return metrics
+        }
+    }
+
+    /// Rank 0 writes; with a sharded expert store every rank takes part in gathering the banks.
     private func save() throws {
-        guard isPrimary else { return }
-        try trainer.checkpoint().write(to: URL(fileURLWithPath: checkpointPath))
+        guard isPrimary || trainer.expertShard != nil else { return }
+        let checkpoint = try trainer.checkpoint()
+        if isPrimary { try checkpoint.write(to: URL(fileURLWithPath: checkpointPath)) }
     }
 
     private func logEvaluation(_ metrics: [String: TaskMetrics], step: Int) throws {
