@@ -7,10 +7,11 @@
 ///
 /// Shapes: M rows of the token buffer (B·N), n = `count` routed rows, D = `dim`;
 /// r = `rowIndices` [n] with values in 0..<M; s = `scale` [n] (router weights, nil = 1).
-/// Indices may repeat, so the kernels that add into the M-row buffer split the work by
-/// destination row (thread w takes rows r with r mod W = w, in ascending i): every row gets
-/// its additions in the serial order, whatever the thread count. The ones writing n distinct
-/// rows split the n rows.
+/// Indices may repeat, so the kernels that add into the M-row buffer go by destination row:
+/// the i of each row are listed in ascending order (a stable counting sort), and blocks of
+/// destination rows run on the threads. Every row gets its additions in the serial order,
+/// so results do not depend on the thread count. The ones writing n distinct rows split
+/// the n rows.
 
 /// `out[i, :] = src[rowIndices[i], :]`.
 public func gatherRowsForward(
@@ -76,17 +77,38 @@ public func scatterAddRowsBackward(
     }
 }
 
-/// `body(i, r_i)` for every i, split over the threads by destination row r_i (see above);
-/// serial for small work.
+/// `body(i, r_i)` for every i: grouped by destination row r (ascending), each row's i in
+/// ascending order, blocks of rows on the threads; serial for small work.
 private func forEachByDestination(
     rowIndices: UnsafePointer<Int32>, count: Int, dim: Int, _ body: (_ i: Int, _ r: Int) -> Void
 ) {
-    let workers = count * dim >= 32768 ? Parallel.threads : 1
-    Parallel.forEach(count: workers) { w in
-        for i in 0..<count {
-            let r = Int(rowIndices[i])
-            precondition(r >= 0, "dispatch: negative row index")
-            if r % workers == w { body(i, r) }
+    var rows = 0
+    for i in 0..<count {
+        precondition(rowIndices[i] >= 0, "dispatch: negative row index")
+        rows = max(rows, Int(rowIndices[i]) + 1)
+    }
+    guard count * dim >= 32768, Parallel.threads > 1 else {
+        for i in 0..<count { body(i, Int(rowIndices[i])) }
+        return
+    }
+    // Counting sort of i by r: row r's sources are sources[starts[r]..<starts[r + 1]].
+    var starts = [Int](repeating: 0, count: rows + 1)
+    for i in 0..<count { starts[Int(rowIndices[i]) + 1] += 1 }
+    for r in 0..<rows { starts[r + 1] += starts[r] }
+    var next = starts
+    var sources = [Int](repeating: 0, count: count)
+    for i in 0..<count {
+        let r = Int(rowIndices[i])
+        sources[next[r]] = i
+        next[r] += 1
+    }
+    starts.withUnsafeBufferPointer { starts in
+        sources.withUnsafeBufferPointer { sources in
+            Parallel.forEachChunk(count: rows, minimumPerThread: max(1, 16384 / dim)) { block in
+                for r in block {
+                    for j in starts[r]..<starts[r + 1] { body(sources[j], r) }
+                }
+            }
         }
     }
 }
