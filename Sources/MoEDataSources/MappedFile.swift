@@ -36,5 +36,11 @@ final class MappedFile: @unchecked Sendable {
         self.length = length
     }
 
+    /// `body` on the mapped bytes, with the mapping kept alive until it returns (a use of
+    /// `base` alone does not keep it: the mapping may go right after that use).
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(self) { try body(UnsafeRawBufferPointer(start: base, count: length)) }
+    }
+
     deinit { munmap(UnsafeMutableRawPointer(mutating: base), length) }
 }

@@ -132,10 +132,13 @@ public struct PreparedCache: Sendable {
         (folder as NSString).appendingPathComponent("\(name)-\(Self.hash(key)).stream")
     }
 
-    /// The cached split for `key`, or nil (missing, damaged, or written for another key).
-    public func load(name: String, key: String) -> LoadedSplit? {
-        guard let file = try? MappedFile(path: path(name: name, key: key)),
-            let raw = Self.decompressFrames(UnsafeRawBufferPointer(start: file.base, count: file.length))
+    /// The cached split for `key`, or nil (missing, damaged, or written for another key);
+    /// from `prefetched`'s bytes when it decompressed the file `key` names.
+    public func load(name: String, key: String, prefetched: CachePrefetch? = nil) -> LoadedSplit? {
+        let path = path(name: name, key: key)
+        if let raw = prefetched?.bytes(name: name, path: path) { return CacheCodec.decode(raw, key: key) }
+        guard let file = try? MappedFile(path: path),
+            let raw = file.withBytes({ Self.decompressFrames($0) })
         else { return nil }
         return CacheCodec.decode(raw, key: key)
     }
@@ -193,30 +196,7 @@ public struct PreparedCache: Sendable {
     /// The concatenated frames of `source` decompressed, each into its place and on the
     /// worker threads; nil unless every frame parses, states its size, and decompresses.
     static func decompressFrames(_ source: UnsafeRawBufferPointer) -> [UInt8]? {
-        var frames: [(input: Range<Int>, output: Range<Int>)] = []
-        var (offset, total) = (0, 0)
-        while offset < source.count {
-            let rest = UnsafeRawBufferPointer(rebasing: source[offset...])
-            let compressed = ZSTD_findFrameCompressedSize(rest.baseAddress, rest.count)
-            let content = ZSTD_getFrameContentSize(rest.baseAddress, rest.count)
-            guard ZSTD_isError(compressed) == 0, content != ZSTD_CONTENTSIZE_ERROR,
-                content != ZSTD_CONTENTSIZE_UNKNOWN, content <= UInt64(Int.max - total)
-            else { return nil }
-            frames.append((offset..<(offset + compressed), total..<(total + Int(content))))
-            (offset, total) = (offset + compressed, total + Int(content))
-        }
-        guard total > 0 else { return nil }
-        let failed = Atomic<Bool>(false)
-        let raw = [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
-            let base = out.baseAddress!
-            Parallel.forEach(count: frames.count) { f in
-                let (input, output) = frames[f]
-                let rc = ZSTD_decompress(
-                    base + output.lowerBound, output.count, source.baseAddress! + input.lowerBound, input.count)
-                if ZSTD_isError(rc) != 0 || rc != output.count { failed.store(true, ordering: .relaxed) }
-            }
-            initialized = total
-        }
-        return failed.load(ordering: .relaxed) ? nil : raw
+        guard let job = FrameDecompression(source) else { return nil }
+        return job.run { Parallel.forEach(count: min(Parallel.threads, job.frames.count)) { _ in job.work() } }
     }
 }

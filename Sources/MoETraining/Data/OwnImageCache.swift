@@ -7,11 +7,21 @@ import MoERecipe
 struct OwnImageCache {
     let recipe: DatasetRecipe
     let preprocessing: ImagePreprocessing
-
     /// `cache`, `<path>/.moe-cache` by default, nil for `cache: none`.
-    var folder: String? {
-        if recipe.cache == "none" { return nil }
-        return recipe.cache ?? recipe.path.map { ($0 as NSString).appendingPathComponent(".moe-cache") }
+    let folder: String?
+    /// The splits' newest cache files, decompressing beside the key's computation.
+    let prefetch: CachePrefetch?
+
+    /// Starts the prefetch: build this once the dataset is listed, just before `split`.
+    init(recipe: DatasetRecipe, preprocessing: ImagePreprocessing) {
+        self.recipe = recipe
+        self.preprocessing = preprocessing
+        folder =
+            recipe.cache == "none"
+            ? nil : recipe.cache ?? recipe.path.map { ($0 as NSString).appendingPathComponent(".moe-cache") }
+        prefetch = folder.flatMap {
+            CachePrefetch(cache: PreparedCache(folder: $0), names: ["train", "test"].map { "\(recipe.name)-\($0)" })
+        }
     }
 
     /// Bytes allowed for one prepared split: `memoryBudget` MiB, else physical memory / 4.
@@ -64,7 +74,7 @@ struct OwnImageCache {
             try createFolder(folder)
             return try stream(split, bytes: bytes, to: path, key: key, count: count, decode: decode)
         }
-        if let hit = cache.load(name: name, key: key), hit.count == count {
+        if let hit = cache.load(name: name, key: key, prefetched: prefetch), hit.count == count {
             report(
                 String(
                     format: "%@ %@: %d images from the cache (%.2f s)", recipe.name, split, count,

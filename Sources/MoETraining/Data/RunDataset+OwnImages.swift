@@ -26,19 +26,21 @@ extension RunDataset {
         let prep = preprocessing(recipe, model: model)
         let (trainName, testName) = (recipe.trainSplit ?? "train", recipe.testSplit ?? "val")
         let progress = (train: "\(recipe.name) train", test: "\(recipe.name) test")
-        let cache = OwnImageCache(recipe: recipe, preprocessing: prep)
+        // Built after each layout is listed (its prefetch would compete with the listing).
+        let makeCache = { OwnImageCache(recipe: recipe, preprocessing: prep) }
         var names: [String]
         var train: LoadedSplit
         var test: LoadedSplit
         switch recipe.source {
         case .coco:
             (names, train, test) = try loadCOCO(
-                root: root, splits: (trainName, testName), cache: cache, preprocessing: prep, progress: progress)
+                root: root, splits: (trainName, testName), cache: makeCache, preprocessing: prep, progress: progress)
         case .masks:
             let classes = recipe.classes ?? 1
             let folder = try MaskFolder.scan(root: root, trainSplit: trainName, testSplit: testName)
             let (trainPairs, testPairs) = try splitIfNeeded(folder.train, folder.test, recipe, seed: seed)
             names = recipe.classNames ?? (1...classes).map { "class\($0)" }
+            let cache = makeCache()
             let files = { (pairs: [MaskFolder.Pair]) in pairs.flatMap { [$0.image, $0.mask] } }
             train = try cache.split(
                 "train", count: trainPairs.count, files: files(trainPairs), extra: "classes \(classes)"
@@ -55,6 +57,7 @@ extension RunDataset {
             let folder = try ImageFolder.scan(root: root, trainSplit: trainName, testSplit: testName)
             let (trainEntries, testEntries) = try splitIfNeeded(folder.train, folder.test, recipe, seed: seed)
             names = folder.classNames
+            let cache = makeCache()
             let extra = "classes " + names.joined(separator: "\u{1F}")
             train = try cache.split(
                 "train", count: trainEntries.count, files: trainEntries.map(\.path), stamps: trainEntries.map(\.stamp),
@@ -94,7 +97,7 @@ extension RunDataset {
     /// The train and test splits of a coco dataset: `root/annotations/<split>.json` with
     /// images in `root/images/<split>/`; both files must list the same category ids.
     static func loadCOCO(
-        root: String, splits: (train: String, test: String), cache: OwnImageCache,
+        root: String, splits: (train: String, test: String), cache makeCache: () -> OwnImageCache,
         preprocessing: ImagePreprocessing, progress: (train: String, test: String)
     ) throws -> ([String], LoadedSplit, LoadedSplit) {
         let path = { (split: String) in
@@ -113,6 +116,7 @@ extension RunDataset {
                     "categories \(testSet.categoryIDs) differ from \(trainFiles.annotations)'s \(trainSet.categoryIDs)"
             )
         }
+        let cache = makeCache()
         let prepared = { (split: String, set: COCODetection, annotations: String, label: String) in
             try cache.split(
                 split, count: set.entries.count, files: [annotations] + set.entries.map(\.path), extra: ""
