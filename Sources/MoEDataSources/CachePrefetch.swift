@@ -27,8 +27,9 @@ public final class CachePrefetch: @unchecked Sendable {
     private let slots: [String: Slot]
 
     /// Starts decompressing, for each of `names` in order, the newest `<name>-<hash>.zst`
-    /// in `cache.folder`; nil when no name has such a file.
-    public init?(cache: PreparedCache, names: [String]) {
+    /// in `cache.folder` unless it holds more than `budget` bytes (a split that large is
+    /// streamed, not held in memory); nil when no name has such a file.
+    public init?(cache: PreparedCache, names: [String], budget: Int = .max) {
         let existing = (try? FileScan.sortedChildren(cache.folder)) ?? []
         let guesses = names.compactMap { name in
             Self.newest(of: existing.filter { Self.isCacheFile($0, of: name) }, in: cache.folder).map { (name, $0) }
@@ -42,7 +43,7 @@ public final class CachePrefetch: @unchecked Sendable {
             for slot in ordered {
                 let file = try? MappedFile(path: slot.path)
                 file?.withBytes { bytes in
-                    guard let job = FrameDecompression(bytes) else { return }
+                    guard let job = FrameDecompression(bytes), job.total <= budget else { return }
                     slot.raw = job.run {
                         slot.job = job
                         slot.started.signal()
@@ -58,14 +59,19 @@ public final class CachePrefetch: @unchecked Sendable {
 
     /// The decompressed bytes of `path` when it is the file prefetched for `name` (helping
     /// the thread with the frames left, then waiting for it); nil for another file, or
-    /// bytes that did not decompress.
+    /// bytes that did not decompress. A guess for `name` that `path` shows wrong is
+    /// cancelled and dropped first, so a rebuild never holds a stale split beside its own.
     func bytes(name: String, path: String) -> [UInt8]? {
-        guard let slot = slots[name], slot.path == path else { return nil }
+        guard let slot = slots[name] else { return nil }
         slot.started.wait()
-        slot.started.signal()
-        slot.job?.work()
+        slot.started.signal()  // a later wait returns at once (also below)
+        if slot.path == path { slot.job?.work() } else { slot.job?.cancel() }
         slot.finished.wait()
-        slot.finished.signal()  // a later wait returns at once
+        slot.finished.signal()
+        guard slot.path == path else {
+            slot.raw = nil
+            return nil
+        }
         return slot.raw
     }
 

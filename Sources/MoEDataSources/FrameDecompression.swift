@@ -54,15 +54,25 @@ final class FrameDecompression: @unchecked Sendable {
     /// Claims and decompresses frames until none are left. Safe to call at any time: before
     /// `run` has started, or once every frame is claimed, it returns without touching the
     /// output.
-    func work() {
+    func work() { claimFrames(decompressing: true) }
+
+    /// Claims the frames left without decompressing them, so `run` returns nil as soon as
+    /// the frames in flight are done. Safe to call at any time, as `work()`.
+    func cancel() { claimFrames(decompressing: false) }
+
+    private func claimFrames(decompressing: Bool) {
         guard let base = output else { return }  // not started: nothing to claim yet
         while true {
             let f = next.add(1, ordering: .acquiringAndReleasing).oldValue
             guard f < frames.count else { return }
-            let (input, output) = frames[f]
-            let rc = ZSTD_decompress(
-                base + output.lowerBound, output.count, source.baseAddress! + input.lowerBound, input.count)
-            if ZSTD_isError(rc) != 0 || rc != output.count { failed.store(true, ordering: .releasing) }
+            if decompressing {
+                let (input, output) = frames[f]
+                let rc = ZSTD_decompress(
+                    base + output.lowerBound, output.count, source.baseAddress! + input.lowerBound, input.count)
+                if ZSTD_isError(rc) != 0 || rc != output.count { failed.store(true, ordering: .releasing) }
+            } else {
+                failed.store(true, ordering: .releasing)
+            }
             if done.add(1, ordering: .acquiringAndReleasing).newValue == frames.count { allDone.signal() }
         }
     }

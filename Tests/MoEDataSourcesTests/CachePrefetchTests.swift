@@ -62,6 +62,20 @@ import Testing
         }
     }
 
+    @Test("a file above the memory budget is not prefetched (that split streams); it still loads")
+    func budget() throws {
+        try withTemporaryDirectory { dir in
+            let cache = PreparedCache(folder: dir.path)
+            try #require(cache.store(Self.split(count: 100, seed: 1), name: "d-train", key: "k") == nil)
+            let path = cache.path(name: "d-train", key: "k")
+            let small = try #require(CachePrefetch(cache: cache, names: ["d-train"], budget: 78_400))
+            #expect(small.bytes(name: "d-train", path: path) == nil)
+            #expect(cache.load(name: "d-train", key: "k", prefetched: small)?.count == 100)
+            let ample = try #require(CachePrefetch(cache: cache, names: ["d-train"], budget: 1 << 20))
+            #expect(ample.bytes(name: "d-train", path: path)?.count ?? 0 > 78_400)
+        }
+    }
+
     @Test(
         "only <name>-<16 hex digits>.zst is a split's cache file",
         arguments: [
@@ -87,6 +101,15 @@ import Testing
             }
             #expect(decoded == raw)
             job.work()  // after the end: claims nothing, touches nothing
+            job.cancel()
+
+            // Cancelled: the frames left are claimed undone, and the result is nil.
+            let cancelled = try #require(FrameDecompression(bytes))
+            #expect(
+                cancelled.run {
+                    cancelled.cancel()
+                    cancelled.work()
+                } == nil)
         }
     }
 }

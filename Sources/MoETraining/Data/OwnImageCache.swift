@@ -19,13 +19,17 @@ struct OwnImageCache {
         folder =
             recipe.cache == "none"
             ? nil : recipe.cache ?? recipe.path.map { ($0 as NSString).appendingPathComponent(".moe-cache") }
-        prefetch = folder.flatMap {
-            CachePrefetch(cache: PreparedCache(folder: $0), names: ["train", "test"].map { "\(recipe.name)-\($0)" })
-        }
+        let names = ["train", "test"].map { "\(recipe.name)-\($0)" }
+        let budget = Self.budget(recipe)
+        prefetch = folder.flatMap { CachePrefetch(cache: PreparedCache(folder: $0), names: names, budget: budget) }
     }
 
-    /// Bytes allowed for one prepared split: `memoryBudget` MiB, else physical memory / 4.
-    var budget: Int {
+    /// Bytes allowed for one prepared split (`Self.budget(recipe)`).
+    var budget: Int { Self.budget(recipe) }
+
+    /// Bytes allowed for one prepared split of `recipe`: `memoryBudget` MiB, else physical
+    /// memory / 4.
+    static func budget(_ recipe: DatasetRecipe) -> Int {
         if let mib = recipe.memoryBudget { return mib.multipliedReportingOverflow(by: 1 << 20).partialValue }
         return Int(clamping: ProcessInfo.processInfo.physicalMemory / 4)
     }
