@@ -20,8 +20,9 @@ final class FrameDecompression: @unchecked Sendable {
     private let allDone = DispatchSemaphore(value: 0)
 
     /// The frame table of `source`; nil unless every frame parses and states its size, and
-    /// the content is not empty.
-    init?(_ source: UnsafeRawBufferPointer) {
+    /// the content is neither empty nor above `limit` bytes (a damaged header may state any
+    /// size, and the output is allocated before a frame is read).
+    init?(_ source: UnsafeRawBufferPointer, limit: Int = Int(clamping: ProcessInfo.processInfo.physicalMemory)) {
         var frames: [(input: Range<Int>, output: Range<Int>)] = []
         var (offset, total) = (0, 0)
         while offset < source.count {
@@ -34,7 +35,7 @@ final class FrameDecompression: @unchecked Sendable {
             frames.append((offset..<(offset + compressed), total..<(total + Int(content))))
             (offset, total) = (offset + compressed, total + Int(content))
         }
-        guard total > 0 else { return nil }
+        guard total > 0, total <= limit else { return nil }
         (self.frames, self.total, self.source) = (frames, total, source)
     }
 

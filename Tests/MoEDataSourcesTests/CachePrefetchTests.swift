@@ -87,6 +87,19 @@ import Testing
         #expect(CachePrefetch.isCacheFile(file, of: "d-train") == matches)
     }
 
+    @Test("a frame header stating more bytes than the machine has is a miss, not an allocation trap")
+    func hugeStatedSize() throws {
+        // Magic, a descriptor with an 8-byte content size (single segment), 2^40, then one
+        // last RLE block of 1,000 bytes of 7.
+        var frame: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD, 0xE0]
+        frame += withUnsafeBytes(of: UInt64(1 << 40).littleEndian, Array.init)
+        let header = UInt32(1_000 << 3 | 1 << 1 | 1)
+        frame += [UInt8(header & 0xFF), UInt8(header >> 8 & 0xFF), UInt8(header >> 16), 7]
+        #expect(frame.withUnsafeBytes { FrameDecompression($0) } == nil)
+        #expect(frame.withUnsafeBytes { FrameDecompression($0, limit: .max)?.total } == 1 << 40)
+        #expect(frame.withUnsafeBytes { PreparedCache.decompressFrames($0) } == nil)
+    }
+
     @Test("frames claimed by several threads at once decompress to the stream's bytes")
     func framesOnManyThreads() throws {
         let raw = (0..<(5 << 20 + 3)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
