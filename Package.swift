@@ -106,7 +106,7 @@ let package = Package(
         // What the fuzzers exercise, as plain functions (replayed by the tests).
         .target(
             name: "MoEFuzzing",
-            dependencies: ["MoEModel", "MoECheckpoint", "MoEData", "MoERecipe", "MoETraining"]),
+            dependencies: ["MoEModel", "MoECheckpoint", "MoEData", "MoEDataSources", "MoERecipe", "MoETraining"]),
 
         .target(name: "MoETestSupport", dependencies: ["MoETensor"]),
         .testTarget(name: "MoETensorTests", dependencies: ["MoETensor", "MoETestSupport"]),
@@ -126,7 +126,7 @@ let package = Package(
             dependencies: [
                 "MoETensor", "MoEModel", "MoECheckpoint", "MoEData", "MoEOptim", "MoETasks",
                 "MoEBalancing", "MoERecipe", "MoETraining", "MoEReporting", "MoEFuzzing", "MoETestSupport",
-                "MoEProtobuf",
+                "MoEProtobuf", "MoEDataSources", "MoEImage",
             ],
             exclude: ["Fixtures"]),
         .testTarget(

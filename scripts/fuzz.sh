@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of what users feed moe: the checkpoint decoder (and the metadata a
-# command reads from it), the recipe parser, and the IDX, CSV and COCO readers. Builds the
+# command reads from it), the recipe parser, the IDX, CSV and COCO readers, and the
+# prepared-image cache files. Builds the
 # libFuzzer driver with Swift's -sanitize=fuzzer,address, seeds each target from real files,
 # runs each for SECONDS (default 30) and copies any crashing input into
 # Fuzz/regressions/<target>/ (replayed by the test suite). Exit 1 if any target crashed.
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(checkpoint safetensors recipe idx csv coco)
+[ ${#targets[@]} -gt 0 ] || targets=(checkpoint safetensors recipe idx csv coco cache)
 
 MOE_FUZZ=1 swift build -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library \
     --product moe-fuzz --scratch-path .build-fuzz 2>&1 | tail -n 1
@@ -29,7 +30,7 @@ training: {steps: 2, logEvery: 1}
 YAML
 .build/debug/moe pretrain --recipe "$work/tiny.yaml" --out "$work/run/seed.moe" > /dev/null 2>&1
 /usr/bin/python3 scripts/fuzz-seeds.py "$work/seeds" --checkpoint "$work/run/seed.moe"
-mkdir -p "$work/seeds/safetensors"
+mkdir -p "$work/seeds/safetensors" "$work/seeds/cache"  # cache: from nothing (zstd magic is found)
 zstd -q -d "$work/run/seed.moe" -o "$work/seeds/safetensors/seed.safetensors"
 
 status=0

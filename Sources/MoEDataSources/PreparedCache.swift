@@ -137,10 +137,23 @@ public struct PreparedCache: Sendable {
     public func load(name: String, key: String, prefetched: CachePrefetch? = nil) -> LoadedSplit? {
         let path = path(name: name, key: key)
         if let raw = prefetched?.bytes(name: name, path: path) { return CacheCodec.decode(raw, key: key) }
-        guard let file = try? MappedFile(path: path),
-            let raw = file.withBytes({ Self.decompressFrames($0) })
-        else { return nil }
-        return CacheCodec.decode(raw, key: key)
+        guard let file = try? MappedFile(path: path) else { return nil }
+        return file.withBytes { Self.decode(file: $0, key: key) }
+    }
+
+    /// The split in a cache file's bytes (zstd frames of a `CacheCodec` record) for `key`;
+    /// nil when they are damaged, written for another key, or state more than `limit` bytes.
+    public static func decode(
+        file bytes: UnsafeRawBufferPointer, key: String,
+        limit: Int = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+    ) -> LoadedSplit? {
+        decompressFrames(bytes, limit: limit).flatMap { CacheCodec.decode($0, key: key) }
+    }
+
+    /// The split in an uncompressed `CacheCodec` record for `key` (what the fuzzers reach
+    /// past zstd with); nil when damaged or written for another key.
+    public static func decode(record: [UInt8], key: String) -> LoadedSplit? {
+        CacheCodec.decode(record, key: key)
     }
 
     /// Writes `split` for `key`; returns an explanation when it could not (the run goes on
@@ -194,9 +207,12 @@ public struct PreparedCache: Sendable {
     }
 
     /// The concatenated frames of `source` decompressed, each into its place and on the
-    /// worker threads; nil unless every frame parses, states its size, and decompresses.
-    static func decompressFrames(_ source: UnsafeRawBufferPointer) -> [UInt8]? {
-        guard let job = FrameDecompression(source) else { return nil }
+    /// worker threads; nil unless every frame parses, states its size (in all at most
+    /// `limit` bytes), and decompresses.
+    static func decompressFrames(
+        _ source: UnsafeRawBufferPointer, limit: Int = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+    ) -> [UInt8]? {
+        guard let job = FrameDecompression(source, limit: limit) else { return nil }
         return job.run { Parallel.forEach(count: min(Parallel.threads, job.frames.count)) { _ in job.work() } }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import MoECheckpoint
 import MoEData
+import MoEDataSources
 import MoEModel
 import MoERecipe
 import MoETraining
@@ -12,7 +13,7 @@ public enum FuzzTargets {
     /// Target names and their functions.
     public static let all: [String: @Sendable ([UInt8]) -> Void] = [
         "checkpoint": checkpoint, "safetensors": safetensors, "recipe": recipe, "idx": idx, "csv": csv,
-        "coco": coco,
+        "coco": coco, "cache": cache,
     ]
 
     /// A `.moe` file: zstd frame, safetensors layout, then the metadata a command reads
@@ -49,6 +50,16 @@ public enum FuzzTargets {
     /// The digits CSV.
     public static func csv(_ bytes: [UInt8]) {
         _ = try? Digits.decode(bytes, path: "fuzz.csv")
+    }
+
+    /// A prepared-image cache file (zstd frames, then the record); bytes that do not
+    /// decompress are also read as an uncompressed record, so mutations reach its fields.
+    public static func cache(_ bytes: [UInt8]) {
+        let key = "moe-cache v1\nfuzz"
+        // Sizes a damaged header states are capped below libFuzzer's malloc limit.
+        if bytes.withUnsafeBytes({ PreparedCache.decode(file: $0, key: key, limit: 64 << 20) }) == nil {
+            _ = PreparedCache.decode(record: bytes, key: key)
+        }
     }
 
     /// A COCO annotation file.

@@ -1,11 +1,13 @@
 import Foundation
 import MoEData
 import MoEFuzzing
+import MoEImage
 import MoETensor
 import MoETestSupport
 import Testing
 
 @testable import MoECheckpoint
+@testable import MoEDataSources
 
 /// Every input the fuzzers ever crashed on (`Fuzz/regressions/<target>/`, added by
 /// `scripts/fuzz.sh`) and a few hundred seeded mutations of real inputs go through the same
@@ -52,6 +54,8 @@ import Testing
             return [Array(text.split(separator: "\n").prefix(20).joined(separator: "\n").utf8)]
         case "coco":
             return [Array(Self.coco.utf8)]
+        case "cache":
+            return try Self.cacheSeeds()
         case "safetensors":
             return try seeds("checkpoint").map { bytes in
                 try bytes.withUnsafeBytes { buffer in try Zstd.decompressSingleFrame(buffer) }
@@ -64,6 +68,29 @@ import Testing
                 try trainer.checkpoint().write(to: url)
                 return [Array(try Data(contentsOf: url))]
             }
+        }
+    }
+
+    /// A cache file of 3 letterboxed images with boxes, as `moe` writes it, and its record.
+    static func cacheSeeds() throws -> [[UInt8]] {
+        let prep = ImagePreprocessing(channels: 1, height: 4, width: 5, mode: .letterbox)
+        let t = LetterboxTransform(fitting: ImageSize(width: 9, height: 4), into: ImageSize(width: 5, height: 4))
+        let images = PreparedImages(
+            preprocessing: prep, pixels: (0..<60).map { UInt8($0 * 3) }, transforms: [t, t, nil])
+        let boxes: [[Box]] = [
+            [Box(x0: 0, y0: 1, x1: 2, y1: 3, label: 1)], [], [Box(x0: 1, y0: 1, x1: 4, y1: 2, label: 0)],
+        ]
+        let split = LoadedSplit(images: images, targets: .boxes(boxes))
+        return try withTemporaryDirectory { dir in
+            let cache = PreparedCache(folder: dir.path)
+            try #require(cache.store(split, name: "seed", key: "moe-cache v1\nfuzz") == nil)
+            let file = try FileManager.default.contentsOfDirectory(atPath: dir.path)[0]
+            let bytes = Array(try Data(contentsOf: dir.appendingPathComponent(file)))
+            let record = try #require(bytes.withUnsafeBytes { PreparedCache.decompressFrames($0) })
+            // Seeds the target accepts whole, so mutations start from the deepest path.
+            #expect(bytes.withUnsafeBytes { PreparedCache.decode(file: $0, key: "moe-cache v1\nfuzz") }?.count == 3)
+            #expect(PreparedCache.decode(record: record, key: "moe-cache v1\nfuzz")?.count == 3)
+            return [bytes, record]
         }
     }
 
