@@ -24,24 +24,30 @@ public struct PreparedCache: Sendable {
     /// - Throws: `DataError.fileNotFound` naming the first file (in order) that cannot be
     ///   stat'ed.
     public static func key(files: [String], settings: String) throws -> String {
-        key(stamped: Array(zip(files, try stamps(of: files))), settings: settings)
+        key(paths: files, stamps: try stamps(of: files).map(Optional.some), settings: settings)
     }
 
-    /// The key of files stamped already (while listing them, `FileScan`). Blocks of lines
-    /// are written on the worker threads and joined in order.
-    public static func key(stamped files: [(path: String, stamp: FileStamp)], settings: String) -> String {
-        let blocks = (files.count + keyBlock - 1) / keyBlock
+    /// The key of files stamped already (while listing them, `FileScan`), `stamps[i]` being
+    /// `paths[i]`'s. Blocks of lines are written on the worker threads and joined in order.
+    /// A missing stamp is written `-\t-`, which no stamped file's line matches.
+    public static func key(paths: [String], stamps: [FileStamp?], settings: String) -> String {
+        let count = min(paths.count, stamps.count)
+        let blocks = (count + keyBlock - 1) / keyBlock
         let lines = Mutex<[Int: [UInt8]]>([:])
         Parallel.forEach(count: blocks) { b in
             var bytes: [UInt8] = []
             bytes.reserveCapacity(keyBlock * 96)
-            for (file, stamp) in files[(b * keyBlock)..<min(files.count, (b + 1) * keyBlock)] {
-                var path = file
+            for i in (b * keyBlock)..<min(count, (b + 1) * keyBlock) {
+                var path = paths[i]
                 path.withUTF8 { bytes.append(contentsOf: $0) }
                 bytes.append(0x09)
-                appendDecimal(stamp.size, to: &bytes)
-                bytes.append(0x09)
-                appendDecimal(stamp.modified, to: &bytes)
+                if let stamp = stamps[i] {
+                    appendDecimal(stamp.size, to: &bytes)
+                    bytes.append(0x09)
+                    appendDecimal(stamp.modified, to: &bytes)
+                } else {
+                    bytes += [0x2D, 0x09, 0x2D]
+                }
                 bytes.append(0x0A)
             }
             lines.withLock { $0[b] = bytes }
@@ -88,7 +94,7 @@ public struct PreparedCache: Sendable {
         return stamps
     }
 
-    /// Files per block of `stamps(of:)`'s and `key(stamped:)`'s work.
+    /// Files per block of `stamps(of:)`'s and `key(paths:stamps:settings:)`'s work.
     static let keyBlock = 512
 
     /// Appends the decimal digits of `value` (as `String(value)` writes them). Digits come
@@ -109,12 +115,20 @@ public struct PreparedCache: Sendable {
         }
     }
 
-    /// FNV-1a 64 of `text`, as 16 hex digits.
+    /// FNV-1a 64 of `text` taken over 8-byte little-endian words (then the last bytes one
+    /// by one), as 16 hex digits: one multiply per word, not per byte, on a key of 1.5 MB
+    /// for 20,000 files. It only names the file; the key stored in it is what is compared.
     static func hash(_ text: String) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         var text = text
         text.withUTF8 { bytes in
-            for b in bytes {
+            let words = bytes.count / 8
+            let raw = UnsafeRawBufferPointer(bytes)
+            for w in 0..<words {
+                h ^= UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self))
+                h = h &* 0x100_0000_01b3
+            }
+            for b in bytes[(words * 8)...] {
                 h ^= UInt64(b)
                 h = h &* 0x100_0000_01b3
             }

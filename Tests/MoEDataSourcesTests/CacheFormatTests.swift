@@ -34,6 +34,32 @@ import Testing
     }
 
     @Test(
+        "the file name's hash is FNV-1a 64 over 8-byte words, then the last bytes", arguments: [0, 1, 7, 8, 9, 1_001])
+    func hashOverWords(length: Int) {
+        let text = String((0..<length).map { Character(UnicodeScalar(UInt8(0x21 + $0 % 90))) })
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        let bytes = Array(text.utf8)
+        for w in stride(from: 0, to: bytes.count - bytes.count % 8, by: 8) {
+            h ^= (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[w + $1]) << (8 * $1) }
+            h = h &* 0x100_0000_01b3
+        }
+        for b in bytes[(bytes.count - bytes.count % 8)...] {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        #expect(PreparedCache.hash(text) == String(format: "%016llx", h))
+        #expect(PreparedCache.hash(text + "x") != PreparedCache.hash(text))
+    }
+
+    @Test("a file without a stamp gets a line no stamped file matches")
+    func missingStamp() {
+        let stamp = FileStamp(size: 12, modified: 34)
+        #expect(
+            PreparedCache.key(paths: ["a", "b"], stamps: [stamp, nil], settings: "s")
+                == "moe-cache v1\ns\na\t12\t34\nb\t-\t-")
+    }
+
+    @Test(
         "decimal digits as String(_:) writes them", arguments: [0, 7, 10, 99, 1_000_000_007, -42, Int64.max, Int64.min])
     func decimal(value: Int64) {
         var bytes: [UInt8] = []
@@ -111,7 +137,7 @@ import Testing
             let paths = listed.map(\.path)
             #expect(paths == (try FileScan.images(in: dir.path)))
             #expect(
-                PreparedCache.key(stamped: Array(zip(paths, stamps)), settings: "s")
+                PreparedCache.key(paths: paths, stamps: stamps, settings: "s")
                     == (try PreparedCache.key(files: paths, settings: "s")))
             #expect(try PreparedCache.stamps(of: paths) == stamps)
 

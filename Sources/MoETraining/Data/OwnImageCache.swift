@@ -95,9 +95,10 @@ struct OwnImageCache {
 
     /// The cache key of `files`, from the stamps their listing took when every file has one.
     static func key(_ files: [String], stamps: [FileStamp?], settings: String) throws -> String {
-        let known = stamps.compactMap { $0 }
-        guard known.count == files.count else { return try PreparedCache.key(files: files, settings: settings) }
-        return PreparedCache.key(stamped: Array(zip(files, known)), settings: settings)
+        guard stamps.count == files.count, !stamps.contains(nil) else {
+            return try PreparedCache.key(files: files, settings: settings)
+        }
+        return PreparedCache.key(paths: files, stamps: stamps, settings: settings)
     }
 
     /// Decodes into the streamed file at `path`, in chunks of at most an eighth of the budget.
