@@ -49,6 +49,26 @@ import Testing
         return (single, shards)
     }
 
+    /// With every expert active no token's top-K choice can flip on a near-tie, the one way
+    /// rounding makes two equal steps' runs part (docs/scaling.md); what is left must stay
+    /// equal over many steps: epoch ends (each sampler reshuffles), the MI buffers' updates.
+    @Test("with every expert active, 60 steps across epoch ends stay equal to one process")
+    func longRunAcrossEpochEnds() throws {
+        let datasets = [
+            TinyDataset(name: "digits", samplingWeight: 3, batchSize: 128),
+            TinyDataset(name: "digits-b", samplingWeight: 1, batchSize: 64),
+        ]
+        let recipe = try tinyRecipe(
+            steps: 60, datasets: datasets, overrides: ["optimizer.kind=sgd", "model.topK=4", "training.miWeight=0.01"])
+        let (single, shards) = try Self.runBoth(recipe, steps: 60)
+        let trainImages = try #require(single.data.first { $0.name == "digits" }).train.count
+        #expect(try #require(single.state.imagesSeen["digits"]) > 2 * trainImages)  // ≥ 2 epoch ends
+        let relative = Self.maxRelativeDifference(shards[0], single)
+        print("data-parallel, 60 steps, every expert active: max relative parameter difference \(relative)")
+        #expect(relative <= 1e-5)
+        #expect(shards[0].state.batchSamplers == single.state.batchSamplers)
+    }
+
     /// Adam's first steps move every weight by about ±lr·sign(g), so a gradient element that
     /// is zero up to rounding (summed in another order on two ranks) moves by a whole ±lr
     /// either way: the comparisons use SGD, or Adam with ε = 1e-3, which keeps rounding-level
