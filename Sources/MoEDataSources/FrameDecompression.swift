@@ -22,7 +22,7 @@ final class FrameDecompression: @unchecked Sendable {
     /// The frame table of `source`; nil unless every frame parses and states its size, and
     /// the content is neither empty nor above `limit` bytes (a damaged header may state any
     /// size, and the output is allocated before a frame is read).
-    init?(_ source: UnsafeRawBufferPointer, limit: Int = Int(clamping: ProcessInfo.processInfo.physicalMemory)) {
+    init?(_ source: UnsafeRawBufferPointer, limit: Int = PreparedCache.decompressionLimit) {
         var frames: [(input: Range<Int>, output: Range<Int>)] = []
         var (offset, total) = (0, 0)
         while offset < source.count {

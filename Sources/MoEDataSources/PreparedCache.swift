@@ -159,7 +159,7 @@ public struct PreparedCache: Sendable {
     /// nil when they are damaged, written for another key, or state more than `limit` bytes.
     public static func decode(
         file bytes: UnsafeRawBufferPointer, key: String,
-        limit: Int = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        limit: Int = PreparedCache.decompressionLimit
     ) -> LoadedSplit? {
         decompressFrames(bytes, limit: limit).flatMap { CacheCodec.decode($0, key: key) }
     }
@@ -186,6 +186,10 @@ public struct PreparedCache: Sendable {
             return "cannot write the cache \(target): \(error.localizedDescription)"
         }
     }
+
+    /// The default cap on the bytes a cache file may state it holds: physical memory (a
+    /// damaged header may state any size, and the output is allocated first).
+    public static let decompressionLimit = Int(clamping: ProcessInfo.processInfo.physicalMemory)
 
     /// Raw bytes per zstd frame. Frames are independent, so they compress and decompress on
     /// the worker threads; concatenated, they are still one valid zstd stream.
@@ -224,7 +228,7 @@ public struct PreparedCache: Sendable {
     /// worker threads; nil unless every frame parses, states its size (in all at most
     /// `limit` bytes), and decompresses.
     static func decompressFrames(
-        _ source: UnsafeRawBufferPointer, limit: Int = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        _ source: UnsafeRawBufferPointer, limit: Int = PreparedCache.decompressionLimit
     ) -> [UInt8]? {
         guard let job = FrameDecompression(source, limit: limit) else { return nil }
         return job.run { Parallel.forEach(count: min(Parallel.threads, job.frames.count)) { _ in job.work() } }

@@ -9,6 +9,8 @@ struct OwnImageCache {
     let preprocessing: ImagePreprocessing
     /// `cache`, `<path>/.moe-cache` by default, nil for `cache: none`.
     let folder: String?
+    /// Bytes allowed for one prepared split: `memoryBudget` MiB, else physical memory / 4.
+    let budget: Int
     /// The splits' newest cache files, decompressing beside the key's computation.
     let prefetch: CachePrefetch?
 
@@ -19,19 +21,13 @@ struct OwnImageCache {
         folder =
             recipe.cache == "none"
             ? nil : recipe.cache ?? recipe.path.map { ($0 as NSString).appendingPathComponent(".moe-cache") }
+        budget =
+            recipe.memoryBudget.map { $0.multipliedReportingOverflow(by: 1 << 20).partialValue }
+            ?? Int(clamping: ProcessInfo.processInfo.physicalMemory / 4)
         let names = ["train", "test"].map { "\(recipe.name)-\($0)" }
-        let budget = Self.budget(recipe)
-        prefetch = folder.flatMap { CachePrefetch(cache: PreparedCache(folder: $0), names: names, budget: budget) }
-    }
-
-    /// Bytes allowed for one prepared split (`Self.budget(recipe)`).
-    var budget: Int { Self.budget(recipe) }
-
-    /// Bytes allowed for one prepared split of `recipe`: `memoryBudget` MiB, else physical
-    /// memory / 4.
-    static func budget(_ recipe: DatasetRecipe) -> Int {
-        if let mib = recipe.memoryBudget { return mib.multipliedReportingOverflow(by: 1 << 20).partialValue }
-        return Int(clamping: ProcessInfo.processInfo.physicalMemory / 4)
+        prefetch = folder.flatMap { [budget] in
+            CachePrefetch(cache: PreparedCache(folder: $0), names: names, budget: budget)
+        }
     }
 
     /// The split `split` of `count` images, read from the cache when `files` (with sizes
