@@ -47,7 +47,7 @@ struct AttentionLayer {
         let dmixed = scratch.buffer(.attentionMixed, count: rows * dim)
         proj.backward(store, dinp: dmixed, dout: dout, inp: cache.mixed.readPointer, rows: rows)
         let dqkv = scratch.buffer(.attentionQKV, count: rows * 3 * dim)
-        let datt = scratch.buffer(.attentionScores, count: batch * heads * tokens * tokens)
+        let datt = scratch.uninitialized(.attentionScores, count: batch * heads * tokens * tokens)
         attentionBackward(
             dqkv: dqkv, datt: datt, dout: dmixed, qkv: cache.qkv.readPointer,
             att: cache.att.readPointer, batch: batch, tokens: tokens, dim: dim, heads: heads)

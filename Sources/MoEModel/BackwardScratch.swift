@@ -19,4 +19,12 @@ final class BackwardScratch {
         b.zero()
         return b.pointer
     }
+
+    /// The same without the zeroing, for an output its producer overwrites whole (a copy,
+    /// the attention scores): the fill would be a pass over memory for nothing.
+    func uninitialized(_ role: Role, count: Int) -> UnsafeMutablePointer<Float> {
+        let b = buffers[role.rawValue]
+        b.resize(count)
+        return b.pointer
+    }
 }

@@ -99,7 +99,7 @@ struct TransformerBlock {
         let rows = batch * tokens
         let d = norm1.dim
         // ∂L/∂m = dout + LN2ᵀ(MLPᵀ(dout)); the residual copy goes straight into dinp's buffer.
-        let dmiddle = scratch.buffer(.residualMid, count: rows * d)
+        let dmiddle = scratch.uninitialized(.residualMid, count: rows * d)
         copyInPlace(dmiddle, dout, count: rows * d)
         let dnorm = scratch.buffer(.normGradient, count: rows * d)
         switch mlp {

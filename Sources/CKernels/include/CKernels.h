@@ -29,14 +29,17 @@ void moe_gelu_backward_avx2(float *dinp, const float *inp, const float *dout, pt
 // One attention head, fused (Attention.swift has the formulas). q, k, v point at the head's
 // first column in the packed qkv activations, rows `ld_qkv` floats apart; out/dout rows are
 // `ld_out` apart; att and scores are the head's N×N block. head_dim must be a multiple of 8.
+// Each call copies its head's operands into a workspace owned by the calling thread.
 
-/// S = scale·Q·Kᵀ, att = softmax_rows(S), out = att·V (overwritten).
-void moe_attention_head_forward_avx2(
+/// S = scale·Q·Kᵀ, att = softmax_rows(S), out = att·V (overwritten). Returns 0, or -1 when
+/// the per-thread workspace (≈ 3·N·hd floats) cannot be allocated: nothing is written then.
+int moe_attention_head_forward_avx2(
     float *out, ptrdiff_t ld_out, float *att, const float *q, const float *k, const float *v,
     ptrdiff_t ld_qkv, ptrdiff_t tokens, ptrdiff_t head_dim, float scale);
 /// dq += scale·dS·K, dk += scale·dSᵀ·Q, dv += attᵀ·dout, with dS = att ⊙ (dA − rowsum(dA ⊙ att))
-/// and dA = dout·Vᵀ; `scores` (N×N) is scratch and ends holding dS.
-void moe_attention_head_backward_avx2(
+/// and dA = dout·Vᵀ; `scores` (N×N) is scratch and ends holding dS. Returns 0, or -1 when
+/// the per-thread workspace (≈ 4·N·hd floats) cannot be allocated: nothing is written then.
+int moe_attention_head_backward_avx2(
     float *dq, float *dk, float *dv, float *scores, const float *dout, ptrdiff_t ld_out,
     const float *q, const float *k, const float *v, ptrdiff_t ld_qkv, const float *att,
     ptrdiff_t tokens, ptrdiff_t head_dim, float scale);

@@ -17,10 +17,11 @@ import CKernels
 /// calling thread.
 ///
 /// `path: .automatic` runs each head as one fused AVX2/FMA kernel when the CPU has it, hd is
-/// a multiple of 8 and N ≤ `fusedAttentionMaxTokens` (CKernels/attention_avx2.c: scores,
-/// softmax and A·V two query rows at a time; the backward's dA, dS, dQ row by row and dK, dV
-/// from the stored dS and A). Only the summation order differs from the OpenBLAS path, which
-/// stays the reference (`.portable`). A head's result never depends on the thread it ran on.
+/// a multiple of 8 and N ≤ `fusedAttentionMaxTokens` (CKernels/attention_avx2.c: the head's
+/// Q, K, V copied to a per-thread workspace, K transposed; scores, softmax and A·V four query
+/// rows at a time; the backward's dA, dS, dQ likewise and dK, dV from the columns of the
+/// stored dS and A). Only the summation order differs from the OpenBLAS path, which stays the
+/// reference (`.portable`). A head's result never depends on the thread it ran on.
 
 /// Above this many tokens the per-head OpenBLAS products are large enough to pay for packing.
 public let fusedAttentionMaxTokens = 256
@@ -40,10 +41,13 @@ public func attentionForward(
             let k = q + dim
             let v = q + 2 * dim
             let a = att + bh * n * n
-            if fused {
-                // The row softmax runs inside (no separate softmax row for fused heads).
-                return moe_attention_head_forward_avx2(
-                    out + b * n * dim + h * headDim, dim, a, q, k, v, 3 * dim, n, headDim, scale)
+            // The row softmax runs inside (no separate softmax row for fused heads); a head
+            // whose workspace could not be allocated runs the OpenBLAS path below.
+            if fused,
+                moe_attention_head_forward_avx2(
+                    out + b * n * dim + h * headDim, dim, a, q, k, v, 3 * dim, n, headDim, scale) == 0
+            {
+                return
             }
             gemm(
                 transA: false, transB: true, m: n, n: n, k: headDim,
@@ -81,9 +85,10 @@ public func attentionBackward(
             let a = att + bh * n * n
             let da = datt + bh * n * n
             let dO = dout + b * n * dim + h * headDim
-            if fused {
-                return moe_attention_head_backward_avx2(
-                    dq, dk, dv, da, dO, dim, q, k, v, 3 * dim, a, n, headDim, scale)
+            if fused,
+                moe_attention_head_backward_avx2(dq, dk, dv, da, dO, dim, q, k, v, 3 * dim, a, n, headDim, scale) == 0
+            {
+                return
             }
             // dA = dO · Vᵀ (overwrites the scratch), dV += Aᵀ · dO.
             gemm(
