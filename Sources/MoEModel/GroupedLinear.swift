@@ -55,7 +55,7 @@ enum GroupedLinear {
     /// Calls `body(j, start, rows)` for every expert `j` with rows on the worker threads, which
     /// claim experts largest first (rows are uneven: early in training most tokens pick the
     /// same few experts). Calls inside `body` run on the calling thread.
-    private static func forEachGroupConcurrently(
+    static func forEachGroupConcurrently(
         _ offsets: [Int], _ body: (_ j: Int, _ start: Int, _ rows: Int) -> Void
     ) {
         var groups: [Int] = []
@@ -75,7 +75,7 @@ enum GroupedLinear {
 
     /// Calls `body(j, start, rows)` for every expert `j` with rows, in expert order.
     @inline(__always)
-    private static func forEachGroup(_ offsets: [Int], _ body: (_ j: Int, _ start: Int, _ rows: Int) -> Void) {
+    static func forEachGroup(_ offsets: [Int], _ body: (_ j: Int, _ start: Int, _ rows: Int) -> Void) {
         for j in 0..<(offsets.count - 1) where offsets[j + 1] > offsets[j] {
             body(j, offsets[j], offsets[j + 1] - offsets[j])
         }

@@ -182,28 +182,18 @@ struct MoELayer {
             count: assignments, dim: dim)
     }
 
-    /// Every expert with rows runs here: one GEMM pair per expert on its group.
+    /// Every expert with rows runs here: its MLP on its group, one expert per worker thread.
     private func runLocalExperts(
         _ store: ParameterStore, assignments: Int, offsets: [Int], training: Bool, cache: Cache
     ) {
+        if training { cache.expertActivationDerivative.resize(assignments * hidden) }
         withExpertWeights(store) { w1, b1, w2, b2 in
-            GroupedLinear.forward(
-                out: cache.expertHidden.pointer, inp: cache.expertInput.readPointer, weight: w1, bias: b1,
-                inDim: dim, outDim: hidden, offsets: offsets)
-            if training {
-                cache.expertActivationDerivative.resize(assignments * hidden)
-                geluForward(
-                    out: cache.expertActivation.pointer,
-                    derivative: cache.expertActivationDerivative.pointer,
-                    inp: cache.expertHidden.readPointer, count: assignments * hidden)
-            } else {
-                geluForward(
-                    out: cache.expertActivation.pointer, inp: cache.expertHidden.readPointer,
-                    count: assignments * hidden)
-            }
-            GroupedLinear.forward(
-                out: cache.expertOutput.pointer, inp: cache.expertActivation.readPointer, weight: w2, bias: b2,
-                inDim: hidden, outDim: dim, offsets: offsets)
+            GroupedLinear.forwardMLP(
+                out: cache.expertOutput.pointer, hidden: cache.expertHidden.pointer,
+                activation: cache.expertActivation.pointer,
+                derivative: training ? cache.expertActivationDerivative.pointer : nil,
+                inp: cache.expertInput.readPointer, w1: w1, b1: b1, w2: w2, b2: b2, dim: dim, hiddenDim: hidden,
+                offsets: offsets)
         }
     }
 
@@ -260,16 +250,12 @@ struct MoELayer {
         let dHidden = scratch.buffer(.expertHidden, count: assignments * hidden)
         withExpertWeights(store) { w1, _, w2, _ in
             withExpertGradients(store) { dw1, db1, dw2, db2 in
-                GroupedLinear.backward(
-                    dinp: dActivation, dweight: dw2, dbias: db2, dout: dOutputs,
-                    inp: cache.expertActivation.readPointer, weight: w2, inDim: hidden, outDim: dim,
-                    offsets: offsets, trainable: trainable)
-                geluBackward(
-                    dinp: dHidden, derivative: cache.expertActivationDerivative.readPointer,
-                    dout: dActivation, count: assignments * hidden)
-                GroupedLinear.backward(
-                    dinp: dInputs, dweight: dw1, dbias: db1, dout: dHidden, inp: cache.expertInput.readPointer,
-                    weight: w1, inDim: dim, outDim: hidden, offsets: offsets, trainable: trainable)
+                GroupedLinear.backwardMLP(
+                    dinp: dInputs, dHidden: dHidden, dActivation: dActivation, dw1: dw1, db1: db1, dw2: dw2,
+                    db2: db2, dout: dOutputs, inp: cache.expertInput.readPointer,
+                    activation: cache.expertActivation.readPointer,
+                    derivative: cache.expertActivationDerivative.readPointer, w1: w1, w2: w2, dim: dim,
+                    hiddenDim: hidden, offsets: offsets, trainable: trainable)
             }
         }
         return dInputs
