@@ -41,10 +41,10 @@ extension GroupedLinear {
         }
     }
 
-    /// Given `dout` = ∂L/∂y, writes `dActivation` (∂L/∂a), `dHidden` (∂L/∂h) and `dinp` (∂L/∂x)
-    /// of every grouped row, all three zeroed by the caller (backward accumulates), and
-    /// accumulates the weight and bias gradients of the experts whose `trainable` entry is
-    /// true (all when nil). `derivative` is the forward's GELU′(h).
+    /// Given `dout` = ∂L/∂y, accumulates `dActivation` (∂L/∂a), `dHidden` (∂L/∂h) and `dinp`
+    /// (∂L/∂x) of every grouped row (the caller zeroes them), and the weight and bias
+    /// gradients of the experts whose `trainable` entry is true (all when nil). `derivative`
+    /// is the forward's GELU′(h).
     static func backwardMLP(
         dinp: UnsafeMutablePointer<Float>, dHidden: UnsafeMutablePointer<Float>,
         dActivation: UnsafeMutablePointer<Float>, dw1: UnsafeMutablePointer<Float>?,

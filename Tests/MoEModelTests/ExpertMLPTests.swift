@@ -1,0 +1,93 @@
+import MoETensor
+import MoETestSupport
+import Testing
+
+@testable import MoEModel
+
+extension MoEModelSuites {
+    /// `GroupedLinear.forwardMLP`/`backwardMLP` (each expert's MLP back to back on one
+    /// thread) against the layer-by-layer order they replace: a GEMM for every expert, GELU
+    /// over all rows, a GEMM again. The design promises bit-identical results, so the check is
+    /// equality, not a tolerance.
+    @Suite struct ExpertMLPTests {
+        struct Result {
+            var out, hidden, activation, derivative: [Float]
+            var dinp, dHidden, dActivation, dw1, db1, dw2, db2: [Float]
+
+            static var fields: [(String, KeyPath<Result, [Float]>)] {
+                [
+                    ("out", \.out), ("hidden", \.hidden), ("activation", \.activation), ("derivative", \.derivative),
+                    ("dinp", \.dinp), ("dHidden", \.dHidden), ("dActivation", \.dActivation), ("dw1", \.dw1),
+                    ("db1", \.db1), ("dw2", \.dw2), ("db2", \.db2),
+                ]
+            }
+        }
+
+        /// Experts 1 and 4 have no rows; expert 2 is frozen when `frozen`.
+        static let offsets = [0, 37, 37, 301, 320, 320, 517]
+        static let (dim, hidden) = (16, 24)
+
+        static func run(fused: Bool, frozen: Bool) -> Result {
+            let (d, f, rows) = (dim, hidden, offsets.last!)
+            let experts = offsets.count - 1
+            let x = randomTensorValues(count: rows * d, seed: 11)
+            let (w1, b1) = (
+                randomTensorValues(count: experts * d * f, seed: 12), randomTensorValues(count: experts * f, seed: 13)
+            )
+            let (w2, b2) = (
+                randomTensorValues(count: experts * f * d, seed: 14), randomTensorValues(count: experts * d, seed: 15)
+            )
+            let dout = randomTensorValues(count: rows * d, seed: 16)
+            let trainable: [Bool]? = frozen ? (0..<experts).map { $0 != 2 } : nil
+            var r = Result(
+                out: .init(repeating: 0, count: rows * d), hidden: .init(repeating: 0, count: rows * f),
+                activation: .init(repeating: 0, count: rows * f), derivative: .init(repeating: 0, count: rows * f),
+                dinp: .init(repeating: 0, count: rows * d), dHidden: .init(repeating: 0, count: rows * f),
+                dActivation: .init(repeating: 0, count: rows * f), dw1: randomTensorValues(count: w1.count, seed: 17),
+                db1: .init(repeating: 0, count: b1.count), dw2: .init(repeating: 0, count: w2.count),
+                db2: randomTensorValues(count: b2.count, seed: 18))
+            if fused {
+                GroupedLinear.forwardMLP(
+                    out: &r.out, hidden: &r.hidden, activation: &r.activation, derivative: &r.derivative, inp: x,
+                    w1: w1, b1: b1, w2: w2, b2: b2, dim: d, hiddenDim: f, offsets: offsets)
+                GroupedLinear.backwardMLP(
+                    dinp: &r.dinp, dHidden: &r.dHidden, dActivation: &r.dActivation, dw1: &r.dw1, db1: &r.db1,
+                    dw2: &r.dw2, db2: &r.db2, dout: dout, inp: x, activation: r.activation, derivative: r.derivative,
+                    w1: w1, w2: w2, dim: d, hiddenDim: f, offsets: offsets, trainable: trainable)
+            } else {
+                GroupedLinear.forward(
+                    out: &r.hidden, inp: x, weight: w1, bias: b1, inDim: d, outDim: f, offsets: offsets)
+                geluForward(out: &r.activation, derivative: &r.derivative, inp: r.hidden, count: rows * f)
+                GroupedLinear.forward(
+                    out: &r.out, inp: r.activation, weight: w2, bias: b2, inDim: f, outDim: d, offsets: offsets)
+                GroupedLinear.backward(
+                    dinp: &r.dActivation, dweight: &r.dw2, dbias: &r.db2, dout: dout, inp: r.activation, weight: w2,
+                    inDim: f, outDim: d, offsets: offsets, trainable: trainable)
+                geluBackward(dinp: &r.dHidden, derivative: r.derivative, dout: r.dActivation, count: rows * f)
+                GroupedLinear.backward(
+                    dinp: &r.dinp, dweight: &r.dw1, dbias: &r.db1, dout: r.dHidden, inp: x, weight: w1, inDim: d,
+                    outDim: f, offsets: offsets, trainable: trainable)
+            }
+            return r
+        }
+
+        @Test("an expert's MLP back to back equals the layer-by-layer order bit for bit", arguments: [false, true])
+        func matchesLayerByLayer(frozen: Bool) {
+            let fused = Self.run(fused: true, frozen: frozen)
+            let layered = Self.run(fused: false, frozen: frozen)
+            for (name, field) in Result.fields {
+                let (a, b) = (fused[keyPath: field], layered[keyPath: field])
+                let first = a.indices.first { a[$0].bitPattern != b[$0].bitPattern }
+                #expect(a.count == b.count && first == nil, "\(name) differs first at \(first ?? -1)")
+            }
+            // The frozen expert's weight gradients are left as they were.
+            if frozen {
+                let (d, f) = (Self.dim, Self.hidden)
+                #expect(fused.dw2[2 * f * d..<3 * f * d].allSatisfy { $0 == 0 })
+                #expect(
+                    fused.dw1[2 * d * f..<3 * d * f]
+                        == randomTensorValues(count: 6 * d * f, seed: 17)[2 * d * f..<3 * d * f])
+            }
+        }
+    }
+}
