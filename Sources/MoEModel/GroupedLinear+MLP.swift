@@ -53,11 +53,8 @@ extension GroupedLinear {
         derivative: UnsafePointer<Float>, w1: UnsafePointer<Float>, w2: UnsafePointer<Float>, dim: Int,
         hiddenDim f: Int, offsets: [Int], trainable: [Bool]?
     ) {
-        var learningRows = 0
-        forEachGroup(offsets) { j, _, n in if trainable?[j] ?? true { learningRows += n } }
         let rows = offsets.last ?? 0
-        // Per layer: dX for every row, dW for the rows of learning experts.
-        let flops = 4 * Double((rows + (dw1 == nil ? 0 : learningRows)) * dim * f)
+        let flops = 2 * backwardFLOPs(offsets, trainable: trainable, weightGradients: dw1 != nil, dim * f)
         Profiler.measure(
             .gemm, "experts Σ\(rows)×\(f)×\(dim) MLP backward (4 GEMMs + GELU)", flops: flops, opaque: true
         ) {

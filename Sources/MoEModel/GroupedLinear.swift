@@ -33,11 +33,8 @@ enum GroupedLinear {
         dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
         weight: UnsafePointer<Float>, inDim: Int, outDim: Int, offsets: [Int], trainable: [Bool]?
     ) {
-        // dX for every row, dW for the rows of learning experts: 2·rows·I·O FLOPs each.
-        var learningRows = 0
-        forEachGroup(offsets) { j, _, n in if trainable?[j] ?? true { learningRows += n } }
         let rows = offsets.last ?? 0
-        let flops = 2 * Double((rows + (dweight == nil ? 0 : learningRows)) * inDim * outDim)
+        let flops = backwardFLOPs(offsets, trainable: trainable, weightGradients: dweight != nil, inDim * outDim)
         Profiler.measure(
             .gemm, "experts Σ\(rows)×\(outDim)×\(inDim) backward", flops: flops, opaque: true
         ) {
@@ -71,6 +68,15 @@ enum GroupedLinear {
                 body(j, offsets[j], size(j))
             }
         }
+    }
+
+    /// FLOPs of one grouped layer's backward: dX for every row, dW (when `weightGradients`) for
+    /// the rows of learning experts, 2·rows·`weightSize` each.
+    static func backwardFLOPs(_ offsets: [Int], trainable: [Bool]?, weightGradients: Bool, _ weightSize: Int) -> Double
+    {
+        var learningRows = 0
+        forEachGroup(offsets) { j, _, n in if trainable?[j] ?? true { learningRows += n } }
+        return 2 * Double(((offsets.last ?? 0) + (weightGradients ? learningRows : 0)) * weightSize)
     }
 
     /// Calls `body(j, start, rows)` for every expert `j` with rows, in expert order.
