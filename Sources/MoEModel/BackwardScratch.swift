@@ -14,10 +14,9 @@ final class BackwardScratch {
 
     /// A zeroed buffer of `count` floats for `role`, valid until the role is borrowed again.
     func buffer(_ role: Role, count: Int) -> UnsafeMutablePointer<Float> {
-        let b = buffers[role.rawValue]
-        b.resize(count)
-        b.zero()
-        return b.pointer
+        let pointer = uninitialized(role, count: count)
+        buffers[role.rawValue].zero()
+        return pointer
     }
 
     /// The same without the zeroing, for an output its producer overwrites whole (a copy,

@@ -62,19 +62,13 @@ extension MoELayer {
         remote.output.resize(rows * dim)
         withOwnedExpertWeights(store, first: first) { w1, b1, w2, b2 in
             for segment in remote.segments {
-                GroupedLinear.forward(
-                    out: remote.hidden.pointer + segment.start * hidden,
-                    inp: remote.input.readPointer + segment.start * dim, weight: w1, bias: b1, inDim: dim,
-                    outDim: hidden, offsets: segment.offsets)
-            }
-            geluForward(
-                out: remote.activation.pointer, derivative: remote.derivative.pointer,
-                inp: remote.hidden.readPointer, count: rows * hidden)
-            for segment in remote.segments {
-                GroupedLinear.forward(
+                GroupedLinear.forwardMLP(
                     out: remote.output.pointer + segment.start * dim,
-                    inp: remote.activation.readPointer + segment.start * hidden, weight: w2, bias: b2,
-                    inDim: hidden, outDim: dim, offsets: segment.offsets)
+                    hidden: remote.hidden.pointer + segment.start * hidden,
+                    activation: remote.activation.pointer + segment.start * hidden,
+                    derivative: remote.derivative.pointer + segment.start * hidden,
+                    inp: remote.input.readPointer + segment.start * dim, w1: w1, b1: b1, w2: w2, b2: b2, dim: dim,
+                    hiddenDim: hidden, offsets: segment.offsets)
             }
         }
         _ = returnRows(remote.output.readPointer, into: cache.expertOutput.pointer, remote: remote)
@@ -120,21 +114,14 @@ extension MoELayer {
         withOwnedExpertWeights(store, first: first) { w1, _, w2, _ in
             withOwnedExpertGradients(store, first: first) { dw1, db1, dw2, db2 in
                 for segment in remote.segments {
-                    GroupedLinear.backward(
-                        dinp: remote.dActivation.pointer + segment.start * hidden, dweight: dw2, dbias: db2,
-                        dout: remote.dOutput.readPointer + segment.start * dim,
-                        inp: remote.activation.readPointer + segment.start * hidden, weight: w2, inDim: hidden,
-                        outDim: dim, offsets: segment.offsets, trainable: trainable)
-                }
-                geluBackward(
-                    dinp: remote.dHidden.pointer, derivative: remote.derivative.readPointer,
-                    dout: remote.dActivation.readPointer, count: rows * hidden)
-                for segment in remote.segments {
-                    GroupedLinear.backward(
-                        dinp: remote.dInput.pointer + segment.start * dim, dweight: dw1, dbias: db1,
-                        dout: remote.dHidden.readPointer + segment.start * hidden,
-                        inp: remote.input.readPointer + segment.start * dim, weight: w1, inDim: dim,
-                        outDim: hidden, offsets: segment.offsets, trainable: trainable)
+                    let (rowsAt, hiddenAt) = (segment.start * dim, segment.start * hidden)
+                    GroupedLinear.backwardMLP(
+                        dinp: remote.dInput.pointer + rowsAt, dHidden: remote.dHidden.pointer + hiddenAt,
+                        dActivation: remote.dActivation.pointer + hiddenAt, dw1: dw1, db1: db1, dw2: dw2, db2: db2,
+                        dout: remote.dOutput.readPointer + rowsAt, inp: remote.input.readPointer + rowsAt,
+                        activation: remote.activation.readPointer + hiddenAt,
+                        derivative: remote.derivative.readPointer + hiddenAt, w1: w1, w2: w2, dim: dim,
+                        hiddenDim: hidden, offsets: segment.offsets, trainable: trainable)
                 }
             }
         }

@@ -6,8 +6,8 @@ import Testing
 
 extension MoEModelSuites {
     /// `GroupedLinear.forwardMLP`/`backwardMLP` (each expert's MLP back to back on one
-    /// thread) against the layer-by-layer order they replace: a GEMM for every expert, GELU
-    /// over all rows, a GEMM again. The design promises bit-identical results, so the check is
+    /// thread) against the layer-by-layer order: a GEMM for every expert, GELU over all rows,
+    /// a GEMM again. The design promises bit-identical results, so the check is
     /// equality, not a tolerance.
     @Suite struct ExpertMLPTests {
         struct Result {
@@ -20,6 +20,54 @@ extension MoEModelSuites {
                     ("dinp", \.dinp), ("dHidden", \.dHidden), ("dActivation", \.dActivation), ("dw1", \.dw1),
                     ("db1", \.db1), ("dw2", \.dw2), ("db2", \.db2),
                 ]
+            }
+        }
+
+        /// The reference: one linear layer at a time, each expert in turn on copies of its rows
+        /// and weight slices (the same single GEMM per expert as the kernel under test).
+        struct LayerByLayer {
+            let offsets: [Int]
+            let trainable: [Bool]?
+
+            var experts: [Int] { (0..<offsets.count - 1).filter { offsets[$0 + 1] > offsets[$0] } }
+            func rows(_ e: Int, width: Int) -> Range<Int> { offsets[e] * width..<offsets[e + 1] * width }
+
+            func forward(out: inout [Float], inp: [Float], weight: [Float], bias: [Float], inDim: Int, outDim: Int) {
+                for e in experts {
+                    var y = [Float](repeating: 0, count: (offsets[e + 1] - offsets[e]) * outDim)
+                    linearForward(
+                        out: &y, inp: Array(inp[rows(e, width: inDim)]),
+                        weight: Array(weight[e * inDim * outDim..<(e + 1) * inDim * outDim]),
+                        bias: Array(bias[e * outDim..<(e + 1) * outDim]), rows: offsets[e + 1] - offsets[e],
+                        inDim: inDim, outDim: outDim)
+                    out.replaceSubrange(rows(e, width: outDim), with: y)
+                }
+            }
+
+            func backward(
+                dinp: inout [Float], dweight: inout [Float], dbias: inout [Float], dout: [Float], inp: [Float],
+                weight: [Float], inDim: Int, outDim: Int
+            ) {
+                for e in experts {
+                    let (w, b) = (e * inDim * outDim..<(e + 1) * inDim * outDim, e * outDim..<(e + 1) * outDim)
+                    var (dx, dw, db) = (Array(dinp[rows(e, width: inDim)]), Array(dweight[w]), Array(dbias[b]))
+                    let (dy, x, n) = (
+                        Array(dout[rows(e, width: outDim)]), Array(inp[rows(e, width: inDim)]),
+                        offsets[e + 1] - offsets[e]
+                    )
+                    if trainable?[e] ?? true {
+                        linearBackward(
+                            dinp: &dx, dweight: &dw, dbias: &db, dout: dy, inp: x, weight: Array(weight[w]), rows: n,
+                            inDim: inDim, outDim: outDim)
+                    } else {
+                        linearBackward(
+                            dinp: &dx, dweight: nil, dbias: nil, dout: dy, inp: x, weight: Array(weight[w]), rows: n,
+                            inDim: inDim, outDim: outDim)
+                    }
+                    dinp.replaceSubrange(rows(e, width: inDim), with: dx)
+                    dweight.replaceSubrange(w, with: dw)
+                    dbias.replaceSubrange(b, with: db)
+                }
             }
         }
 
@@ -55,18 +103,17 @@ extension MoEModelSuites {
                     dw2: &r.dw2, db2: &r.db2, dout: dout, inp: x, activation: r.activation, derivative: r.derivative,
                     w1: w1, w2: w2, dim: d, hiddenDim: f, offsets: offsets, trainable: trainable)
             } else {
-                GroupedLinear.forward(
-                    out: &r.hidden, inp: x, weight: w1, bias: b1, inDim: d, outDim: f, offsets: offsets)
+                let layer = LayerByLayer(offsets: offsets, trainable: trainable)
+                layer.forward(out: &r.hidden, inp: x, weight: w1, bias: b1, inDim: d, outDim: f)
                 geluForward(out: &r.activation, derivative: &r.derivative, inp: r.hidden, count: rows * f)
-                GroupedLinear.forward(
-                    out: &r.out, inp: r.activation, weight: w2, bias: b2, inDim: f, outDim: d, offsets: offsets)
-                GroupedLinear.backward(
+                layer.forward(out: &r.out, inp: r.activation, weight: w2, bias: b2, inDim: f, outDim: d)
+                layer.backward(
                     dinp: &r.dActivation, dweight: &r.dw2, dbias: &r.db2, dout: dout, inp: r.activation, weight: w2,
-                    inDim: f, outDim: d, offsets: offsets, trainable: trainable)
+                    inDim: f, outDim: d)
                 geluBackward(dinp: &r.dHidden, derivative: r.derivative, dout: r.dActivation, count: rows * f)
-                GroupedLinear.backward(
+                layer.backward(
                     dinp: &r.dinp, dweight: &r.dw1, dbias: &r.db1, dout: r.dHidden, inp: x, weight: w1, inDim: d,
-                    outDim: f, offsets: offsets, trainable: trainable)
+                    outDim: f)
             }
             return r
         }
