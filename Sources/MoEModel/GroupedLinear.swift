@@ -6,15 +6,14 @@ import Synchronization
 /// and slice `j` of the stacked weights `[E, in, out]` and biases `[E, out]`. Experts without
 /// rows are skipped.
 ///
-/// Experts run concurrently, one per worker thread, each whole: its GEMMs single-threaded
-/// (an expert's GEMM, K = 128 here, is too small for a split over threads to pay: every
-/// thread packs the same weights and waits for the slowest) and its steps back to back, so
-/// its hidden rows (0.5–2 MB) are still in L2/L3 when GELU and the next GEMM read them, with
-/// one barrier per direction. Each expert writes only its own rows and weight slices, so
-/// results do not depend on which thread ran it, and they are bit for bit those of running
-/// the layers one after the other (`ExpertMLPTests`): a GEMM still covers its expert's rows
-/// in one call (OpenBLAS's rounding depends on how C's rows are split, so they are not
-/// blocked further) and GELU is element-wise.
+/// The work is cut into blocks of at most 192 of an expert's rows (`gemmRowBlocks`), claimed
+/// by the worker threads; each block runs its steps back to back with single-threaded GEMMs,
+/// so its hidden rows (96 KB at F = 128) are still in L2 when GELU and the next GEMM read
+/// them. The backward then sums each expert's weight gradients over all its rows at once.
+/// Each block writes only its own rows, so results do not depend on which thread ran it, and
+/// they are bit for bit those of running the layers one after the other (`ExpertMLPTests`):
+/// OpenBLAS rounds a row by its place in the register tiles counted from the first row of a
+/// call, and the blocks start where `gemm`'s own calls would have tiles start.
 enum GroupedLinear {
     /// Writes `hidden` (h), `activation` (a), `derivative` (GELU′(h), when given: training)
     /// and `out` (y) for every grouped row. x [T·K, D], h, a [T·K, F], y [T·K, D].
@@ -29,19 +28,19 @@ enum GroupedLinear {
             .gemm, "experts Σ\(rows)×\(f)×\(dim) MLP forward (2 GEMMs + GELU)",
             flops: 4 * Double(rows * dim * f), opaque: true
         ) {
-            forEachGroupConcurrently(offsets) { j, start, n in
+            forEachBlockConcurrently(offsets, dim: dim, hiddenDim: f) { j, start, n, whole in
                 let (h, a) = (hidden + start * f, activation + start * f)
-                linearForward(
+                linearBlock(
                     out: h, inp: inp + start * dim, weight: w1 + j * dim * f, bias: b1 + j * f, rows: n, inDim: dim,
-                    outDim: f)
+                    outDim: f, whole: whole)
                 if let derivative {
                     geluForward(out: a, derivative: derivative + start * f, inp: h, count: n * f)
                 } else {
                     geluForward(out: a, inp: h, count: n * f)
                 }
-                linearForward(
+                linearBlock(
                     out: out + start * dim, inp: a, weight: w2 + j * f * dim, bias: b2 + j * dim, rows: n, inDim: f,
-                    outDim: dim)
+                    outDim: dim, whole: whole)
             }
         }
     }
@@ -66,18 +65,30 @@ enum GroupedLinear {
         Profiler.measure(
             .gemm, "experts Σ\(rows)×\(f)×\(dim) MLP backward (4 GEMMs + GELU)", flops: flops, opaque: true
         ) {
-            forEachGroupConcurrently(offsets) { j, start, n in
-                let learns = trainable?[j] ?? true
+            // Blocks of rows first: ∂L/∂a, ∂L/∂h and ∂L/∂x are row by row, and a block's rows
+            // are still in L2 from one step to the next.
+            forEachBlockConcurrently(offsets, dim: dim, hiddenDim: f) { j, start, n, whole in
                 let (da, dh) = (dActivation + start * f, dHidden + start * f)
-                linearBackward(
-                    dinp: da, dweight: learns ? dw2.map { $0 + j * f * dim } : nil,
-                    dbias: learns ? db2.map { $0 + j * dim } : nil, dout: dout + start * dim,
-                    inp: activation + start * f, weight: w2 + j * f * dim, rows: n, inDim: f, outDim: dim)
+                inputGradientBlock(
+                    dinp: da, dout: dout + start * dim, weight: w2 + j * f * dim, rows: n, inDim: f, outDim: dim,
+                    whole: whole)
                 geluBackward(dinp: dh, derivative: derivative + start * f, dout: da, count: n * f)
+                inputGradientBlock(
+                    dinp: dinp + start * dim, dout: dh, weight: w1 + j * dim * f, rows: n, inDim: dim, outDim: f,
+                    whole: whole)
+            }
+            // Then each learning expert's weight gradients, summed over all its rows at once.
+            guard dw1 != nil || db1 != nil || dw2 != nil || db2 != nil else { return }
+            forEachGroupConcurrently(offsets) { j, start, n in
+                guard trainable?[j] ?? true else { return }
                 linearBackward(
-                    dinp: dinp + start * dim, dweight: learns ? dw1.map { $0 + j * dim * f } : nil,
-                    dbias: learns ? db1.map { $0 + j * f } : nil, dout: dh, inp: inp + start * dim,
-                    weight: w1 + j * dim * f, rows: n, inDim: dim, outDim: f)
+                    dinp: nil, dweight: dw2.map { $0 + j * f * dim }, dbias: db2.map { $0 + j * dim },
+                    dout: dout + start * dim, inp: activation + start * f, weight: w2 + j * f * dim, rows: n,
+                    inDim: f, outDim: dim)
+                linearBackward(
+                    dinp: nil, dweight: dw1.map { $0 + j * dim * f }, dbias: db1.map { $0 + j * f },
+                    dout: dHidden + start * f, inp: inp + start * dim, weight: w1 + j * dim * f, rows: n,
+                    inDim: dim, outDim: f)
             }
         }
     }
@@ -99,6 +110,59 @@ enum GroupedLinear {
                 guard g < groups.count else { return }
                 let j = groups[g]
                 body(j, offsets[j], size(j))
+            }
+        }
+    }
+
+    /// `out = inp·weight + bias` over one block of rows: one GEMM on this thread for a block
+    /// of `gemmRowBlocks`, `linearForward` for an expert's rows taken whole.
+    private static func linearBlock(
+        out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>, rows: Int, inDim: Int, outDim: Int, whole: Bool
+    ) {
+        guard !whole else {
+            return linearForward(
+                out: out, inp: inp, weight: weight, bias: bias, rows: rows, inDim: inDim, outDim: outDim)
+        }
+        for r in 0..<rows { (out + r * outDim).update(from: bias, count: outDim) }
+        serialGEMM(
+            transA: false, transB: false, m: rows, n: outDim, k: inDim, a: inp, lda: inDim, b: weight, ldb: outDim,
+            beta: 1, c: out, ldc: outDim)
+    }
+
+    /// `dinp += dout·weightᵀ` over one block of rows, as `linearBackward` computes it.
+    private static func inputGradientBlock(
+        dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int,
+        inDim: Int, outDim: Int, whole: Bool
+    ) {
+        let product = whole ? gemm : serialGEMM
+        product(false, true, rows, inDim, outDim, 1, dout, outDim, weight, outDim, 1, dinp, inDim)
+    }
+
+    /// Calls `body(j, start, rows, whole)` for every block of rows of every expert `j` on the
+    /// worker threads, which claim blocks in expert order. The blocks are the `gemmRowBlocks`
+    /// of the expert's products (at most 192 rows, whose input, hidden and output rows stay
+    /// in L2), so each row rounds exactly as in one `linearForward`/`linearBackward` over all
+    /// the expert's rows. Experts whose two layers' products would split differently (or by
+    /// columns) come whole, with `whole` set.
+    private static func forEachBlockConcurrently(
+        _ offsets: [Int], dim: Int, hiddenDim f: Int,
+        _ body: (_ j: Int, _ start: Int, _ rows: Int, _ whole: Bool) -> Void
+    ) {
+        var blocks: [(j: Int, start: Int, rows: Int, whole: Bool)] = []
+        forEachGroup(offsets) { j, start, n in
+            if let split = gemmRowBlocks(m: n, n: f, k: dim), split == gemmRowBlocks(m: n, n: dim, k: f) {
+                for rows in split { blocks.append((j, start + rows.lowerBound, rows.count, false)) }
+            } else {
+                blocks.append((j, start, n, true))
+            }
+        }
+        let next = Atomic<Int>(0)
+        Parallel.forEach(count: min(Parallel.threads, blocks.count)) { _ in
+            while true {
+                let b = next.add(1, ordering: .relaxed).oldValue
+                guard b < blocks.count else { return }
+                body(blocks[b].j, blocks[b].start, blocks[b].rows, blocks[b].whole)
             }
         }
     }

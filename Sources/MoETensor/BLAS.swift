@@ -19,25 +19,22 @@ public func gemm(
     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
-    /// One `cblas_sgemm` call on the calling thread: rows × cols of C from the given A, B and C.
     func serial(rows: Int, cols: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>)
     {
-        cblas_sgemm(
-            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-            Int32(rows), Int32(cols), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        serialGEMM(
+            transA: transA, transB: transB, m: rows, n: cols, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+            beta: beta, c: c, ldc: ldc)
     }
-    let workers = Parallel.threads
-    if workers <= 1 || m * n * k < gemmSplitThreshold {
+    switch gemmSplit(m: m, n: n, k: k) {
+    case .serial:
         serial(rows: m, cols: n, a: a, b: b, c: c)
-        return
-    }
-    if m >= n || m >= 64 * workers {
+    case .rows:
         // Split rows of C: row i of op(A) starts at a + i*lda (no trans) or a + i (trans).
         Parallel.forEachChunk(count: m, minimumPerThread: 1) { rows in
             let aStart = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
             serial(rows: rows.count, cols: n, a: aStart, b: b, c: c + rows.lowerBound * ldc)
         }
-    } else {
+    case .columns:
         // Split columns of C: column j of op(B) starts at b + j (no trans) or b + j*ldb (trans).
         Parallel.forEachChunk(count: n, minimumPerThread: 1) { cols in
             let bStart = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
@@ -46,8 +43,85 @@ public func gemm(
     }
 }
 
-/// Products smaller than this many multiply-adds run on the calling thread.
-@usableFromInline let gemmSplitThreshold = 1 << 20
+/// `gemm` as one `cblas_sgemm` call on the calling thread, for callers that split the work
+/// themselves (into `gemmRowBlocks`, say). Every product of `moe` passes through here, and
+/// the first one turns OpenBLAS's own threads off (`BLASThreads`).
+public func serialGEMM(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    if m == 0 || n == 0 { return }
+    _ = openBLASOnOneThread
+    cblas_sgemm(
+        CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n),
+        Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// How `gemm` spreads a product over the worker threads.
+@usableFromInline enum GEMMSplit { case serial, rows, columns }
+
+/// Products smaller than 2²⁰ multiply-adds run on the calling thread; others split the rows
+/// of C, or its columns when C has few rows.
+@usableFromInline func gemmSplit(m: Int, n: Int, k: Int) -> GEMMSplit {
+    let workers = Parallel.threads
+    if workers <= 1 || m * n * k < 1 << 20 { return .serial }
+    return m >= n || m >= 64 * workers ? .rows : .columns
+}
+
+/// Rows of C per block of `gemmByRowBlocks`: a multiple of every SGEMM register tile of
+/// OpenBLAS on x86-64 (4, 6, 8, 12, 16, 24 rows), so a single-threaded product over blocks
+/// that start at such multiples rounds every row as one product over all rows does.
+public let gemmRowBlock = 192
+
+/// Blocks of at most `gemmRowBlock` rows of an `m×n×k` product's C such that multiplying
+/// them one at a time, in any order and on any thread, gives C bit for bit as `gemm` does:
+/// each of `gemm`'s row chunks cut at multiples of `gemmRowBlock` from its start. Nil when
+/// `gemm` splits C's columns instead.
+public func gemmRowBlocks(m: Int, n: Int, k: Int) -> [Range<Int>]? {
+    func blocks(_ rows: Range<Int>) -> [Range<Int>] {
+        stride(from: rows.lowerBound, to: rows.upperBound, by: gemmRowBlock).map {
+            $0..<min($0 + gemmRowBlock, rows.upperBound)
+        }
+    }
+    switch gemmSplit(m: m, n: n, k: k) {
+    case .serial: return blocks(0..<m)
+    case .rows: return Parallel.chunks(count: m, minimumPerThread: 1).flatMap(blocks)
+    case .columns: return nil
+    }
+}
+
+/// `C = op(A)·op(B) + beta·C` (A not transposed), with `prologue(rows)` run on each block
+/// of `gemmRowBlocks` just before the block is multiplied, on the same thread, so the block
+/// is still in L2 when the product reads it (say, C filled with a bias). C is bit for bit
+/// `gemm`'s.
+public func gemmByRowBlocks(
+    transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, prologue: (Range<Int>) -> Void
+) {
+    if m == 0 || n == 0 { return }
+    guard let blocks = gemmRowBlocks(m: m, n: n, k: k) else {
+        prologue(0..<m)
+        gemm(
+            transA: false, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c,
+            ldc: ldc)
+        return
+    }
+    func multiply(_ block: Range<Int>) {
+        prologue(block)
+        serialGEMM(
+            transA: false, transB: transB, m: block.count, n: n, k: k, a: a + block.lowerBound * lda, lda: lda, b: b,
+            ldb: ldb, beta: beta, c: c + block.lowerBound * ldc, ldc: ldc)
+    }
+    if gemmSplit(m: m, n: n, k: k) == .serial {
+        blocks.forEach(multiply)
+    } else {
+        Parallel.forEachChunk(count: blocks.count, minimumPerThread: 1) { range in blocks[range].forEach(multiply) }
+    }
+}
+
+/// OpenBLAS threads off, once per process: `gemm` threads products itself, and its row blocks
+/// round as one call only when every `cblas_sgemm` runs on one thread.
+private let openBLASOnOneThread: Void = BLASThreads.set(1)
 
 /// Threads OpenBLAS may use for one GEMM. `moe` keeps this at 1 and parallelises GEMMs
 /// itself (see `gemm`).

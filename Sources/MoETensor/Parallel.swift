@@ -35,22 +35,26 @@ public enum Parallel {
     }
 
     /// Runs `body(range)` over `count` items split into at most `threads` contiguous
-    /// chunks; runs inline when the work is small (`count < minimumPerThread * 2`) or when
+    /// chunks (`chunks(count:minimumPerThread:)`); runs inline when the work is small
+    /// (`count < minimumPerThread * 2`), and chunk after chunk on the calling thread when
     /// called from inside another parallel region.
     public static func forEachChunk(
         count: Int, minimumPerThread: Int = 4096, _ body: (Range<Int>) -> Void
     ) {
-        let workers = min(threads, max(1, count / max(1, minimumPerThread)))
-        if workers <= 1 {
-            if count > 0 { body(0..<count) }
+        let ranges = chunks(count: count, minimumPerThread: minimumPerThread)
+        if ranges.count <= 1 {
+            ranges.first.map(body)
             return
         }
-        let chunk = (count + workers - 1) / workers
-        currentPool().run(count: workers) { w in
-            let lo = w * chunk
-            let hi = min(count, lo + chunk)
-            if lo < hi { body(lo..<hi) }
-        }
+        currentPool().run(count: ranges.count) { w in body(ranges[w]) }
+    }
+
+    /// The chunks `forEachChunk` splits `count` items into: at most `threads` of ⌈count/workers⌉
+    /// items, none smaller than `minimumPerThread` unless there is only one.
+    public static func chunks(count: Int, minimumPerThread: Int) -> [Range<Int>] {
+        let workers = min(threads, max(1, count / max(1, minimumPerThread)))
+        let size = (count + workers - 1) / workers
+        return stride(from: 0, to: count, by: max(1, size)).map { $0..<min(count, $0 + size) }
     }
 
     /// Runs `body(i)` for every `i` in `0..<count`, items spread over the worker threads.

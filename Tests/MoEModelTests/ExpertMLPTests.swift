@@ -71,12 +71,26 @@ extension MoEModelSuites {
             }
         }
 
-        /// Experts 1 and 4 have no rows; expert 2 is frozen when `frozen`.
-        static let offsets = [0, 37, 37, 301, 320, 320, 517]
-        static let (dim, hidden) = (16, 24)
+        /// Experts' rows (by offsets) and widths. Experts 1 and 4 have no rows; expert 2 is
+        /// frozen when `frozen`.
+        struct Shape: Sendable, CustomTestStringConvertible {
+            let offsets: [Int]
+            let dim, hidden: Int
+            var testDescription: String { "D \(dim), F \(hidden), rows \(offsets)" }
+        }
 
-        static func run(fused: Bool, frozen: Bool) -> Result {
-            let (d, f, rows) = (dim, hidden, offsets.last!)
+        /// Small widths: every product on one thread, experts cut into blocks of 192 rows.
+        /// bench-tiny's widths: an expert of 1,067 rows splits over two threads and each half
+        /// into blocks; one of 100 rows would split C's columns, so it runs whole; 40 rows are
+        /// too few to split at all.
+        static let shapes = [
+            Shape(offsets: [0, 37, 37, 301, 320, 320, 517], dim: 16, hidden: 24),
+            Shape(offsets: [0, 1067, 1067, 1167, 1207, 1207, 1607], dim: 128, hidden: 128),
+        ]
+
+        static func run(fused: Bool, frozen: Bool, shape: Shape) -> Result {
+            let (offsets, d, f) = (shape.offsets, shape.dim, shape.hidden)
+            let rows = offsets.last!
             let experts = offsets.count - 1
             let x = randomTensorValues(count: rows * d, seed: 11)
             let (w1, b1) = (
@@ -118,10 +132,12 @@ extension MoEModelSuites {
             return r
         }
 
-        @Test("an expert's MLP back to back equals the layer-by-layer order bit for bit", arguments: [false, true])
-        func matchesLayerByLayer(frozen: Bool) {
-            let fused = Self.run(fused: true, frozen: frozen)
-            let layered = Self.run(fused: false, frozen: frozen)
+        @Test(
+            "an expert's MLP back to back equals the layer-by-layer order bit for bit",
+            arguments: [false, true], shapes)
+        func matchesLayerByLayer(frozen: Bool, shape: Shape) {
+            let fused = Self.run(fused: true, frozen: frozen, shape: shape)
+            let layered = Self.run(fused: false, frozen: frozen, shape: shape)
             for (name, field) in Result.fields {
                 let (a, b) = (fused[keyPath: field], layered[keyPath: field])
                 let first = a.indices.first { a[$0].bitPattern != b[$0].bitPattern }
@@ -129,7 +145,7 @@ extension MoEModelSuites {
             }
             // The frozen expert's weight gradients are left as they were.
             if frozen {
-                let (d, f) = (Self.dim, Self.hidden)
+                let (d, f) = (shape.dim, shape.hidden)
                 #expect(fused.dw2[2 * f * d..<3 * f * d].allSatisfy { $0 == 0 })
                 #expect(
                     fused.dw1[2 * d * f..<3 * d * f]

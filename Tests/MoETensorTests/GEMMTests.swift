@@ -1,5 +1,6 @@
 import MoETensor
 import MoETestSupport
+import Synchronization
 import Testing
 
 @Suite struct GEMMTests {
@@ -40,5 +41,36 @@ import Testing
         for i in 0..<m {
             for j in n..<ldc { #expect(c[i * ldc + j] == c0[i * ldc + j], "padding overwritten") }
         }
+    }
+
+    /// `gemmByRowBlocks` with a prologue that fills each block with a bias equals filling C
+    /// with it and calling `gemm`, bit for bit, when the product runs on one thread, splits
+    /// C's rows (1,067 and 3,203 rows) or its columns (100 rows); its blocks cover every row
+    /// once, none over `gemmRowBlock` rows.
+    @Test(arguments: [(40, 128, 128, false), (1067, 128, 128, false), (100, 128, 128, true), (3203, 384, 128, false)])
+    func rowBlocksMatchOneProduct(m: Int, n: Int, k: Int, transB: Bool) {
+        let a = randomTensorValues(count: m * k, seed: 4)
+        let b = randomTensorValues(count: k * n, seed: 5)
+        let bias = randomTensorValues(count: n, seed: 6)
+        var expected = (0..<m).flatMap { _ in bias }
+        gemm(
+            transA: false, transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: transB ? k : n, beta: 1,
+            c: &expected, ldc: n)
+        var c = [Float](repeating: .nan, count: m * n)
+        let blocks = Mutex<[Range<Int>]>([])
+        c.withUnsafeMutableBufferPointer { c in
+            let out = c.baseAddress!
+            gemmByRowBlocks(
+                transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: transB ? k : n, beta: 1, c: out, ldc: n
+            ) { rows in
+                blocks.withLock { $0.append(rows) }
+                for r in rows { (out + r * n).update(from: bias, count: n) }
+            }
+        }
+        #expect(c.indices.allSatisfy { c[$0].bitPattern == expected[$0].bitPattern })
+        let sorted = blocks.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound }
+        #expect(sorted.first?.lowerBound == 0 && sorted.last?.upperBound == m)
+        #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+        #expect(sorted.count == 1 || sorted.allSatisfy { $0.count <= gemmRowBlock })
     }
 }

@@ -13,19 +13,22 @@ public func linearForward(
 ) {
     precondition(rows >= 0 && inDim > 0 && outDim > 0, "linear: bad shape")
     if rows == 0 { return }
-    if let bias {
-        // Pre-filled with the bias so the GEMM can add into it (beta = 1).
-        Profiler.measure(.bias, "fill") {
-            Parallel.forEachChunk(count: rows, minimumPerThread: max(1, 16384 / outDim)) { range in
-                for r in range { (out + r * outDim).update(from: bias, count: outDim) }
-            }
+    guard let bias else {
+        Profiler.measure(.gemm, gemmLabel(rows, outDim, inDim, "x·W"), flops: gemmFLOPs(rows, outDim, inDim)) {
+            gemm(
+                transA: false, transB: false, m: rows, n: outDim, k: inDim, a: inp, lda: inDim, b: weight,
+                ldb: outDim, c: out, ldc: outDim)
         }
+        return
     }
-    Profiler.measure(.gemm, gemmLabel(rows, outDim, inDim, "x·W"), flops: gemmFLOPs(rows, outDim, inDim)) {
-        gemm(
-            transA: false, transB: false, m: rows, n: outDim, k: inDim,
-            alpha: 1, a: inp, lda: inDim, b: weight, ldb: outDim,
-            beta: bias == nil ? 0 : 1, c: out, ldc: outDim)
+    // Each block of rows is filled with the bias just before the GEMM adds into it (beta = 1).
+    Profiler.measure(.gemm, gemmLabel(rows, outDim, inDim, "x·W + b"), flops: gemmFLOPs(rows, outDim, inDim)) {
+        gemmByRowBlocks(
+            transB: false, m: rows, n: outDim, k: inDim, a: inp, lda: inDim, b: weight, ldb: outDim, beta: 1,
+            c: out, ldc: outDim
+        ) { block in
+            for r in block { (out + r * outDim).update(from: bias, count: outDim) }
+        }
     }
 }
 
