@@ -167,13 +167,14 @@ struct MoELayer {
         cache.expertHidden.resize(assignments * hidden)
         cache.expertActivation.resize(assignments * hidden)
         cache.expertOutput.resize(assignments * dim)
-        gatherRowsForward(
-            out: cache.expertInput.pointer, src: inp, rowIndices: cache.tokenOfAssignment.readPointer,
-            count: assignments, dim: dim)
         if let parallel {
+            gatherRowsForward(
+                out: cache.expertInput.pointer, src: inp, rowIndices: cache.tokenOfAssignment.readPointer,
+                count: assignments, dim: dim)
             runExpertsExchanged(store, parallel: parallel, assignments: assignments, training: training, cache: cache)
         } else {
-            runLocalExperts(store, assignments: assignments, offsets: offsets, training: training, cache: cache)
+            runLocalExperts(
+                store, inp: inp, assignments: assignments, offsets: offsets, training: training, cache: cache)
         }
         out.update(repeating: 0, count: rows * dim)
         scatterAddRowsForward(
@@ -182,18 +183,25 @@ struct MoELayer {
             count: assignments, dim: dim)
     }
 
-    /// Every expert with rows runs here: its MLP on its group, one expert per worker thread.
+    /// Every expert with rows runs here: its MLP on its group, blocks of rows on the worker
+    /// threads, each block's tokens gathered from `inp` just before its first GEMM.
     private func runLocalExperts(
-        _ store: ParameterStore, assignments: Int, offsets: [Int], training: Bool, cache: Cache
+        _ store: ParameterStore, inp: UnsafePointer<Float>, assignments: Int, offsets: [Int], training: Bool,
+        cache: Cache
     ) {
         if training { cache.expertActivationDerivative.resize(assignments * hidden) }
+        let (grouped, tokenOf) = (cache.expertInput.pointer, cache.tokenOfAssignment.readPointer)
         withExpertWeights(store) { w1, b1, w2, b2 in
             GroupedLinear.forwardMLP(
                 out: cache.expertOutput.pointer, hidden: cache.expertHidden.pointer,
                 activation: cache.expertActivation.pointer,
                 derivative: training ? cache.expertActivationDerivative.pointer : nil,
-                inp: cache.expertInput.readPointer, w1: w1, b1: b1, w2: w2, b2: b2, dim: dim, hiddenDim: hidden,
-                offsets: offsets)
+                inp: grouped, w1: w1, b1: b1, w2: w2, b2: b2, dim: dim, hiddenDim: hidden, offsets: offsets
+            ) { rows in
+                gatherRowsForward(
+                    out: grouped + rows.lowerBound * dim, src: inp, rowIndices: tokenOf + rows.lowerBound,
+                    count: rows.count, dim: dim)
+            }
         }
     }
 
