@@ -6,6 +6,7 @@
 // activations a head's rows are 3D floats apart and share few L1 sets, so the products
 // would stream them from L2 instead. Score rows are then register-blocked outer products
 // (four query rows × sixteen keys, one broadcast per query value) with no horizontal sums.
+// The backward also transposes dS and A (O(N²) against O(N²·hd)), so dK and dV combine rows.
 // Summation order is fixed by the loops alone, so a head's result does not depend on the
 // thread it runs on.
 #include "CKernels.h"
@@ -55,6 +56,24 @@ MOE_AVX2_INLINE void pack_transposed(
             for (int e = 0; e < 8; e++) _mm256_storeu_ps(dst + (d + e) * np + j, block[e]);
         }
     }
+}
+
+/// dst[j·n + i] = src[i·n + j] for the n×n matrix src: 8×8 blocks in registers, the edges
+/// element by element.
+MOE_AVX2_INLINE void transpose_square(float *dst, const float *src, ptrdiff_t n) {
+    ptrdiff_t full = n & ~(ptrdiff_t)7;
+    for (ptrdiff_t i = 0; i < full; i += 8) {
+        for (ptrdiff_t j = 0; j < full; j += 8) {
+            __m256 block[8];
+            for (int t = 0; t < 8; t++) block[t] = _mm256_loadu_ps(src + (i + t) * n + j);
+            transpose8(block);
+            for (int t = 0; t < 8; t++) _mm256_storeu_ps(dst + (j + t) * n + i, block[t]);
+        }
+        for (ptrdiff_t j = full; j < n; j++)
+            for (int t = 0; t < 8; t++) dst[j * n + i + t] = src[(i + t) * n + j];
+    }
+    for (ptrdiff_t i = full; i < n; i++)
+        for (ptrdiff_t j = 0; j < n; j++) dst[j * n + i] = src[i * n + j];
 }
 
 // ---- products -----------------------------------------------------------------------------
@@ -236,9 +255,9 @@ MOE_AVX2 int moe_attention_head_backward_avx2(
     const float *q, const float *k, const float *v, ptrdiff_t ld_qkv, const float *att,
     ptrdiff_t n, ptrdiff_t hd, float scale) {
     ptrdiff_t np = (n + 7) & ~(ptrdiff_t)7;
-    float *qp = moe_thread_workspace((size_t)(3 * n * hd + hd * np));
+    float *qp = moe_thread_workspace((size_t)(3 * n * hd + hd * np + 2 * n * n));
     if (!qp) return -1;
-    float *kp = qp + n * hd, *dop = kp + n * hd, *vt = dop + n * hd;
+    float *kp = qp + n * hd, *dop = kp + n * hd, *vt = dop + n * hd, *st = vt + hd * np, *at = st + n * n;
     pack_rows(qp, q, ld_qkv, n, hd);
     pack_rows(kp, k, ld_qkv, n, hd);
     pack_rows(dop, dout, ld_out, n, hd);
@@ -258,15 +277,18 @@ MOE_AVX2 int moe_attention_head_backward_avx2(
         softmax_backward_row(scores + i * n, att + i * n, n);
         combine_rows(dq + i * ld_qkv, NULL, scores + i * n, NULL, 1, kp, hd, n, hd, scale, 1);
     }
-    // dK += scale·dSᵀ·Q and dV += Aᵀ·dO, two keys at a time (columns of dS and A).
+    // dK += scale·dSᵀ·Q and dV += Aᵀ·dO, two keys at a time, from rows of dSᵀ and Aᵀ: the same
+    // sums in the same order as from the columns of dS and A, with the coefficients in L1.
+    transpose_square(st, scores, n);
+    transpose_square(at, att, n);
     ptrdiff_t j = 0;
     for (; j + 2 <= n; j += 2) {
-        combine_rows(dk + j * ld_qkv, dk + (j + 1) * ld_qkv, scores + j, scores + j + 1, n, qp, hd, n, hd, scale, 1);
-        combine_rows(dv + j * ld_qkv, dv + (j + 1) * ld_qkv, att + j, att + j + 1, n, dop, hd, n, hd, 1.0f, 1);
+        combine_rows(dk + j * ld_qkv, dk + (j + 1) * ld_qkv, st + j * n, st + (j + 1) * n, 1, qp, hd, n, hd, scale, 1);
+        combine_rows(dv + j * ld_qkv, dv + (j + 1) * ld_qkv, at + j * n, at + (j + 1) * n, 1, dop, hd, n, hd, 1.0f, 1);
     }
     if (j < n) {
-        combine_rows(dk + j * ld_qkv, NULL, scores + j, NULL, n, qp, hd, n, hd, scale, 1);
-        combine_rows(dv + j * ld_qkv, NULL, att + j, NULL, n, dop, hd, n, hd, 1.0f, 1);
+        combine_rows(dk + j * ld_qkv, NULL, st + j * n, NULL, 1, qp, hd, n, hd, scale, 1);
+        combine_rows(dv + j * ld_qkv, NULL, at + j * n, NULL, 1, dop, hd, n, hd, 1.0f, 1);
     }
     return 0;
 }
