@@ -49,17 +49,20 @@ enum GroupedLinear {
         }
     }
 
-    /// Given `dout` = ∂L/∂y, accumulates `dActivation` (∂L/∂a), `dHidden` (∂L/∂h) and `dinp`
-    /// (∂L/∂x) of every grouped row (the caller zeroes them), and the weight and bias
-    /// gradients of the experts whose `trainable` entry is true (all when nil). `derivative`
-    /// is the forward's GELU′(h).
+    /// Given `dout` = ∂L/∂y, writes `dActivation` (∂L/∂a), `dHidden` (∂L/∂h) and `dinp`
+    /// (∂L/∂x) of every grouped row (what they held is ignored: each block zeroes its rows
+    /// while they are in L2, then accumulates), and accumulates the weight and bias gradients
+    /// of the experts whose `trainable` entry is true (all when nil). `derivative` is the
+    /// forward's GELU′(h). `outputGradients(rows)`, when given, first writes those rows of
+    /// `dout`, on the thread that then uses them.
     static func backwardMLP(
         dinp: UnsafeMutablePointer<Float>, dHidden: UnsafeMutablePointer<Float>,
         dActivation: UnsafeMutablePointer<Float>, dw1: UnsafeMutablePointer<Float>?,
         db1: UnsafeMutablePointer<Float>?, dw2: UnsafeMutablePointer<Float>?, db2: UnsafeMutablePointer<Float>?,
         dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, activation: UnsafePointer<Float>,
         derivative: UnsafePointer<Float>, w1: UnsafePointer<Float>, w2: UnsafePointer<Float>, dim: Int,
-        hiddenDim f: Int, offsets: [Int], trainable: [Bool]?
+        hiddenDim f: Int, offsets: [Int], trainable: [Bool]?,
+        outputGradients: ((_ rows: Range<Int>) -> Void)? = nil
     ) {
         var learningRows = 0
         forEachGroup(offsets) { j, _, n in if trainable?[j] ?? true { learningRows += n } }
@@ -67,18 +70,24 @@ enum GroupedLinear {
         // Per layer: dX for every row, dW for the rows of learning experts, 2·rows·D·F each.
         let flops = 4 * Double((rows + (dw1 == nil ? 0 : learningRows)) * dim * f)
         Profiler.measure(
-            .gemm, "experts Σ\(rows)×\(f)×\(dim) MLP backward (4 GEMMs + GELU)", flops: flops, opaque: true
+            .gemm,
+            "experts Σ\(rows)×\(f)×\(dim) \(outputGradients == nil ? "" : "scatter-add backward + ")"
+                + "MLP backward (4 GEMMs + GELU)",
+            flops: flops, opaque: true
         ) {
             // Blocks of rows first: ∂L/∂a, ∂L/∂h and ∂L/∂x are row by row, and a block's rows
             // are still in L2 from one step to the next.
             forEachBlockConcurrently(offsets, dim: dim, hiddenDim: f) { j, start, n, whole in
-                let (da, dh) = (dActivation + start * f, dHidden + start * f)
+                outputGradients?(start..<start + n)
+                let (da, dh, dx) = (dActivation + start * f, dHidden + start * f, dinp + start * dim)
+                for block in [da, dh] { block.update(repeating: 0, count: n * f) }
+                dx.update(repeating: 0, count: n * dim)
                 inputGradientBlock(
                     dinp: da, dout: dout + start * dim, weight: w2 + j * f * dim, rows: n, inDim: f, outDim: dim,
                     whole: whole)
                 geluBackward(dinp: dh, derivative: derivative + start * f, dout: da, count: n * f)
                 inputGradientBlock(
-                    dinp: dinp + start * dim, dout: dh, weight: w1 + j * dim * f, rows: n, inDim: dim, outDim: f,
+                    dinp: dx, dout: dh, weight: w1 + j * dim * f, rows: n, inDim: dim, outDim: f,
                     whole: whole)
             }
             // Then each learning expert's weight gradients, summed over all its rows at once.

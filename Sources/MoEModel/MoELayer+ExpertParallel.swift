@@ -100,12 +100,10 @@ extension MoELayer {
                 remote.dOutput.pointer.update(from: $0.baseAddress!, count: rows * dim)
             }
         }
+        // backwardMLP overwrites these.
         remote.dActivation.resize(rows * hidden)
-        remote.dActivation.zero()
         remote.dHidden.resize(rows * hidden)
-        remote.dHidden.zero()
         remote.dInput.resize(rows * dim)
-        remote.dInput.zero()
         let per = experts / parallel.groupSize
         guard let first = localBankStart(store, per: per, groupRank: parallel.groupRank, parallel: parallel) else {
             return

@@ -223,14 +223,22 @@ struct MoELayer {
         extraProbabilityGradient: UnsafePointer<Float>? = nil
     ) {
         let assignments = rows * cache.topK
-        let dOutputs = scratch.buffer(.expertOutput, count: assignments * dim)
-        let dSortedGates = scratch.buffer(.gates, count: assignments)
-        scatterAddRowsBackward(
-            dsrc: dOutputs, dscale: dSortedGates, ddst: dout, src: cache.expertOutput.readPointer,
-            rowIndices: cache.tokenOfAssignment.readPointer, scale: cache.sortedGates.readPointer,
-            count: assignments, dim: dim)
-
-        let dInputs = expertsBackward(store, dOutputs: dOutputs, rows: rows, cache: cache, scratch: scratch)
+        let dOutputs = scratch.uninitialized(.expertOutput, count: assignments * dim)
+        let dSortedGates = scratch.uninitialized(.gates, count: assignments)
+        let (expertOutput, tokenOf, gates) = (
+            cache.expertOutput.readPointer, cache.tokenOfAssignment.readPointer, cache.sortedGates.readPointer
+        )
+        /// ∂L/∂(expert outputs) and ∂L/∂(gates) of the grouped rows `r`.
+        func outputGradients(_ r: Range<Int>) {
+            let (lo, n) = (r.lowerBound, r.count)
+            (dOutputs + lo * dim).update(repeating: 0, count: n * dim)
+            (dSortedGates + lo).update(repeating: 0, count: n)
+            scatterAddRowsBackward(
+                dsrc: dOutputs + lo * dim, dscale: dSortedGates + lo, ddst: dout, src: expertOutput + lo * dim,
+                rowIndices: tokenOf + lo, scale: gates + lo, count: n, dim: dim)
+        }
+        let dInputs = expertsBackward(
+            store, dOutputs: dOutputs, rows: rows, cache: cache, scratch: scratch, outputGradients: outputGradients)
         gatherRowsBackward(
             dsrc: dinp, dout: dInputs, rowIndices: cache.tokenOfAssignment.readPointer,
             count: assignments, dim: dim)
@@ -241,21 +249,25 @@ struct MoELayer {
         }
     }
 
-    /// The experts' GEMM pairs backward: accumulates the trainable experts' weight
-    /// gradients; returns ∂L/∂(gathered expert inputs) [T·K, D].
+    /// The experts' GEMM pairs backward, after `outputGradients` has written ∂L/∂(expert
+    /// outputs) into `dOutputs` (block by block, on the local path): accumulates the trainable
+    /// experts' weight gradients; returns ∂L/∂(gathered expert inputs) [T·K, D].
     private func expertsBackward(
         _ store: ParameterStore, dOutputs: UnsafeMutablePointer<Float>, rows: Int, cache: Cache,
-        scratch: BackwardScratch
+        scratch: BackwardScratch, outputGradients: @escaping (Range<Int>) -> Void
     ) -> UnsafeMutablePointer<Float> {
         let (assignments, offsets) = (rows * cache.topK, cache.expertOffsets)
-        let dInputs = scratch.buffer(.expertInput, count: assignments * dim)
         if cache.remote.parallel != nil {
+            outputGradients(0..<assignments)
+            let dInputs = scratch.buffer(.expertInput, count: assignments * dim)
             expertsBackwardExchanged(store, dOutputs: dOutputs, dInputs: dInputs, cache: cache)
             return dInputs
         }
+        // backwardMLP overwrites these three.
+        let dInputs = scratch.uninitialized(.expertInput, count: assignments * dim)
         let trainable = trainableExperts(store)
-        let dActivation = scratch.buffer(.expertActivation, count: assignments * hidden)
-        let dHidden = scratch.buffer(.expertHidden, count: assignments * hidden)
+        let dActivation = scratch.uninitialized(.expertActivation, count: assignments * hidden)
+        let dHidden = scratch.uninitialized(.expertHidden, count: assignments * hidden)
         withExpertWeights(store) { w1, _, w2, _ in
             withExpertGradients(store) { dw1, db1, dw2, db2 in
                 GroupedLinear.backwardMLP(
@@ -263,7 +275,7 @@ struct MoELayer {
                     db2: db2, dout: dOutputs, inp: cache.expertInput.readPointer,
                     activation: cache.expertActivation.readPointer,
                     derivative: cache.expertActivationDerivative.readPointer, w1: w1, w2: w2, dim: dim,
-                    hiddenDim: hidden, offsets: offsets, trainable: trainable)
+                    hiddenDim: hidden, offsets: offsets, trainable: trainable, outputGradients: outputGradients)
             }
         }
         return dInputs

@@ -109,6 +109,10 @@ extension MoEModelSuites {
                 db1: .init(repeating: 0, count: b1.count), dw2: .init(repeating: 0, count: w2.count),
                 db2: randomTensorValues(count: b2.count, seed: 18))
             if fused {
+                // The backward overwrites these whole.
+                for field in [\Result.dinp, \.dHidden, \.dActivation] {
+                    r[keyPath: field] = .init(repeating: .nan, count: r[keyPath: field].count)
+                }
                 GroupedLinear.forwardMLP(
                     out: &r.out, hidden: &r.hidden, activation: &r.activation, derivative: &r.derivative, inp: x,
                     w1: w1, b1: b1, w2: w2, b2: b2, dim: d, hiddenDim: f, offsets: offsets)
