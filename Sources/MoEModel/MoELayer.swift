@@ -176,7 +176,7 @@ struct MoELayer {
             runLocalExperts(
                 store, inp: inp, assignments: assignments, offsets: offsets, training: training, cache: cache)
         }
-        out.update(repeating: 0, count: rows * dim)
+        Parallel.zero(out, count: rows * dim)
         scatterAddRowsForward(
             dst: out, src: cache.expertOutput.readPointer,
             rowIndices: cache.tokenOfAssignment.readPointer, scale: cache.sortedGates.readPointer,

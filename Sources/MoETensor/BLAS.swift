@@ -68,9 +68,11 @@ public func serialGEMM(
     return m >= n || m >= 64 * workers ? .rows : .columns
 }
 
-/// Rows of C per block of `gemmByRowBlocks`: a multiple of every SGEMM register tile of
-/// OpenBLAS on x86-64 (4, 6, 8, 12, 16, 24 rows), so a single-threaded product over blocks
-/// that start at such multiples rounds every row as one product over all rows does.
+/// Rows of C per block of `gemmRowBlocks`. OpenBLAS rounds a row of C by its place in the
+/// kernel's register tiles, counted from the call's first row (12 rows on Zen 3), so
+/// single-threaded products over blocks starting at multiples of the tile height give C bit
+/// for bit; 192 = 3 · 64 is a multiple of 12 and of every power-of-two height up to 64, and
+/// `GEMMTests` checks it on the machine at hand.
 public let gemmRowBlock = 192
 
 /// Blocks of at most `gemmRowBlock` rows of an `m×n×k` product's C such that multiplying

@@ -57,6 +57,15 @@ public enum Parallel {
         return stride(from: 0, to: count, by: max(1, size)).map { $0..<min(count, $0 + size) }
     }
 
+    /// Sets `count` floats from `start` to zero, spans of 64 Ki floats or more over the
+    /// worker threads (a serial fill of a layer's output is a pass over memory on one core).
+    public static func zero(_ start: UnsafeMutablePointer<Float>, count: Int) {
+        guard count >= 1 << 16 else { return start.update(repeating: 0, count: count) }
+        forEachChunk(count: count, minimumPerThread: 1 << 15) { range in
+            (start + range.lowerBound).update(repeating: 0, count: range.count)
+        }
+    }
+
     /// Runs `body(i)` for every `i` in `0..<count`, items spread over the worker threads.
     public static func forEach(count: Int, _ body: (Int) -> Void) {
         forEachChunk(count: count, minimumPerThread: 1) { range in
