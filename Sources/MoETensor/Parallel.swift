@@ -49,8 +49,8 @@ public enum Parallel {
         currentPool().run(count: ranges.count) { w in body(ranges[w]) }
     }
 
-    /// The chunks `forEachChunk` splits `count` items into: at most `threads` of ⌈count/workers⌉
-    /// items, none smaller than `minimumPerThread` unless there is only one.
+    /// The chunks `forEachChunk` splits `count` items into: ⌈count/w⌉ items each (the last
+    /// may be shorter) for w = min(threads, count / minimumPerThread), at least 1.
     public static func chunks(count: Int, minimumPerThread: Int) -> [Range<Int>] {
         let workers = min(threads, max(1, count / max(1, minimumPerThread)))
         let size = (count + workers - 1) / workers
