@@ -116,13 +116,18 @@ enum GroupedLinear {
         forEachGroup(offsets) { j, _, _ in groups.append(j) }
         let size = { (j: Int) in offsets[j + 1] - offsets[j] }
         groups.sort { size($0) != size($1) ? size($0) > size($1) : $0 < $1 }
+        claimConcurrently(groups.count) { g in body(groups[g], offsets[groups[g]], size(groups[g])) }
+    }
+
+    /// Calls `body(i)` for `i` in `0..<count`, in order of claiming: each worker thread takes
+    /// the next unclaimed index until none is left, so uneven items balance themselves.
+    private static func claimConcurrently(_ count: Int, _ body: (Int) -> Void) {
         let next = Atomic<Int>(0)
-        Parallel.forEach(count: min(Parallel.threads, groups.count)) { _ in
+        Parallel.forEach(count: min(Parallel.threads, count)) { _ in
             while true {
-                let g = next.add(1, ordering: .relaxed).oldValue
-                guard g < groups.count else { return }
-                let j = groups[g]
-                body(j, offsets[j], size(j))
+                let i = next.add(1, ordering: .relaxed).oldValue
+                guard i < count else { return }
+                body(i)
             }
         }
     }
@@ -170,14 +175,7 @@ enum GroupedLinear {
                 blocks.append((j, start, n, true))
             }
         }
-        let next = Atomic<Int>(0)
-        Parallel.forEach(count: min(Parallel.threads, blocks.count)) { _ in
-            while true {
-                let b = next.add(1, ordering: .relaxed).oldValue
-                guard b < blocks.count else { return }
-                body(blocks[b].j, blocks[b].start, blocks[b].rows, blocks[b].whole)
-            }
-        }
+        claimConcurrently(blocks.count) { b in body(blocks[b].j, blocks[b].start, blocks[b].rows, blocks[b].whole) }
     }
 
     /// Calls `body(j, start, rows)` for every expert `j` with rows, in expert order.

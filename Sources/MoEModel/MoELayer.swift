@@ -231,7 +231,7 @@ struct MoELayer {
         /// ∂L/∂(expert outputs) and ∂L/∂(gates) of the grouped rows `r`.
         func outputGradients(_ r: Range<Int>) {
             let (lo, n) = (r.lowerBound, r.count)
-            (dOutputs + lo * dim).update(repeating: 0, count: n * dim)
+            Parallel.zero(dOutputs + lo * dim, count: n * dim)
             (dSortedGates + lo).update(repeating: 0, count: n)
             scatterAddRowsBackward(
                 dsrc: dOutputs + lo * dim, dscale: dSortedGates + lo, ddst: dout, src: expertOutput + lo * dim,

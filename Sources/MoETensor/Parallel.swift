@@ -57,9 +57,12 @@ public enum Parallel {
         return stride(from: 0, to: count, by: max(1, size)).map { $0..<min(count, $0 + size) }
     }
 
-    /// Sets `count` floats from `start` to zero, spans of 64 Ki floats or more over the
-    /// worker threads (a serial fill of a layer's output is a pass over memory on one core).
-    public static func zero(_ start: UnsafeMutablePointer<Float>, count: Int) {
+    /// Sets `count` elements from `start` to zero, spans of 64 Ki or more over the worker
+    /// threads (a serial fill of the backward's scratch was about 7 % of a two-thread step).
+    /// Inlinable so that it is specialised per element type: the generic version fills
+    /// element by element and cost a third of a training step.
+    @inlinable
+    public static func zero<Element: BitwiseCopyable & Numeric>(_ start: UnsafeMutablePointer<Element>, count: Int) {
         guard count >= 1 << 16 else { return start.update(repeating: 0, count: count) }
         forEachChunk(count: count, minimumPerThread: 1 << 15) { range in
             (start + range.lowerBound).update(repeating: 0, count: range.count)

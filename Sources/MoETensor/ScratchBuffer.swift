@@ -38,16 +38,8 @@ public final class GrowableBuffer<Element: BitwiseCopyable & Numeric> {
     }
 
     /// Sets the used elements to zero (gradient buffers before accumulation), large buffers
-    /// over the worker threads (a serial fill of the backward's scratch was about 7 % of a
-    /// two-thread step). Inlinable so that it is specialised per element type: the generic
-    /// version fills element by element and cost a third of a training step.
-    @inlinable public func zero() {
-        let start = pointer
-        guard count >= 1 << 16 else { return start.update(repeating: 0, count: count) }
-        Parallel.forEachChunk(count: count, minimumPerThread: 1 << 15) { range in
-            (start + range.lowerBound).update(repeating: 0, count: range.count)
-        }
-    }
+    /// over the worker threads (`Parallel.zero`).
+    @inlinable public func zero() { Parallel.zero(pointer, count: count) }
 
     public var readPointer: UnsafePointer<Element> { UnsafePointer(pointer) }
 }
