@@ -12,8 +12,7 @@ struct DenseMLPLayer {
     }
 
     final class Cache {
-        let hidden = ScratchBuffer()  // [T, hidden] pre-activation
-        let activation = ScratchBuffer()  // [T, hidden]
+        let activation = ScratchBuffer()  // [T, hidden]: x·W1 + b1, then GELU of it in place
         let derivative = ScratchBuffer()  // [T, hidden] GELU' (training only)
     }
 
@@ -22,16 +21,15 @@ struct DenseMLPLayer {
         rows: Int, training: Bool, cache: Cache
     ) {
         let n = rows * fc1.outDim
-        cache.hidden.resize(n)
         cache.activation.resize(n)
-        fc1.forward(store, out: cache.hidden.pointer, inp: inp, rows: rows)
+        let a = cache.activation.pointer
+        fc1.forward(store, out: a, inp: inp, rows: rows)
+        // The pre-activation is not kept: the backward needs only GELU′ and the activation.
         if training {
             cache.derivative.resize(n)
-            geluForward(
-                out: cache.activation.pointer, derivative: cache.derivative.pointer,
-                inp: cache.hidden.readPointer, count: n)
+            geluForward(out: a, derivative: cache.derivative.pointer, inp: a, count: n)
         } else {
-            geluForward(out: cache.activation.pointer, inp: cache.hidden.readPointer, count: n)
+            geluForward(out: a, inp: a, count: n)
         }
         fc2.forward(store, out: out, inp: cache.activation.readPointer, rows: rows)
     }

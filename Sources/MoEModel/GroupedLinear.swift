@@ -15,13 +15,13 @@ import Synchronization
 /// OpenBLAS rounds a row by its place in the register tiles counted from the first row of a
 /// call, and the blocks start where `gemm`'s own calls would have tiles start.
 enum GroupedLinear {
-    /// Writes `hidden` (h), `activation` (a), `derivative` (GELU′(h), when given: training)
-    /// and `out` (y) for every grouped row. x [T·K, D], h, a [T·K, F], y [T·K, D].
+    /// Writes `activation` (a; h first, then GELU of it in place), `derivative` (GELU′(h), when
+    /// given: training) and `out` (y) for every grouped row. x [T·K, D], a [T·K, F], y [T·K, D].
     /// `gather(rows)`, when given, first writes those rows of x, on the thread that then
     /// multiplies them, so they are in L2 for the first GEMM.
     static func forwardMLP(
-        out: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>,
-        activation: UnsafeMutablePointer<Float>, derivative: UnsafeMutablePointer<Float>?,
+        out: UnsafeMutablePointer<Float>, activation: UnsafeMutablePointer<Float>,
+        derivative: UnsafeMutablePointer<Float>?,
         inp: UnsafePointer<Float>, w1: UnsafePointer<Float>, b1: UnsafePointer<Float>,
         w2: UnsafePointer<Float>, b2: UnsafePointer<Float>, dim: Int, hiddenDim f: Int, offsets: [Int],
         gather: ((_ rows: Range<Int>) -> Void)? = nil
@@ -33,14 +33,14 @@ enum GroupedLinear {
         ) {
             forEachBlockConcurrently(offsets, dim: dim, hiddenDim: f) { j, start, n, whole in
                 gather?(start..<start + n)
-                let (h, a) = (hidden + start * f, activation + start * f)
+                let a = activation + start * f
                 linearBlock(
-                    out: h, inp: inp + start * dim, weight: w1 + j * dim * f, bias: b1 + j * f, rows: n, inDim: dim,
+                    out: a, inp: inp + start * dim, weight: w1 + j * dim * f, bias: b1 + j * f, rows: n, inDim: dim,
                     outDim: f, whole: whole)
                 if let derivative {
-                    geluForward(out: a, derivative: derivative + start * f, inp: h, count: n * f)
+                    geluForward(out: a, derivative: derivative + start * f, inp: a, count: n * f)
                 } else {
-                    geluForward(out: a, inp: h, count: n * f)
+                    geluForward(out: a, inp: a, count: n * f)
                 }
                 linearBlock(
                     out: out + start * dim, inp: a, weight: w2 + j * f * dim, bias: b2 + j * dim, rows: n, inDim: f,

@@ -56,7 +56,6 @@ extension MoELayer {
         guard let first = localBankStart(store, per: per, groupRank: g, parallel: parallel) else { return }
 
         let rows = remote.receivedRows
-        remote.hidden.resize(rows * hidden)
         remote.activation.resize(rows * hidden)
         remote.derivative.resize(rows * hidden)
         remote.output.resize(rows * dim)
@@ -64,7 +63,6 @@ extension MoELayer {
             for segment in remote.segments {
                 GroupedLinear.forwardMLP(
                     out: remote.output.pointer + segment.start * dim,
-                    hidden: remote.hidden.pointer + segment.start * hidden,
                     activation: remote.activation.pointer + segment.start * hidden,
                     derivative: remote.derivative.pointer + segment.start * hidden,
                     inp: remote.input.readPointer + segment.start * dim, w1: w1, b1: b1, w2: w2, b2: b2, dim: dim,

@@ -60,8 +60,7 @@ struct MoELayer {
         let slotOfAssignment = IndexBuffer()  // [T·K] index t·K + k into gates
         let sortedGates = ScratchBuffer()  // [T·K]
         let expertInput = ScratchBuffer()  // [T·K, D]
-        let expertHidden = ScratchBuffer()  // [T·K, F] pre-activation
-        let expertActivation = ScratchBuffer()  // [T·K, F]
+        let expertActivation = ScratchBuffer()  // [T·K, F] (the pre-activation until GELU)
         let expertActivationDerivative = ScratchBuffer()  // [T·K, F] GELU' (training only)
         let expertOutput = ScratchBuffer()  // [T·K, D]
         var expertOffsets: [Int] = []  // [E + 1]
@@ -164,7 +163,6 @@ struct MoELayer {
     ) {
         let (assignments, offsets) = (rows * cache.topK, cache.expertOffsets)
         cache.expertInput.resize(assignments * dim)
-        cache.expertHidden.resize(assignments * hidden)
         cache.expertActivation.resize(assignments * hidden)
         cache.expertOutput.resize(assignments * dim)
         if let parallel {
@@ -193,8 +191,7 @@ struct MoELayer {
         let (grouped, tokenOf) = (cache.expertInput.pointer, cache.tokenOfAssignment.readPointer)
         withExpertWeights(store) { w1, b1, w2, b2 in
             GroupedLinear.forwardMLP(
-                out: cache.expertOutput.pointer, hidden: cache.expertHidden.pointer,
-                activation: cache.expertActivation.pointer,
+                out: cache.expertOutput.pointer, activation: cache.expertActivation.pointer,
                 derivative: training ? cache.expertActivationDerivative.pointer : nil,
                 inp: grouped, w1: w1, b1: b1, w2: w2, b2: b2, dim: dim, hiddenDim: hidden, offsets: offsets
             ) { rows in

@@ -12,7 +12,6 @@ final class RemoteExpertCache {
     /// this rank's experts (`[E/P + 1]`, local expert j = e − g·E/P, relative to that start).
     var segments: [(start: Int, offsets: [Int])] = []
     let input = ScratchBuffer()  // [R, D]
-    let hidden = ScratchBuffer()  // [R, F] pre-activation
     let activation = ScratchBuffer()  // [R, F]
     let derivative = ScratchBuffer()  // [R, F] GELU'
     let output = ScratchBuffer()  // [R, D]

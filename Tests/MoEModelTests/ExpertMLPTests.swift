@@ -16,7 +16,7 @@ extension MoEModelSuites {
 
             static var fields: [(String, KeyPath<Result, [Float]>)] {
                 [
-                    ("out", \.out), ("hidden", \.hidden), ("activation", \.activation), ("derivative", \.derivative),
+                    ("out", \.out), ("activation", \.activation), ("derivative", \.derivative),
                     ("dinp", \.dinp), ("dHidden", \.dHidden), ("dActivation", \.dActivation), ("dw1", \.dw1),
                     ("db1", \.db1), ("dw2", \.dw2), ("db2", \.db2),
                 ]
@@ -114,7 +114,7 @@ extension MoEModelSuites {
                     r[keyPath: field] = .init(repeating: .nan, count: r[keyPath: field].count)
                 }
                 GroupedLinear.forwardMLP(
-                    out: &r.out, hidden: &r.hidden, activation: &r.activation, derivative: &r.derivative, inp: x,
+                    out: &r.out, activation: &r.activation, derivative: &r.derivative, inp: x,
                     w1: w1, b1: b1, w2: w2, b2: b2, dim: d, hiddenDim: f, offsets: offsets)
                 GroupedLinear.backwardMLP(
                     dinp: &r.dinp, dHidden: &r.dHidden, dActivation: &r.dActivation, dw1: &r.dw1, db1: &r.db1,

@@ -51,6 +51,29 @@ import Testing
         #expect(zip(fromInput, fromSaved).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($0)) })
     }
 
+    /// In place (`out` is `inp`, as the MLPs run it) both forwards give exactly what they
+    /// give into separate memory: every vector is read before it is written.
+    @Test(arguments: [5, 8, 70_001], [KernelPath.automatic, .portable])
+    func inPlaceForwardEqualsOutOfPlace(count: Int, path: KernelPath) {
+        let x = randomTensorValues(count: count, seed: 35, scale: 9)
+        var apart = [Float](repeating: .nan, count: count)
+        geluForward(out: &apart, inp: x, count: count, path: path)
+        var inPlace = x
+        inPlace.withUnsafeMutableBufferPointer {
+            geluForward(out: $0.baseAddress!, inp: $0.baseAddress!, count: count, path: path)
+        }
+        #expect(inPlace.map(\.bitPattern) == apart.map(\.bitPattern))
+
+        var derivativeApart = [Float](repeating: .nan, count: count)
+        geluForward(out: &apart, derivative: &derivativeApart, inp: x, count: count, path: path)
+        var derivative = [Float](repeating: .nan, count: count)
+        inPlace = x
+        inPlace.withUnsafeMutableBufferPointer {
+            geluForward(out: $0.baseAddress!, derivative: &derivative, inp: $0.baseAddress!, count: count, path: path)
+        }
+        #expect(inPlace.map(\.bitPattern) == apart.map(\.bitPattern))
+        #expect(derivative.map(\.bitPattern) == derivativeApart.map(\.bitPattern))
+    }
     @Test(arguments: [KernelPath.automatic, .portable])
     func gradientMatchesFiniteDifferencesAndAccumulates(path: KernelPath) {
         expectGradientMatchesAndAccumulates(

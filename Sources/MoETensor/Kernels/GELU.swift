@@ -14,12 +14,12 @@ import CKernels
 @usableFromInline let inverseSqrt2: Float = 0.707_106_781_186_547_5
 @usableFromInline let inverseSqrt2Pi: Float = 0.398_942_280_401_432_7
 
-/// `out[i] = gelu(inp[i])`; `out` must not alias `inp`.
+/// `out[i] = gelu(inp[i])`; `out` is `inp` (in place) or does not overlap it.
 public func geluForward(
     out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int, path: KernelPath = .automatic
 ) {
     precondition(count >= 0, "gelu: negative count")
-    precondition(UnsafePointer(out) != inp || count == 0, "gelu: out must not alias inp")
+    precondition(inPlaceOrApart(out, inp, count), "gelu: out overlaps inp without being it")
     let avx2 = path.usesAVX2
     Profiler.measure(.gelu, "forward") {
         Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
@@ -67,6 +67,13 @@ public func geluBackward(
     }
 }
 
+/// Each step loads a vector of `inp` before it stores that vector of `out`, so the two may
+/// be the same memory; a partial overlap would read values already overwritten.
+private func inPlaceOrApart(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ count: Int) -> Bool {
+    let o = UnsafePointer(out)
+    return o == inp || o + count <= inp || inp + count <= o
+}
+
 @inline(__always) @usableFromInline
 func geluVector(_ x: SIMD8<Float>) -> SIMD8<Float> {
     0.5 * x * (1 + fastErf(x * inverseSqrt2))
@@ -81,12 +88,13 @@ func geluDerivativeVector(_ x: SIMD8<Float>) -> SIMD8<Float> {
 
 /// Training-time forward: `out[i] = gelu(inp[i])` and `derivative[i] = gelu'(inp[i])` in one
 /// pass (erf and the Gaussian are computed once), so the backward pass is one multiply-add.
+/// `out` is `inp` (in place) or does not overlap it; `derivative` overlaps neither.
 public func geluForward(
     out: UnsafeMutablePointer<Float>, derivative: UnsafeMutablePointer<Float>,
     inp: UnsafePointer<Float>, count: Int, path: KernelPath = .automatic
 ) {
     precondition(count >= 0, "gelu: negative count")
-    precondition(UnsafePointer(out) != inp || count == 0, "gelu: out must not alias inp")
+    precondition(inPlaceOrApart(out, inp, count), "gelu: out overlaps inp without being it")
     let avx2 = path.usesAVX2
     Profiler.measure(.gelu, "forward + derivative") {
         Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
