@@ -5,8 +5,10 @@
 // rounded up to 8, zero-padded). The copies cost O(N·hd) against O(N²·hd) products; in the
 // activations a head's rows are 3D floats apart and share few L1 sets, so the products
 // would stream them from L2 instead. Score rows are then register-blocked outer products
-// (four query rows × sixteen keys, one broadcast per query value) with no horizontal sums.
-// The backward also transposes dS and A (O(N²) against O(N²·hd)), so dK and dV combine rows.
+// (six query rows × sixteen keys, one broadcast per query value) with no horizontal sums,
+// and A·V combines three rows at a time: twelve independent sums each, enough to hide the
+// FMA latency. The backward keeps dS in the workspace too and transposes dS and A there
+// (O(N²) against O(N²·hd)), so dK and dV also combine rows.
 // Summation order is fixed by the loops alone, so a head's result does not depend on the
 // thread it runs on.
 #include "CKernels.h"
@@ -91,14 +93,15 @@ MOE_AVX2_INLINE void store_lanes(float *p, __m256 v, ptrdiff_t count) {
 
 /// s_r[j] = scale·Σ_d x_r[d]·yt[d·np + j] for the R query rows x_r (hd apart) and keys j < n;
 /// s rows lds apart. Sixteen keys by R rows of accumulators: per d two loads of yt and R
-/// broadcasts feed 2R FMAs. R = 4 or 1, constant after inlining.
+/// broadcasts feed 2R FMAs; at R = 6 twelve independent sums hide the FMA latency. R ≤ 6,
+/// constant after inlining.
 MOE_AVX2_INLINE void score_rows(
     float *s, ptrdiff_t lds, const float *x, const float *yt, ptrdiff_t n, ptrdiff_t np, ptrdiff_t hd,
     float scale, const int R) {
     const __m256 sc = _mm256_set1_ps(scale);
     ptrdiff_t j = 0;
     for (; j + 16 <= np; j += 16) {
-        __m256 a0[4], a1[4];
+        __m256 a0[6], a1[6];
         for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm256_setzero_ps();
         const float *y = yt + j;
         for (ptrdiff_t d = 0; d < hd; d++, y += np) {
@@ -115,7 +118,7 @@ MOE_AVX2_INLINE void score_rows(
         }
     }
     if (j < np) {  // eight keys left
-        __m256 a0[4];
+        __m256 a0[6];
         for (int r = 0; r < R; r++) a0[r] = _mm256_setzero_ps();
         const float *y = yt + j;
         for (ptrdiff_t d = 0; d < hd; d++, y += np) {
@@ -126,45 +129,70 @@ MOE_AVX2_INLINE void score_rows(
     }
 }
 
-/// Columns [0, 8·w) of out_r (+)= alpha·Σ_j c_r[j·cs]·m_j for the two rows r (out1 may be
-/// NULL: c1 is then ignored); m rows are ld apart. w = 4 or 1, constant after inlining.
+/// score_rows for 1 ≤ rows ≤ 6 known only at run time: each case inlines its own R.
+MOE_AVX2_INLINE void score_rows_any(
+    float *s, ptrdiff_t lds, const float *x, const float *yt, ptrdiff_t n, ptrdiff_t np, ptrdiff_t hd,
+    float scale, ptrdiff_t rows) {
+    switch (rows) {
+    case 1: score_rows(s, lds, x, yt, n, np, hd, scale, 1); break;
+    case 2: score_rows(s, lds, x, yt, n, np, hd, scale, 2); break;
+    case 3: score_rows(s, lds, x, yt, n, np, hd, scale, 3); break;
+    case 4: score_rows(s, lds, x, yt, n, np, hd, scale, 4); break;
+    case 5: score_rows(s, lds, x, yt, n, np, hd, scale, 5); break;
+    default: score_rows(s, lds, x, yt, n, np, hd, scale, 6); break;
+    }
+}
+
+/// Columns [0, 8·w) of out_r (+)= alpha·Σ_j c_r[j]·m_j for the R rows out_r = out + r·ldo,
+/// c_r = c + r·ldc; m rows are ld apart. Each m_j is loaded once for all R rows; at R = 3, w = 4
+/// twelve independent sums hide the FMA latency. R ≤ 3 and w ≤ 4, constant after inlining.
 MOE_AVX2_INLINE void combine_block(
-    float *out0, float *out1, const float *c0, const float *c1, ptrdiff_t cs, const float *m, ptrdiff_t ld,
-    ptrdiff_t n, float alpha, int accumulate, const int w) {
-    __m256 a0[4], a1[4];
-    for (int u = 0; u < w; u++) a0[u] = a1[u] = _mm256_setzero_ps();
+    float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
+    float alpha, int accumulate, const int R, const int w) {
+    __m256 acc[3][4];
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < w; u++) acc[r][u] = _mm256_setzero_ps();
     for (ptrdiff_t j = 0; j < n; j++) {
-        __m256 b0 = _mm256_broadcast_ss(c0 + j * cs), b1 = _mm256_broadcast_ss(c1 + j * cs);
+        __m256 b[3];
+        for (int r = 0; r < R; r++) b[r] = _mm256_broadcast_ss(c + r * ldc + j);
         for (int u = 0; u < w; u++) {
             __m256 x = _mm256_loadu_ps(m + j * ld + 8 * u);
-            a0[u] = _mm256_fmadd_ps(b0, x, a0[u]);
-            a1[u] = _mm256_fmadd_ps(b1, x, a1[u]);
+            for (int r = 0; r < R; r++) acc[r][u] = _mm256_fmadd_ps(b[r], x, acc[r][u]);
         }
     }
     __m256 al = _mm256_set1_ps(alpha);
-    for (int u = 0; u < w; u++) {
-        __m256 r0 = _mm256_mul_ps(a0[u], al), r1 = _mm256_mul_ps(a1[u], al);
-        if (accumulate) r0 = _mm256_add_ps(_mm256_loadu_ps(out0 + 8 * u), r0);
-        _mm256_storeu_ps(out0 + 8 * u, r0);
-        if (out1) {
-            if (accumulate) r1 = _mm256_add_ps(_mm256_loadu_ps(out1 + 8 * u), r1);
-            _mm256_storeu_ps(out1 + 8 * u, r1);
+    for (int r = 0; r < R; r++) {
+        for (int u = 0; u < w; u++) {
+            __m256 v = _mm256_mul_ps(acc[r][u], al);
+            if (accumulate) v = _mm256_add_ps(_mm256_loadu_ps(out + r * ldo + 8 * u), v);
+            _mm256_storeu_ps(out + r * ldo + 8 * u, v);
         }
     }
 }
 
-/// out_r (+)= alpha·Σ_j c_r[j·cs]·m_j, r = 0, 1, over all hd columns: each m_j is loaded once
-/// for both rows. cs = 1 combines rows of a matrix (A·V, dS·K); cs = N its columns (Aᵀ·dO,
-/// dSᵀ·Q).
+/// out_r (+)= alpha·Σ_j c_r[j]·m_j over all hd columns for the R rows of combine_block.
 MOE_AVX2_INLINE void combine_rows(
-    float *out0, float *out1, const float *c0, const float *c1, ptrdiff_t cs, const float *m, ptrdiff_t ld,
-    ptrdiff_t n, ptrdiff_t hd, float alpha, int accumulate) {
-    if (!out1) c1 = c0;
+    float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
+    ptrdiff_t hd, float alpha, int accumulate, const int R) {
     ptrdiff_t d = 0;
-    for (; d + 32 <= hd; d += 32)
-        combine_block(out0 + d, out1 ? out1 + d : NULL, c0, c1, cs, m + d, ld, n, alpha, accumulate, 4);
-    for (; d < hd; d += 8)
-        combine_block(out0 + d, out1 ? out1 + d : NULL, c0, c1, cs, m + d, ld, n, alpha, accumulate, 1);
+    for (; d + 32 <= hd; d += 32) combine_block(out + d, ldo, c, ldc, m + d, ld, n, alpha, accumulate, R, 4);
+    for (; d < hd; d += 8) combine_block(out + d, ldo, c, ldc, m + d, ld, n, alpha, accumulate, R, 1);
+}
+
+/// combine_rows over `rows` consecutive rows, three at a time (four as two pairs: a single
+/// row has only four sums in flight).
+MOE_AVX2_INLINE void combine_many(
+    float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
+    ptrdiff_t hd, float alpha, int accumulate, ptrdiff_t rows) {
+    while (rows > 0) {
+        ptrdiff_t take = rows == 4 ? 2 : rows < 3 ? rows : 3;
+        if (take == 3) combine_rows(out, ldo, c, ldc, m, ld, n, hd, alpha, accumulate, 3);
+        else if (take == 2) combine_rows(out, ldo, c, ldc, m, ld, n, hd, alpha, accumulate, 2);
+        else combine_rows(out, ldo, c, ldc, m, ld, n, hd, alpha, accumulate, 1);
+        out += take * ldo;
+        c += take * ldc;
+        rows -= take;
+    }
 }
 
 // ---- row softmax --------------------------------------------------------------------------
@@ -232,64 +260,44 @@ MOE_AVX2 int moe_attention_head_forward_avx2(
     pack_rows(qp, q, ld_qkv, n, hd);
     pack_rows(vp, v, ld_qkv, n, hd);
     pack_transposed(kt, k, ld_qkv, n, np, hd);
-    // Four query rows at a time: scores, softmax, then A·V by pairs of rows.
-    ptrdiff_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        score_rows(att + i * n, n, qp + i * hd, kt, n, np, hd, scale, 4);
-        for (int r = 0; r < 4; r++) softmax_row(att + (i + r) * n, n);
-        for (int r = 0; r < 4; r += 2)
-            combine_rows(
-                out + (i + r) * ld_out, out + (i + r + 1) * ld_out, att + (i + r) * n, att + (i + r + 1) * n, 1, vp,
-                hd, n, hd, 1.0f, 0);
-    }
-    for (; i < n; i++) {
-        score_rows(att + i * n, n, qp + i * hd, kt, n, np, hd, scale, 1);
-        softmax_row(att + i * n, n);
-        combine_rows(out + i * ld_out, NULL, att + i * n, NULL, 1, vp, hd, n, hd, 1.0f, 0);
+    // Six query rows at a time: scores, softmax, then A·V three rows at a time.
+    for (ptrdiff_t i = 0; i < n; i += 6) {
+        ptrdiff_t rows = n - i < 6 ? n - i : 6;
+        if (rows == 6) score_rows(att + i * n, n, qp + i * hd, kt, n, np, hd, scale, 6);
+        else score_rows_any(att + i * n, n, qp + i * hd, kt, n, np, hd, scale, rows);
+        for (ptrdiff_t r = 0; r < rows; r++) softmax_row(att + (i + r) * n, n);
+        combine_many(out + i * ld_out, ld_out, att + i * n, n, vp, hd, n, hd, 1.0f, 0, rows);
     }
     return 0;
 }
 
 MOE_AVX2 int moe_attention_head_backward_avx2(
-    float *dq, float *dk, float *dv, float *scores, const float *dout, ptrdiff_t ld_out,
+    float *dq, float *dk, float *dv, const float *dout, ptrdiff_t ld_out,
     const float *q, const float *k, const float *v, ptrdiff_t ld_qkv, const float *att,
     ptrdiff_t n, ptrdiff_t hd, float scale) {
     ptrdiff_t np = (n + 7) & ~(ptrdiff_t)7;
-    float *qp = moe_thread_workspace((size_t)(3 * n * hd + hd * np + 2 * n * n));
+    float *qp = moe_thread_workspace((size_t)(3 * n * hd + hd * np + 3 * n * n));
     if (!qp) return -1;
     float *kp = qp + n * hd, *dop = kp + n * hd, *vt = dop + n * hd, *st = vt + hd * np, *at = st + n * n;
+    float *ds = at + n * n;  // dA, then dS: kept here rather than in memory shared by all heads
     pack_rows(qp, q, ld_qkv, n, hd);
     pack_rows(kp, k, ld_qkv, n, hd);
     pack_rows(dop, dout, ld_out, n, hd);
     pack_transposed(vt, v, ld_qkv, n, np, hd);
-    // Rows of dA = dO·Vᵀ, four at a time, turned into dS in place; dQ += scale·dS·K.
-    ptrdiff_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        score_rows(scores + i * n, n, dop + i * hd, vt, n, np, hd, 1.0f, 4);
-        for (int r = 0; r < 4; r++) softmax_backward_row(scores + (i + r) * n, att + (i + r) * n, n);
-        for (int r = 0; r < 4; r += 2)
-            combine_rows(
-                dq + (i + r) * ld_qkv, dq + (i + r + 1) * ld_qkv, scores + (i + r) * n, scores + (i + r + 1) * n, 1,
-                kp, hd, n, hd, scale, 1);
+    // Rows of dA = dO·Vᵀ, six at a time, turned into dS in place; dQ += scale·dS·K.
+    for (ptrdiff_t i = 0; i < n; i += 6) {
+        ptrdiff_t rows = n - i < 6 ? n - i : 6;
+        if (rows == 6) score_rows(ds + i * n, n, dop + i * hd, vt, n, np, hd, 1.0f, 6);
+        else score_rows_any(ds + i * n, n, dop + i * hd, vt, n, np, hd, 1.0f, rows);
+        for (ptrdiff_t r = 0; r < rows; r++) softmax_backward_row(ds + (i + r) * n, att + (i + r) * n, n);
+        combine_many(dq + i * ld_qkv, ld_qkv, ds + i * n, n, kp, hd, n, hd, scale, 1, rows);
     }
-    for (; i < n; i++) {
-        score_rows(scores + i * n, n, dop + i * hd, vt, n, np, hd, 1.0f, 1);
-        softmax_backward_row(scores + i * n, att + i * n, n);
-        combine_rows(dq + i * ld_qkv, NULL, scores + i * n, NULL, 1, kp, hd, n, hd, scale, 1);
-    }
-    // dK += scale·dSᵀ·Q and dV += Aᵀ·dO, two keys at a time, from rows of dSᵀ and Aᵀ: the same
-    // sums in the same order as from the columns of dS and A, with the coefficients in L1.
-    transpose_square(st, scores, n);
+    // dK += scale·dSᵀ·Q and dV += Aᵀ·dO from rows of dSᵀ and Aᵀ: the same sums in the same
+    // order as from the columns of dS and A, with the coefficients in L1.
+    transpose_square(st, ds, n);
     transpose_square(at, att, n);
-    ptrdiff_t j = 0;
-    for (; j + 2 <= n; j += 2) {
-        combine_rows(dk + j * ld_qkv, dk + (j + 1) * ld_qkv, st + j * n, st + (j + 1) * n, 1, qp, hd, n, hd, scale, 1);
-        combine_rows(dv + j * ld_qkv, dv + (j + 1) * ld_qkv, at + j * n, at + (j + 1) * n, 1, dop, hd, n, hd, 1.0f, 1);
-    }
-    if (j < n) {
-        combine_rows(dk + j * ld_qkv, NULL, st + j * n, NULL, 1, qp, hd, n, hd, scale, 1);
-        combine_rows(dv + j * ld_qkv, NULL, at + j * n, NULL, 1, dop, hd, n, hd, 1.0f, 1);
-    }
+    combine_many(dk, ld_qkv, st, n, qp, hd, n, hd, scale, 1, n);
+    combine_many(dv, ld_qkv, at, n, dop, hd, n, hd, 1.0f, 1, n);
     return 0;
 }
 #else
@@ -299,7 +307,7 @@ int moe_attention_head_forward_avx2(
     return -1;
 }
 int moe_attention_head_backward_avx2(
-    float *dq, float *dk, float *dv, float *scores, const float *dout, ptrdiff_t ld_out,
+    float *dq, float *dk, float *dv, const float *dout, ptrdiff_t ld_out,
     const float *q, const float *k, const float *v, ptrdiff_t ld_qkv, const float *att,
     ptrdiff_t n, ptrdiff_t hd, float scale) {
     return -1;

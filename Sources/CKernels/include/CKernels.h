@@ -37,10 +37,10 @@ int moe_attention_head_forward_avx2(
     float *out, ptrdiff_t ld_out, float *att, const float *q, const float *k, const float *v,
     ptrdiff_t ld_qkv, ptrdiff_t tokens, ptrdiff_t head_dim, float scale);
 /// dq += scale·dS·K, dk += scale·dSᵀ·Q, dv += attᵀ·dout, with dS = att ⊙ (dA − rowsum(dA ⊙ att))
-/// and dA = dout·Vᵀ; `scores` (N×N) is scratch and ends holding dS. Returns 0, or -1 when
-/// the per-thread workspace (≈ 4·N·hd floats) cannot be allocated: nothing is written then.
+/// and dA = dout·Vᵀ (both in the workspace). Returns 0, or -1 when the per-thread workspace
+/// (≈ 4·N·hd + 3·N² floats) cannot be allocated: nothing is written then.
 int moe_attention_head_backward_avx2(
-    float *dq, float *dk, float *dv, float *scores, const float *dout, ptrdiff_t ld_out,
+    float *dq, float *dk, float *dv, const float *dout, ptrdiff_t ld_out,
     const float *q, const float *k, const float *v, ptrdiff_t ld_qkv, const float *att,
     ptrdiff_t tokens, ptrdiff_t head_dim, float scale);
 

@@ -18,10 +18,10 @@ import CKernels
 ///
 /// `path: .automatic` runs each head as one fused AVX2/FMA kernel when the CPU has it, hd is
 /// a multiple of 8 and N ≤ `fusedAttentionMaxTokens` (CKernels/attention_avx2.c: the head's
-/// Q, K, V copied to a per-thread workspace, K transposed; scores, softmax and A·V four query
-/// rows at a time; the backward's dA, dS, dQ likewise and dK, dV from the columns of the
-/// stored dS and A). Only the summation order differs from the OpenBLAS path, which stays the
-/// reference (`.portable`). A head's result never depends on the thread it ran on.
+/// Q, K, V copied to a per-thread workspace, K transposed; scores and softmax six query rows
+/// at a time, A·V three; the backward's dA, dS, dQ likewise, in the workspace, and dK, dV from
+/// the columns of dS and A). Only the summation order differs from the OpenBLAS path, which
+/// stays the reference (`.portable`). A head's result never depends on the thread it ran on.
 
 /// Above this many tokens the per-head OpenBLAS products are large enough to pay for packing.
 public let fusedAttentionMaxTokens = 256
@@ -63,7 +63,8 @@ public func attentionForward(
     }
 }
 
-/// Accumulates into `dqkv` [B, N, 3D]. `datt` [B, H, N, N] is scratch and is overwritten.
+/// Accumulates into `dqkv` [B, N, 3D]. `datt` [B, H, N, N] is scratch for heads that run the
+/// OpenBLAS path (fused heads keep dS in their workspace and leave it untouched).
 public func attentionBackward(
     dqkv: UnsafeMutablePointer<Float>, datt: UnsafeMutablePointer<Float>,
     dout: UnsafePointer<Float>, qkv: UnsafePointer<Float>, att: UnsafePointer<Float>,
@@ -86,7 +87,7 @@ public func attentionBackward(
             let da = datt + bh * n * n
             let dO = dout + b * n * dim + h * headDim
             if fused,
-                moe_attention_head_backward_avx2(dq, dk, dv, da, dO, dim, q, k, v, 3 * dim, a, n, headDim, scale) == 0
+                moe_attention_head_backward_avx2(dq, dk, dv, dO, dim, q, k, v, 3 * dim, a, n, headDim, scale) == 0
             {
                 return
             }
