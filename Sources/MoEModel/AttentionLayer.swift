@@ -47,6 +47,8 @@ struct AttentionLayer {
         let dmixed = scratch.buffer(.attentionMixed, count: rows * dim)
         proj.backward(store, dinp: dmixed, dout: dout, inp: cache.mixed.readPointer, rows: rows)
         let dqkv = scratch.buffer(.attentionQKV, count: rows * 3 * dim)
+        // Only heads on the OpenBLAS path write it (fused heads keep dS in their workspace), so
+        // it is borrowed without a fill.
         let datt = scratch.uninitialized(.attentionScores, count: batch * heads * tokens * tokens)
         attentionBackward(
             dqkv: dqkv, datt: datt, dout: dmixed, qkv: cache.qkv.readPointer,
