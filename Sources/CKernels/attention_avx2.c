@@ -129,7 +129,8 @@ MOE_AVX2_INLINE void score_rows(
     }
 }
 
-/// score_rows for 1 ≤ rows ≤ 6 known only at run time: each case inlines its own R.
+/// score_rows for 1 ≤ rows ≤ 6 known only at run time: each case inlines its own R (6, the
+/// common one, is the default).
 MOE_AVX2_INLINE void score_rows_any(
     float *s, ptrdiff_t lds, const float *x, const float *yt, ptrdiff_t n, ptrdiff_t np, ptrdiff_t hd,
     float scale, ptrdiff_t rows) {
@@ -263,8 +264,7 @@ MOE_AVX2 int moe_attention_head_forward_avx2(
     // Six query rows at a time: scores, softmax, then A·V three rows at a time.
     for (ptrdiff_t i = 0; i < n; i += 6) {
         ptrdiff_t rows = n - i < 6 ? n - i : 6;
-        if (rows == 6) score_rows(att + i * n, n, qp + i * hd, kt, n, np, hd, scale, 6);
-        else score_rows_any(att + i * n, n, qp + i * hd, kt, n, np, hd, scale, rows);
+        score_rows_any(att + i * n, n, qp + i * hd, kt, n, np, hd, scale, rows);
         for (ptrdiff_t r = 0; r < rows; r++) softmax_row(att + (i + r) * n, n);
         combine_many(out + i * ld_out, ld_out, att + i * n, n, vp, hd, n, hd, 1.0f, 0, rows);
     }
@@ -287,8 +287,7 @@ MOE_AVX2 int moe_attention_head_backward_avx2(
     // Rows of dA = dO·Vᵀ, six at a time, turned into dS in place; dQ += scale·dS·K.
     for (ptrdiff_t i = 0; i < n; i += 6) {
         ptrdiff_t rows = n - i < 6 ? n - i : 6;
-        if (rows == 6) score_rows(ds + i * n, n, dop + i * hd, vt, n, np, hd, 1.0f, 6);
-        else score_rows_any(ds + i * n, n, dop + i * hd, vt, n, np, hd, 1.0f, rows);
+        score_rows_any(ds + i * n, n, dop + i * hd, vt, n, np, hd, 1.0f, rows);
         for (ptrdiff_t r = 0; r < rows; r++) softmax_backward_row(ds + (i + r) * n, att + (i + r) * n, n);
         combine_many(dq + i * ld_qkv, ld_qkv, ds + i * n, n, kp, hd, n, hd, scale, 1, rows);
     }

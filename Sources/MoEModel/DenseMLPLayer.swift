@@ -31,7 +31,7 @@ struct DenseMLPLayer {
         } else {
             geluForward(out: a, inp: a, count: n)
         }
-        fc2.forward(store, out: out, inp: cache.activation.readPointer, rows: rows)
+        fc2.forward(store, out: out, inp: a, rows: rows)
     }
 
     func backward(
