@@ -75,9 +75,9 @@ enum GroupedLinear {
                 + "MLP backward (4 GEMMs + GELU)",
             flops: flops, opaque: true
         ) {
-            // Blocks of rows first: ∂L/∂a, ∂L/∂h and ∂L/∂x are row by row, and a block's rows
-            // are still in L2 from one step to the next.
-            forEachBlockConcurrently(offsets, dim: dim, hiddenDim: f) { j, start, n, whole in
+            /// ∂L/∂a, ∂L/∂h and ∂L/∂x of one block of expert `j`'s rows, which stay in L2 from
+            /// one product to the next.
+            func rowGradients(_ j: Int, _ start: Int, _ n: Int, _ whole: Bool) {
                 outputGradients?(start..<start + n)
                 let (da, dh, dx) = (dActivation + start * f, dHidden + start * f, dinp + start * dim)
                 for block in [da, dh] { block.update(repeating: 0, count: n * f) }
@@ -90,18 +90,51 @@ enum GroupedLinear {
                     dinp: dx, dout: dh, weight: w1 + j * dim * f, rows: n, inDim: dim, outDim: f,
                     whole: whole)
             }
-            // Then each learning expert's weight gradients, summed over all its rows at once.
-            guard dw1 != nil || db1 != nil || dw2 != nil || db2 != nil else { return }
+            let learns = dw1 != nil || db1 != nil || dw2 != nil || db2 != nil
+            guard learns else { return forEachBlockConcurrently(offsets, dim: dim, hiddenDim: f, rowGradients) }
+            // Whole experts per thread balance only when none holds more than a thread's share.
+            let largest = (0..<offsets.count - 1).map { offsets[$0 + 1] - offsets[$0] }.max() ?? 0
+            guard largest * Parallel.threads <= rows else {
+                // Every block on any thread, then each learning expert's weight gradients
+                // summed over all its rows at once.
+                forEachBlockConcurrently(offsets, dim: dim, hiddenDim: f, rowGradients)
+                return forEachGroupConcurrently(offsets) { j, start, n in
+                    guard trainable?[j] ?? true else { return }
+                    linearBackward(
+                        dinp: nil, dweight: dw2.map { $0 + j * f * dim }, dbias: db2.map { $0 + j * dim },
+                        dout: dout + start * dim, inp: activation + start * f, weight: w2 + j * f * dim, rows: n,
+                        inDim: f, outDim: dim)
+                    linearBackward(
+                        dinp: nil, dweight: dw1.map { $0 + j * dim * f }, dbias: db1.map { $0 + j * f },
+                        dout: dHidden + start * f, inp: inp + start * dim, weight: w1 + j * dim * f, rows: n,
+                        inDim: dim, outDim: f)
+                }
+            }
+            // Each expert on one thread, its blocks in order: after each block, the weight and
+            // bias gradients of the rows it completes, while they are still in cache.
+            let gradients = ExpertGradients(
+                dw1: dw1, db1: db1, dw2: dw2, db2: db2, dout: dout, dHidden: dHidden, inp: inp,
+                activation: activation, dim: dim, hiddenDim: f)
             forEachGroupConcurrently(offsets) { j, start, n in
-                guard trainable?[j] ?? true else { return }
-                linearBackward(
-                    dinp: nil, dweight: dw2.map { $0 + j * f * dim }, dbias: db2.map { $0 + j * dim },
-                    dout: dout + start * dim, inp: activation + start * f, weight: w2 + j * f * dim, rows: n,
-                    inDim: f, outDim: dim)
-                linearBackward(
-                    dinp: nil, dweight: dw1.map { $0 + j * dim * f }, dbias: db1.map { $0 + j * f },
-                    dout: dHidden + start * f, inp: inp + start * dim, weight: w1 + j * dim * f, rows: n,
-                    inDim: dim, outDim: f)
+                let (blocks, whole) = rowBlocks(rows: n, dim: dim, hiddenDim: f)
+                let learning = trainable?[j] ?? true
+                let chunks = learning ? gemmInnerChunks(k: n) : []
+                var (products, sums) = (0, 0)
+                for block in blocks {
+                    rowGradients(j, start + block.lowerBound, block.count, whole)
+                    guard learning else { continue }
+                    for chunk in chunks where chunk.lowerBound >= products && chunk.upperBound <= block.upperBound {
+                        gradients.addProducts(expert: j, start: start, rows: chunk, of: n)
+                        products = chunk.upperBound
+                    }
+                    // Bias sums go in whole row blocks of their own (or up to the last row).
+                    let blockRows = biasBackwardRowBlock
+                    let summable = block.upperBound == n ? n : block.upperBound / blockRows * blockRows
+                    if summable > sums {
+                        gradients.addBiases(expert: j, start: start, rows: sums..<summable)
+                        sums = summable
+                    }
+                }
             }
         }
     }
@@ -158,24 +191,28 @@ enum GroupedLinear {
     }
 
     /// Calls `body(j, start, rows, whole)` for every block of rows of every expert `j` on the
-    /// worker threads, which claim blocks in expert order. The blocks are the `gemmRowBlocks`
-    /// of the expert's products (at most 192 rows, whose input, hidden and output rows stay
-    /// in L2), so each row rounds exactly as in one `linearForward`/`linearBackward` over all
-    /// the expert's rows. Experts whose two layers' products would split differently (or by
-    /// columns) come whole, with `whole` set.
+    /// worker threads, which claim blocks in expert order.
     private static func forEachBlockConcurrently(
         _ offsets: [Int], dim: Int, hiddenDim f: Int,
         _ body: (_ j: Int, _ start: Int, _ rows: Int, _ whole: Bool) -> Void
     ) {
         var blocks: [(j: Int, start: Int, rows: Int, whole: Bool)] = []
         forEachGroup(offsets) { j, start, n in
-            if let split = gemmRowBlocks(m: n, n: f, k: dim), split == gemmRowBlocks(m: n, n: dim, k: f) {
-                for rows in split { blocks.append((j, start + rows.lowerBound, rows.count, false)) }
-            } else {
-                blocks.append((j, start, n, true))
-            }
+            let (split, whole) = rowBlocks(rows: n, dim: dim, hiddenDim: f)
+            for rows in split { blocks.append((j, start + rows.lowerBound, rows.count, whole)) }
         }
         claimConcurrently(blocks.count) { b in body(blocks[b].j, blocks[b].start, blocks[b].rows, blocks[b].whole) }
+    }
+
+    /// The blocks of an expert's `n` rows: the `gemmRowBlocks` of its products (at most 192
+    /// rows, whose input, hidden and output rows stay in L2), so each row rounds exactly as in
+    /// one `linearForward`/`linearBackward` over all the expert's rows. An expert whose two
+    /// layers' products would split differently (or by columns) comes whole, `whole` set.
+    private static func rowBlocks(rows n: Int, dim: Int, hiddenDim f: Int) -> (blocks: [Range<Int>], whole: Bool) {
+        if let split = gemmRowBlocks(m: n, n: f, k: dim), split == gemmRowBlocks(m: n, n: dim, k: f) {
+            return (split, false)
+        }
+        return ([0..<n], true)
     }
 
     /// Calls `body(j, start, rows)` for every expert `j` with rows, in expert order.
@@ -183,6 +220,52 @@ enum GroupedLinear {
     private static func forEachGroup(_ offsets: [Int], _ body: (_ j: Int, _ start: Int, _ rows: Int) -> Void) {
         for j in 0..<(offsets.count - 1) where offsets[j + 1] > offsets[j] {
             body(j, offsets[j], offsets[j + 1] - offsets[j])
+        }
+    }
+}
+
+/// The weight and bias gradients of the experts' two layers over a range of an expert's
+/// rows: dW2 += aᵀ·∂y, db2 += Σ ∂y, dW1 += xᵀ·∂h, db1 += Σ ∂h, as `linearBackward` computes
+/// them, on the calling thread.
+private struct ExpertGradients {
+    let dw1, db1, dw2, db2: UnsafeMutablePointer<Float>?
+    let dout, dHidden, inp, activation: UnsafePointer<Float>
+    let dim, hiddenDim: Int
+
+    init(
+        dw1: UnsafeMutablePointer<Float>?, db1: UnsafeMutablePointer<Float>?, dw2: UnsafeMutablePointer<Float>?,
+        db2: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, dHidden: UnsafeMutablePointer<Float>,
+        inp: UnsafePointer<Float>, activation: UnsafePointer<Float>, dim: Int, hiddenDim: Int
+    ) {
+        (self.dw1, self.db1, self.dw2, self.db2) = (dw1, db1, dw2, db2)
+        (self.dout, self.dHidden, self.inp, self.activation) = (dout, UnsafePointer(dHidden), inp, activation)
+        (self.dim, self.hiddenDim) = (dim, hiddenDim)
+    }
+
+    /// The products over `rows` (one of `gemmInnerChunks(k: n)`) of expert `j`'s `n` rows,
+    /// which start at row `start`.
+    func addProducts(expert j: Int, start: Int, rows: Range<Int>, of n: Int) {
+        let (d, f) = (dim, hiddenDim)
+        if let dw2 {
+            gemmTransposedAChunk(
+                m: f, n: d, k: n, rows: rows, a: activation + start * f, lda: f, b: dout + start * d, ldb: d,
+                c: dw2 + j * f * d, ldc: d)
+        }
+        if let dw1 {
+            gemmTransposedAChunk(
+                m: d, n: f, k: n, rows: rows, a: inp + start * d, lda: d, b: dHidden + start * f, ldb: f,
+                c: dw1 + j * d * f, ldc: f)
+        }
+    }
+
+    /// The bias sums over `rows` of expert `j`'s rows, which start at row `start`.
+    func addBiases(expert j: Int, start: Int, rows: Range<Int>) {
+        let (d, f) = (dim, hiddenDim)
+        if let db2 {
+            biasBackward(dbias: db2 + j * d, dout: dout + (start + rows.lowerBound) * d, rows: rows.count, cols: d)
+        }
+        if let db1 {
+            biasBackward(dbias: db1 + j * f, dout: dHidden + (start + rows.lowerBound) * f, rows: rows.count, cols: f)
         }
     }
 }

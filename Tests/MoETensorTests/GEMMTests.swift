@@ -73,4 +73,27 @@ import Testing
         #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
         #expect(sorted.count == 1 || sorted.allSatisfy { $0.count <= gemmRowBlock })
     }
+
+    /// A weight gradient C += Aᵀ·B accumulated with `gemmTransposedAChunk` over
+    /// `gemmInnerChunks(k:)`, in order, equals one `gemm` over all k rows bit for bit: fewer
+    /// rows than one chunk, exactly one, a remainder between one and two chunks, many; C split
+    /// by rows (128 × 128), by columns (12 × 128) and not at all (16 × 16).
+    @Test(arguments: [(128, 128), (12, 128), (16, 16)], [100, 320, 321, 700, 1067, 1547, 3203])
+    func innerChunksMatchOneProduct(shape: (m: Int, n: Int), k: Int) {
+        let (m, n) = shape
+        let a = randomTensorValues(count: k * m, seed: 7)
+        let b = randomTensorValues(count: k * n, seed: 8)
+        let c0 = randomTensorValues(count: m * n, seed: 9)
+        var expected = c0
+        gemm(transA: true, transB: false, m: m, n: n, k: k, a: a, lda: m, b: b, ldb: n, beta: 1, c: &expected, ldc: n)
+        let chunks = gemmInnerChunks(k: k)
+        #expect(chunks.first?.lowerBound == 0 && chunks.last?.upperBound == k)
+        #expect(k < 640 || chunks.count > 1, "OpenBLAS's K blocking was not identified on this machine")
+        #expect(zip(chunks, chunks.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound && !$0.isEmpty })
+        var c = c0
+        for rows in chunks {
+            gemmTransposedAChunk(m: m, n: n, k: k, rows: rows, a: a, lda: m, b: b, ldb: n, c: &c, ldc: n)
+        }
+        #expect(c.indices.allSatisfy { c[$0].bitPattern == expected[$0].bitPattern })
+    }
 }

@@ -18,27 +18,34 @@ public func biasForward(
     }
 }
 
+/// Rows `biasBackward` sums on their own before adding them to `dbias`: calls over
+/// consecutive ranges that start at multiples of it give the same sums as one call.
+public let biasBackwardRowBlock = 64
+
 /// `dbias[c] += Σ_r dout[r, c]` (column sums).
 public func biasBackward(
     dbias: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, rows: Int, cols: Int
 ) {
     precondition(rows >= 0 && cols > 0, "bias: bad shape")
-    // Serial on purpose: it is a few hundred thousand adds and stays deterministic.
     // Row blocks are summed separately first so float error grows with blocks, not rows.
-    let block = 64
-    var partial = [Float](repeating: 0, count: cols)
-    partial.withUnsafeMutableBufferPointer { partialBuffer in
-        let partial = partialBuffer.baseAddress!
-        var r0 = 0
-        while r0 < rows {
-            let r1 = min(rows, r0 + block)
-            partial.update(repeating: 0, count: cols)
-            for r in r0..<r1 {
-                let row = dout + r * cols
-                for c in 0..<cols { partial[c] += row[c] }
+    // Columns are independent, so the threads take column ranges: every sum keeps one order.
+    let columnsPerThread = rows * cols >= 1 << 16 ? 16 : cols
+    Parallel.forEachChunk(count: cols, minimumPerThread: columnsPerThread) { columns in
+        let width = columns.count
+        var partial = [Float](repeating: 0, count: width)
+        partial.withUnsafeMutableBufferPointer { partialBuffer in
+            let (partial, dbias) = (partialBuffer.baseAddress!, dbias + columns.lowerBound)
+            var r0 = 0
+            while r0 < rows {
+                let r1 = min(rows, r0 + biasBackwardRowBlock)
+                partial.update(repeating: 0, count: width)
+                for r in r0..<r1 {
+                    let row = dout + r * cols + columns.lowerBound
+                    for c in 0..<width { partial[c] += row[c] }
+                }
+                for c in 0..<width { dbias[c] += partial[c] }
+                r0 = r1
             }
-            for c in 0..<cols { dbias[c] += partial[c] }
-            r0 = r1
         }
     }
 }
