@@ -9,7 +9,8 @@ import Synchronization
 /// The work is cut into blocks of at most 192 of an expert's rows (`gemmRowBlocks`), claimed
 /// by the worker threads; each block runs its steps back to back with single-threaded GEMMs,
 /// so its hidden rows (96 KB at F = 128) are still in L2 when GELU and the next GEMM read
-/// them. The backward then sums each expert's weight gradients over all its rows at once.
+/// them. In the backward an expert's blocks run in order on one thread, each followed by the
+/// weight gradients of the rows it completes, in OpenBLAS's own K chunks (`gemmInnerChunks`).
 /// Each block writes only its own rows, so results do not depend on which thread ran it, and
 /// they are bit for bit those of running the layers one after the other (`ExpertMLPTests`):
 /// OpenBLAS rounds a row by its place in the register tiles counted from the first row of a
