@@ -233,16 +233,6 @@ private struct ExpertGradients {
     let dout, dHidden, inp, activation: UnsafePointer<Float>
     let dim, hiddenDim: Int
 
-    init(
-        dw1: UnsafeMutablePointer<Float>?, db1: UnsafeMutablePointer<Float>?, dw2: UnsafeMutablePointer<Float>?,
-        db2: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, dHidden: UnsafeMutablePointer<Float>,
-        inp: UnsafePointer<Float>, activation: UnsafePointer<Float>, dim: Int, hiddenDim: Int
-    ) {
-        (self.dw1, self.db1, self.dw2, self.db2) = (dw1, db1, dw2, db2)
-        (self.dout, self.dHidden, self.inp, self.activation) = (dout, UnsafePointer(dHidden), inp, activation)
-        (self.dim, self.hiddenDim) = (dim, hiddenDim)
-    }
-
     /// The products over `rows` (one of `gemmInnerChunks(k: n)`) of expert `j`'s `n` rows,
     /// which start at row `start`.
     func addProducts(expert j: Int, start: Int, rows: Range<Int>, of n: Int) {

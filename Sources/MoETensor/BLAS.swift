@@ -19,27 +19,30 @@ public func gemm(
     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
-    func serial(rows: Int, cols: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>)
-    {
+    func multiply(_ part: GEMMPart) {
+        let (rows, cols) = (part.rows, part.columns)
+        // Row i of op(A) starts at a + i·lda (no trans) or a + i; column j of op(B) at b + j
+        // (no trans) or b + j·ldb.
         serialGEMM(
-            transA: transA, transB: transB, m: rows, n: cols, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-            beta: beta, c: c, ldc: ldc)
+            transA: transA, transB: transB, m: rows.count, n: cols.count, k: k, alpha: alpha,
+            a: transA ? a + rows.lowerBound : a + rows.lowerBound * lda, lda: lda,
+            b: transB ? b + cols.lowerBound * ldb : b + cols.lowerBound, ldb: ldb, beta: beta,
+            c: c + rows.lowerBound * ldc + cols.lowerBound, ldc: ldc)
     }
+    let parts = gemmParts(m: m, n: n, k: k)
+    guard parts.count > 1 else { return multiply(parts[0]) }
+    Parallel.forEach(count: parts.count) { multiply(parts[$0]) }
+}
+
+/// Rows and columns of C that `gemm` multiplies with one single-threaded call.
+@usableFromInline typealias GEMMPart = (rows: Range<Int>, columns: Range<Int>)
+
+/// How `gemm` cuts an `m×n×k` product: C whole, its rows in `Parallel.chunks`, or its columns.
+@usableFromInline func gemmParts(m: Int, n: Int, k: Int) -> [GEMMPart] {
     switch gemmSplit(m: m, n: n, k: k) {
-    case .serial:
-        serial(rows: m, cols: n, a: a, b: b, c: c)
-    case .rows:
-        // Split rows of C: row i of op(A) starts at a + i*lda (no trans) or a + i (trans).
-        Parallel.forEachChunk(count: m, minimumPerThread: 1) { rows in
-            let aStart = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
-            serial(rows: rows.count, cols: n, a: aStart, b: b, c: c + rows.lowerBound * ldc)
-        }
-    case .columns:
-        // Split columns of C: column j of op(B) starts at b + j (no trans) or b + j*ldb (trans).
-        Parallel.forEachChunk(count: n, minimumPerThread: 1) { cols in
-            let bStart = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
-            serial(rows: m, cols: cols.count, a: a, b: bStart, c: c + cols.lowerBound)
-        }
+    case .serial: return [(0..<m, 0..<n)]
+    case .rows: return Parallel.chunks(count: m, minimumPerThread: 1).map { ($0, 0..<n) }
+    case .columns: return Parallel.chunks(count: n, minimumPerThread: 1).map { (0..<m, $0) }
     }
 }
 

@@ -29,16 +29,11 @@ public func gemmTransposedAChunk(
     ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     let (a, b) = (a + rows.lowerBound * lda, b + rows.lowerBound * ldb)
-    func product(_ rowsOfC: Range<Int>, _ columns: Range<Int>) {
+    for part in gemmParts(m: m, n: n, k: k) {
         serialGEMM(
-            transA: true, transB: false, m: rowsOfC.count, n: columns.count, k: rows.count,
-            a: a + rowsOfC.lowerBound, lda: lda, b: b + columns.lowerBound, ldb: ldb, beta: 1,
-            c: c + rowsOfC.lowerBound * ldc + columns.lowerBound, ldc: ldc)
-    }
-    switch gemmSplit(m: m, n: n, k: k) {
-    case .serial: product(0..<m, 0..<n)
-    case .rows: for part in Parallel.chunks(count: m, minimumPerThread: 1) { product(part, 0..<n) }
-    case .columns: for part in Parallel.chunks(count: n, minimumPerThread: 1) { product(0..<m, part) }
+            transA: true, transB: false, m: part.rows.count, n: part.columns.count, k: rows.count,
+            a: a + part.rows.lowerBound, lda: lda, b: b + part.columns.lowerBound, ldb: ldb, beta: 1,
+            c: c + part.rows.lowerBound * ldc + part.columns.lowerBound, ldc: ldc)
     }
 }
 
