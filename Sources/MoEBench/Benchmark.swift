@@ -24,6 +24,8 @@ public struct BenchResult: Codable, Sendable {
     public var fractionOfSGEMM: Double?
     /// Peak resident memory of the process so far, MiB.
     public var peakResidentMiB: Double
+    /// For `sgemm`: OpenBLAS's kernel set (`OpenBLASCore`).
+    public var blasCore: String?
 
     enum CodingKeys: String, CodingKey {
         case model, kind, batch, threads
@@ -33,6 +35,7 @@ public struct BenchResult: Codable, Sendable {
         case gflopPerStep = "gflop_per_step"
         case fractionOfSGEMM = "fraction_of_sgemm"
         case peakResidentMiB = "peak_rss_mib"
+        case blasCore = "blas_core"
     }
 }
 
@@ -105,7 +108,7 @@ public enum Benchmark {
             model: "sgemm-\(size)", kind: "sgemm", batch: 0, threads: threads,
             millisecondsPerStep: seconds * 1e3, imagesPerSecond: 0,
             gflopsPerSecond: gflop / seconds, gflopPerStep: gflop, fractionOfSGEMM: nil,
-            peakResidentMiB: peakResidentMiB())
+            peakResidentMiB: peakResidentMiB(), blasCore: OpenBLASCore.name)
     }
 
     /// Times full training steps (forward, backward, AdamW) of `config` on random images.

@@ -3,6 +3,7 @@ import Foundation
 import MoEBench
 import MoEDataParallel
 import MoERecipe
+import MoETensor
 import MoETraining
 
 extension MoECommand {
@@ -138,8 +139,8 @@ extension MoECommand {
                 say(
                     pad(r.model, 18) + " sgemm      "
                         + String(
-                            format: "%8.2f ms   %7.1f GFLOP/s  (threads %d)", r.millisecondsPerStep,
-                            r.gflopsPerSecond, r.threads))
+                            format: "%8.2f ms   %7.1f GFLOP/s  (threads %d, OpenBLAS %@ kernels)",
+                            r.millisecondsPerStep, r.gflopsPerSecond, r.threads, r.blasCore ?? "?"))
                 return
             }
             say(

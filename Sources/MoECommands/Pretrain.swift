@@ -4,6 +4,7 @@ import MoECheckpoint
 import MoEDataParallel
 import MoEModel
 import MoERecipe
+import MoETensor
 import MoETraining
 
 extension MoECommand {
@@ -126,7 +127,8 @@ extension MoECommand {
             }
             let o = trainer.recipe.optimizer
             say(
-                "optimizer \(o.kind.rawValue) lr \(o.learningRate) wd \(o.weightDecay), schedule \(trainer.recipe.schedule.kind.rawValue), steps \(trainer.state.step)→\(trainer.state.totalSteps), threads \(threads)"
+                "optimizer \(o.kind.rawValue) lr \(o.learningRate) wd \(o.weightDecay), schedule \(trainer.recipe.schedule.kind.rawValue), steps \(trainer.state.step)→\(trainer.state.totalSteps), threads \(threads), "
+                    + "OpenBLAS \(OpenBLASCore.name) kernels"
             )
             say("checkpoint → \(checkpointPath)")
         }

@@ -119,7 +119,7 @@ enum GroupedLinear {
             forEachGroupConcurrently(offsets) { j, start, n in
                 let (blocks, whole) = rowBlocks(rows: n, dim: dim, hiddenDim: f)
                 let learning = trainable?[j] ?? true
-                let chunks = learning ? gemmInnerChunks(k: n) : []
+                let chunks = learning ? gemmInnerChunks(m: f, n: dim, k: n) : []
                 var (products, sums) = (0, 0)
                 for block in blocks {
                     rowGradients(j, start + block.lowerBound, block.count, whole)
@@ -233,7 +233,7 @@ private struct ExpertGradients {
     let dout, dHidden, inp, activation: UnsafePointer<Float>
     let dim, hiddenDim: Int
 
-    /// The products over `rows` (one of `gemmInnerChunks(k: n)`) of expert `j`'s `n` rows,
+    /// The products over `rows` (one of `gemmInnerChunks`) of expert `j`'s `n` rows,
     /// which start at row `start`.
     func addProducts(expert j: Int, start: Int, rows: Range<Int>, of n: Int) {
         let (d, f) = (dim, hiddenDim)

@@ -78,15 +78,25 @@ public func serialGEMM(
 /// `GEMMTests` checks it on the machine at hand.
 public let gemmRowBlock = 192
 
-/// Blocks of at most `gemmRowBlock` rows of an `m×n×k` product's C such that multiplying
-/// them one at a time, in any order and on any thread, gives C bit for bit as `gemm` does:
-/// each of `gemm`'s row chunks cut at multiples of `gemmRowBlock` from its start. Nil when
-/// `gemm` splits C's columns instead.
+/// Products of at most this many multiply-adds may run on other kernels than larger ones, which
+/// round differently: OpenBLAS's AVX-512 kernel sets (SkylakeX, Cooperlake) send them to their
+/// small-matrix kernels (`GEMM_SMALL_MATRIX_PERMIT`, 100³ in 0.3.21). A product cut into
+/// smaller calls keeps the whole call's bits only if no part falls under this size when the
+/// whole does not.
+public let smallGEMMMultiplyAdds = 1_000_000
+
+/// Blocks of an `m×n×k` product's C such that multiplying them one at a time, in any order
+/// and on any thread, gives C bit for bit as `gemm` does: each of `gemm`'s row chunks cut at
+/// multiples of `gemmRowBlock` from its start (of a multiple, for products so narrow that
+/// 192 rows would fall under `smallGEMMMultiplyAdds`), a short last block joined to the one
+/// before. Nil when `gemm` splits C's columns instead.
 public func gemmRowBlocks(m: Int, n: Int, k: Int) -> [Range<Int>]? {
+    let fewest = smallGEMMMultiplyAdds / max(1, n * k) + 1
+    let size = (fewest + gemmRowBlock - 1) / gemmRowBlock * gemmRowBlock
     func blocks(_ rows: Range<Int>) -> [Range<Int>] {
-        stride(from: rows.lowerBound, to: rows.upperBound, by: gemmRowBlock).map {
-            $0..<min($0 + gemmRowBlock, rows.upperBound)
-        }
+        var starts = Array(stride(from: rows.lowerBound, to: rows.upperBound, by: size))
+        if starts.count > 1, rows.upperBound - starts[starts.count - 1] < fewest { starts.removeLast() }
+        return starts.indices.map { starts[$0]..<($0 + 1 < starts.count ? starts[$0 + 1] : rows.upperBound) }
     }
     switch gemmSplit(m: m, n: n, k: k) {
     case .serial: return blocks(0..<m)

@@ -13,17 +13,22 @@
 /// `U` depend on the CPU OpenBLAS picked its kernels for, so they are found once per process
 /// by comparing chunked products against single calls (`GEMMTests` checks the result).
 
-/// The consecutive row ranges of a `k`-row product `C += Aᵀ·B` that `gemmTransposedAChunk`
-/// can add one after the other, bit for bit as `gemm(transA: true, …)` over all `k` rows:
-/// OpenBLAS's own chunks, or all `k` rows at once where they could not be identified.
-public func gemmInnerChunks(k: Int) -> [Range<Int>] {
-    guard let (q, unroll) = innerBlocking else { return k > 0 ? [0..<k] : [] }
-    return chunks(k: k, q: q, unroll: unroll)
+/// The consecutive row ranges of an `m×n`, `k`-row product `C += Aᵀ·B` that
+/// `gemmTransposedAChunk` can add one after the other, bit for bit as `gemm(transA: true, …)`
+/// over all `k` rows: OpenBLAS's own chunks, or all `k` rows at once where they could not be
+/// identified or where a chunk's calls would fall under `smallGEMMMultiplyAdds`.
+public func gemmInnerChunks(m: Int, n: Int, k: Int) -> [Range<Int>] {
+    guard k > 0 else { return [] }
+    guard let (q, unroll) = innerBlocking else { return [0..<k] }
+    let ranges = chunks(k: k, q: q, unroll: unroll)
+    let smallestPart = gemmParts(m: m, n: n, k: k).map { $0.rows.count * $0.columns.count }.min() ?? 0
+    let shortest = ranges.map(\.count).min() ?? 0
+    return ranges.count > 1 && smallestPart * shortest <= smallGEMMMultiplyAdds ? [0..<k] : ranges
 }
 
 /// `C += A[rows]ᵀ·B[rows]` on the calling thread, for A `[k, m]` and B `[k, n]` (row strides
 /// `lda`, `ldb`): C's rows or columns are cut as `gemm` cuts the whole `k`-row product, so
-/// over `gemmInnerChunks(k:)` in order C ends as that product leaves it.
+/// over `gemmInnerChunks(m:n:k:)` in order C ends as that product leaves it.
 public func gemmTransposedAChunk(
     m: Int, n: Int, k: Int, rows: Range<Int>, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
     ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int
@@ -56,7 +61,8 @@ private let innerBlocking: (q: Int, unroll: Int)? = probeInnerBlocking()
 /// would be); the smallest such q is Q. The unroll is the one whose chunks reproduce single
 /// calls over row counts of every kind, remainders between Q and 2Q among them.
 private func probeInnerBlocking() -> (q: Int, unroll: Int)? {
-    let (width, k) = (32, 2304)
+    // 128 columns keep every chunk's product above `smallGEMMMultiplyAdds` for Q ≥ 128.
+    let (width, k) = (128, 2304)
     var state: UInt32 = 12345
     let values = (0..<2 * k * width).map { _ in
         state = state &* 1_664_525 &+ 1_013_904_223
