@@ -255,7 +255,8 @@ MOE_AVX2 int moe_attention_head_forward_avx2(
     float *out, ptrdiff_t ld_out, float *att, const float *q, const float *k, const float *v,
     ptrdiff_t ld_qkv, ptrdiff_t n, ptrdiff_t hd, float scale) {
     ptrdiff_t np = (n + 7) & ~(ptrdiff_t)7;
-    float *qp = moe_thread_workspace((size_t)(2 * n * hd + hd * np));
+    // Without att (inference) each six rows of probabilities live in the workspace instead.
+    float *qp = moe_thread_workspace((size_t)(2 * n * hd + hd * np + (att ? 0 : 6 * n)));
     if (!qp) return -1;
     float *vp = qp + n * hd, *kt = vp + n * hd;
     pack_rows(qp, q, ld_qkv, n, hd);
@@ -264,9 +265,10 @@ MOE_AVX2 int moe_attention_head_forward_avx2(
     // Six query rows at a time: scores, softmax, then A·V three rows at a time.
     for (ptrdiff_t i = 0; i < n; i += 6) {
         ptrdiff_t rows = n - i < 6 ? n - i : 6;
-        score_rows_any(att + i * n, n, qp + i * hd, kt, n, np, hd, scale, rows);
-        for (ptrdiff_t r = 0; r < rows; r++) softmax_row(att + (i + r) * n, n);
-        combine_many(out + i * ld_out, ld_out, att + i * n, n, vp, hd, n, hd, 1.0f, 0, rows);
+        float *p = att ? att + i * n : kt + hd * np;
+        score_rows_any(p, n, qp + i * hd, kt, n, np, hd, scale, rows);
+        for (ptrdiff_t r = 0; r < rows; r++) softmax_row(p + r * n, n);
+        combine_many(out + i * ld_out, ld_out, p, n, vp, hd, n, hd, 1.0f, 0, rows);
     }
     return 0;
 }

@@ -22,17 +22,18 @@ struct AttentionLayer {
         proj = LinearLayer(store, name: "\(name).proj", inDim: dim, outDim: dim, rng: &rng)
     }
 
+    /// Keeps the softmax probabilities for the backward only when `training`.
     func forward(
         _ store: ParameterStore, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-        batch: Int, tokens: Int, cache: AttentionCache
+        batch: Int, tokens: Int, training: Bool, cache: AttentionCache
     ) {
         let rows = batch * tokens
         cache.qkv.resize(rows * 3 * dim)
-        cache.att.resize(batch * heads * tokens * tokens)
+        if training { cache.att.resize(batch * heads * tokens * tokens) }
         cache.mixed.resize(rows * dim)
         qkv.forward(store, out: cache.qkv.pointer, inp: inp, rows: rows)
         attentionForward(
-            out: cache.mixed.pointer, att: cache.att.pointer, qkv: cache.qkv.readPointer,
+            out: cache.mixed.pointer, att: training ? cache.att.pointer : nil, qkv: cache.qkv.readPointer,
             batch: batch, tokens: tokens, dim: dim, heads: heads)
         proj.forward(store, out: out, inp: cache.mixed.readPointer, rows: rows)
     }

@@ -16,22 +16,31 @@ struct DenseMLPLayer {
         let derivative = ScratchBuffer()  // [T, hidden] GELU' (training only)
     }
 
+    /// Runs as one group of `GroupedLinear.forwardMLP`: blocks of ~192 rows whose hidden rows
+    /// stay in L2 from fc1 through GELU to fc2, bit for bit as the layers one after the other.
     func forward(
         _ store: ParameterStore, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
         rows: Int, training: Bool, cache: Cache
     ) {
         let n = rows * fc1.outDim
         cache.activation.resize(n)
-        let a = cache.activation.pointer
-        fc1.forward(store, out: a, inp: inp, rows: rows)
         // The pre-activation is not kept: the backward needs only GELU′ and the activation.
-        if training {
-            cache.derivative.resize(n)
-            geluForward(out: a, derivative: cache.derivative.pointer, inp: a, count: n)
-        } else {
-            geluForward(out: a, inp: a, count: n)
+        if training { cache.derivative.resize(n) }
+        guard let b1 = fc1.bias, let b2 = fc2.bias else {
+            preconditionFailure("DenseMLPLayer: fc1 and fc2 have biases")
         }
-        fc2.forward(store, out: out, inp: a, rows: rows)
+        store.withValue(fc1.weight) { w1 in
+            store.withValue(b1) { b1 in
+                store.withValue(fc2.weight) { w2 in
+                    store.withValue(b2) { b2 in
+                        GroupedLinear.forwardMLP(
+                            out: out, activation: cache.activation.pointer,
+                            derivative: training ? cache.derivative.pointer : nil, inp: inp, w1: w1, b1: b1, w2: w2,
+                            b2: b2, dim: fc1.inDim, hiddenDim: fc1.outDim, offsets: [0, rows], owner: "dense")
+                    }
+                }
+            }
+        }
     }
 
     func backward(

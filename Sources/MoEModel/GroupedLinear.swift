@@ -19,17 +19,17 @@ enum GroupedLinear {
     /// Writes `activation` (a; h first, then GELU of it in place), `derivative` (GELU′(h), when
     /// given: training) and `out` (y) for every grouped row. x [T·K, D], a [T·K, F], y [T·K, D].
     /// `gather(rows)`, when given, first writes those rows of x, on the thread that then
-    /// multiplies them, so they are in L2 for the first GEMM.
+    /// multiplies them, so they are in L2 for the first GEMM. `owner` names the profiler row.
     static func forwardMLP(
         out: UnsafeMutablePointer<Float>, activation: UnsafeMutablePointer<Float>,
         derivative: UnsafeMutablePointer<Float>?,
         inp: UnsafePointer<Float>, w1: UnsafePointer<Float>, b1: UnsafePointer<Float>,
         w2: UnsafePointer<Float>, b2: UnsafePointer<Float>, dim: Int, hiddenDim f: Int, offsets: [Int],
-        gather: ((_ rows: Range<Int>) -> Void)? = nil
+        owner: String = "experts", gather: ((_ rows: Range<Int>) -> Void)? = nil
     ) {
         let rows = offsets.last ?? 0
         Profiler.measure(
-            .gemm, "experts Σ\(rows)×\(f)×\(dim) \(gather == nil ? "" : "gather + ")MLP forward (2 GEMMs + GELU)",
+            .gemm, "\(owner) Σ\(rows)×\(f)×\(dim) \(gather == nil ? "" : "gather + ")MLP forward (2 GEMMs + GELU)",
             flops: 4 * Double(rows * dim * f), opaque: true
         ) {
             forEachBlockConcurrently(offsets, dim: dim, hiddenDim: f) { j, start, n, whole in

@@ -69,7 +69,7 @@ struct TransformerBlock {
             inp: inp, rows: rows)
         attention.forward(
             store, out: cache.middle.pointer, inp: cache.norm1.readPointer, batch: batch,
-            tokens: tokens, cache: cache.attention)
+            tokens: tokens, training: training, cache: cache.attention)
         addInPlace(cache.middle.pointer, inp, count: rows * d)
 
         norm2.forward(

@@ -48,6 +48,20 @@ import Testing
         expectClose(fused.dqkv, blas.dqkv, tolerance: 3e-5, floor: 1e-2)
     }
 
+    /// Inference (`att` nil: each head's probabilities stay in its workspace, or in a
+    /// temporary on the OpenBLAS path) writes the training forward's outputs bit for bit.
+    @Test(arguments: [KernelPath.automatic, .portable], [5, 50, 145])
+    func inferenceWithoutProbabilitiesMatchesTraining(path: KernelPath, tokens: Int) {
+        let (batch, dim, heads) = (3, 128, 4)
+        let qkv = randomTensorValues(count: batch * tokens * 3 * dim, seed: 89, scale: 1.5)
+        let dout = randomTensorValues(count: batch * tokens * dim, seed: 90)
+        let training = Self.run(path, qkv: qkv, dout: dout, batch: batch, tokens: tokens, dim: dim, heads: heads)
+        var out = [Float](repeating: .nan, count: batch * tokens * dim)
+        attentionForward(
+            out: &out, att: nil, qkv: qkv, batch: batch, tokens: tokens, dim: dim, heads: heads, path: path)
+        #expect(out.indices.allSatisfy { out[$0].bitPattern == training.out[$0].bitPattern })
+    }
+
     /// Heads are spread over the workers but each is one serial kernel: repeated runs agree
     /// bit for bit.
     @Test func isDeterministic() {

@@ -31,8 +31,9 @@ void moe_gelu_backward_avx2(float *dinp, const float *inp, const float *dout, pt
 // `ld_out` apart; att and scores are the head's N×N block. head_dim must be a multiple of 8.
 // Each call copies its head's operands into a workspace owned by the calling thread.
 
-/// S = scale·Q·Kᵀ, att = softmax_rows(S), out = att·V (overwritten). Returns 0, or -1 when
-/// the per-thread workspace (≈ 3·N·hd floats) cannot be allocated: nothing is written then.
+/// S = scale·Q·Kᵀ, att = softmax_rows(S), out = att·V (overwritten); att may be NULL when the
+/// probabilities are not needed (inference). Returns 0, or -1 when the per-thread workspace
+/// (≈ 3·N·hd floats) cannot be allocated: nothing is written then.
 int moe_attention_head_forward_avx2(
     float *out, ptrdiff_t ld_out, float *att, const float *q, const float *k, const float *v,
     ptrdiff_t ld_qkv, ptrdiff_t tokens, ptrdiff_t head_dim, float scale);

@@ -26,13 +26,29 @@ import CKernels
 /// Above this many tokens the per-head OpenBLAS products are large enough to pay for packing.
 public let fusedAttentionMaxTokens = 256
 
-/// Writes `att` (softmax probabilities) and `out` (attention-weighted values).
+/// Writes `att` (softmax probabilities) and `out` (attention-weighted values). With `att` nil
+/// (inference) the probabilities are not kept: each head's stay in cache.
 public func attentionForward(
-    out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>,
+    out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>?,
     qkv: UnsafePointer<Float>, batch: Int, tokens: Int, dim: Int, heads: Int, path: KernelPath = .automatic
 ) {
     let (n, headDim, scale) = attentionHeadShape(batch: batch, tokens: tokens, dim: dim, heads: heads)
     let fused = usesFusedAttention(path, tokens: n, headDim: headDim)
+    /// One head on the OpenBLAS path: a [N, N] receives the probabilities.
+    func headForward(
+        _ o: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>,
+        _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>
+    ) {
+        gemm(
+            transA: false, transB: true, m: n, n: n, k: headDim,
+            alpha: scale, a: q, lda: 3 * dim, b: k, ldb: 3 * dim, beta: 0, c: a, ldc: n)
+        Profiler.measure(.softmax, "attention forward") {
+            for row in 0..<n { softmaxRow(out: a + row * n, inp: a + row * n, cols: n) }
+        }
+        gemm(
+            transA: false, transB: false, m: n, n: headDim, k: n, alpha: 1, a: a, lda: n, b: v, ldb: 3 * dim,
+            beta: 0, c: o, ldc: dim)
+    }
     // QKᵀ and A·V: 2 products of 2·N·N·hd FLOPs per head, B·H heads.
     let flops = 4 * Double(batch * n * n * dim)
     Profiler.measure(.attention, "\(fused ? "fused " : "")forward B·H×\(n)×\(n)×\(headDim)", flops: flops) {
@@ -40,25 +56,22 @@ public func attentionForward(
             let q = qkv + b * n * 3 * dim + h * headDim
             let k = q + dim
             let v = q + 2 * dim
-            let a = att + bh * n * n
             // The row softmax runs inside (no separate softmax row for fused heads); a head
             // whose workspace could not be allocated runs the OpenBLAS path below.
             if fused,
                 moe_attention_head_forward_avx2(
-                    out + b * n * dim + h * headDim, dim, a, q, k, v, 3 * dim, n, headDim, scale) == 0
+                    out + b * n * dim + h * headDim, dim, att.map { $0 + bh * n * n }, q, k, v, 3 * dim, n,
+                    headDim, scale) == 0
             {
                 return
             }
-            gemm(
-                transA: false, transB: true, m: n, n: n, k: headDim,
-                alpha: scale, a: q, lda: 3 * dim, b: k, ldb: 3 * dim, beta: 0, c: a, ldc: n)
-            Profiler.measure(.softmax, "attention forward") {
-                for row in 0..<n { softmaxRow(out: a + row * n, inp: a + row * n, cols: n) }
+            guard let att else {
+                var probabilities = [Float](repeating: 0, count: n * n)
+                return probabilities.withUnsafeMutableBufferPointer { a in
+                    headForward(out + b * n * dim + h * headDim, a.baseAddress!, q, k, v)
+                }
             }
-            gemm(
-                transA: false, transB: false, m: n, n: headDim, k: n,
-                alpha: 1, a: a, lda: n, b: v, ldb: 3 * dim,
-                beta: 0, c: out + b * n * dim + h * headDim, ldc: dim)
+            headForward(out + b * n * dim + h * headDim, att + bh * n * n, q, k, v)
         }
     }
 }
