@@ -2,6 +2,10 @@ import MoETensor
 
 /// The dense MLP `y = GELU(x·W1 + b1)·W2 + b2` (hidden `mlpRatio·D`), used by the dense
 /// baseline (MTHL.D) and by non-MoE blocks when `moeEvery` is 2.  x, y: [T, D].
+///
+/// Both passes run as one group of `GroupedLinear`'s expert MLPs: blocks of ~192 rows whose
+/// hidden rows stay in L2 from one product to the next, bit for bit as the layers one after
+/// the other (`ExpertMLPTests`).
 struct DenseMLPLayer {
     let fc1: LinearLayer
     let fc2: LinearLayer
@@ -16,8 +20,6 @@ struct DenseMLPLayer {
         let derivative = ScratchBuffer()  // [T, hidden] GELU' (training only)
     }
 
-    /// Runs as one group of `GroupedLinear.forwardMLP`: blocks of ~192 rows whose hidden rows
-    /// stay in L2 from fc1 through GELU to fc2, bit for bit as the layers one after the other.
     func forward(
         _ store: ParameterStore, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
         rows: Int, training: Bool, cache: Cache
@@ -26,32 +28,65 @@ struct DenseMLPLayer {
         cache.activation.resize(n)
         // The pre-activation is not kept: the backward needs only GELU′ and the activation.
         if training { cache.derivative.resize(n) }
-        guard let b1 = fc1.bias, let b2 = fc2.bias else {
-            preconditionFailure("DenseMLPLayer: fc1 and fc2 have biases")
-        }
-        store.withValue(fc1.weight) { w1 in
-            store.withValue(b1) { b1 in
-                store.withValue(fc2.weight) { w2 in
-                    store.withValue(b2) { b2 in
-                        GroupedLinear.forwardMLP(
-                            out: out, activation: cache.activation.pointer,
-                            derivative: training ? cache.derivative.pointer : nil, inp: inp, w1: w1, b1: b1, w2: w2,
-                            b2: b2, dim: fc1.inDim, hiddenDim: fc1.outDim, offsets: [0, rows], owner: "dense")
-                    }
-                }
-            }
+        withParameters(store, gradients: false) { p in
+            GroupedLinear.forwardMLP(
+                out: out, activation: cache.activation.pointer, derivative: training ? cache.derivative.pointer : nil,
+                inp: inp, w1: p.w1, b1: p.b1, w2: p.w2, b2: p.b2, dim: fc1.inDim, hiddenDim: fc1.outDim,
+                offsets: [0, rows], owner: "dense")
         }
     }
 
+    /// Writes `dinp = ∂L/∂x` and accumulates the trainable parameters' gradients.
     func backward(
         _ store: ParameterStore, dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
         inp: UnsafePointer<Float>, rows: Int, cache: Cache, scratch: BackwardScratch
     ) {
         let n = rows * fc1.outDim
-        let dact = scratch.buffer(.mlpActivation, count: n)
-        fc2.backward(store, dinp: dact, dout: dout, inp: cache.activation.readPointer, rows: rows)
-        let dhidden = scratch.buffer(.mlpHidden, count: n)
-        geluBackward(dinp: dhidden, derivative: cache.derivative.readPointer, dout: dact, count: n)
-        fc1.backward(store, dinp: dinp, dout: dhidden, inp: inp, rows: rows)
+        // backwardMLP overwrites both.
+        let (dActivation, dHidden) = (
+            scratch.uninitialized(.mlpActivation, count: n), scratch.uninitialized(.mlpHidden, count: n)
+        )
+        withParameters(store, gradients: true) { p in
+            GroupedLinear.backwardMLP(
+                dinp: dinp, dHidden: dHidden, dActivation: dActivation, dw1: p.dw1, db1: p.db1, dw2: p.dw2,
+                db2: p.db2, dout: dout, inp: inp, activation: cache.activation.readPointer,
+                derivative: cache.derivative.readPointer, w1: p.w1, w2: p.w2, dim: fc1.inDim, hiddenDim: fc1.outDim,
+                offsets: [0, rows], trainable: nil, owner: "dense")
+        }
+    }
+
+    /// fc1's and fc2's weights and biases, and with `gradients` the gradients of the trainable ones.
+    private struct Parameters {
+        let w1, b1, w2, b2: UnsafePointer<Float>
+        var dw1, db1, dw2, db2: UnsafeMutablePointer<Float>?
+    }
+
+    private func withParameters(_ store: ParameterStore, gradients: Bool, _ body: (Parameters) -> Void) {
+        guard let bias1 = fc1.bias, let bias2 = fc2.bias else {
+            preconditionFailure("DenseMLPLayer: fc1 and fc2 are made with biases")
+        }
+        store.withValue(fc1.weight) { w1 in
+            store.withValue(bias1) { b1 in
+                store.withValue(fc2.weight) { w2 in
+                    store.withValue(bias2) { b2 in
+                        var p = Parameters(w1: w1, b1: b1, w2: w2, b2: b2)
+                        guard gradients else { return body(p) }
+                        store.withGradIfTrainable(fc1.weight) {
+                            p.dw1 = $0
+                            store.withGradIfTrainable(bias1) {
+                                p.db1 = $0
+                                store.withGradIfTrainable(fc2.weight) {
+                                    p.dw2 = $0
+                                    store.withGradIfTrainable(bias2) {
+                                        p.db2 = $0
+                                        body(p)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -55,14 +55,14 @@ enum GroupedLinear {
     /// while they are in L2, then accumulates), and accumulates the weight and bias gradients
     /// of the experts whose `trainable` entry is true (all when nil). `derivative` is the
     /// forward's GELU′(h). `outputGradients(rows)`, when given, first writes those rows of
-    /// `dout`, on the thread that then uses them.
+    /// `dout`, on the thread that then uses them. `owner` names the profiler row.
     static func backwardMLP(
         dinp: UnsafeMutablePointer<Float>, dHidden: UnsafeMutablePointer<Float>,
         dActivation: UnsafeMutablePointer<Float>, dw1: UnsafeMutablePointer<Float>?,
         db1: UnsafeMutablePointer<Float>?, dw2: UnsafeMutablePointer<Float>?, db2: UnsafeMutablePointer<Float>?,
         dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, activation: UnsafePointer<Float>,
         derivative: UnsafePointer<Float>, w1: UnsafePointer<Float>, w2: UnsafePointer<Float>, dim: Int,
-        hiddenDim f: Int, offsets: [Int], trainable: [Bool]?,
+        hiddenDim f: Int, offsets: [Int], trainable: [Bool]?, owner: String = "experts",
         outputGradients: ((_ rows: Range<Int>) -> Void)? = nil
     ) {
         var learningRows = 0
@@ -72,7 +72,7 @@ enum GroupedLinear {
         let flops = 4 * Double((rows + (dw1 == nil ? 0 : learningRows)) * dim * f)
         Profiler.measure(
             .gemm,
-            "experts Σ\(rows)×\(f)×\(dim) \(outputGradients == nil ? "" : "scatter-add backward + ")"
+            "\(owner) Σ\(rows)×\(f)×\(dim) \(outputGradients == nil ? "" : "scatter-add backward + ")"
                 + "MLP backward (4 GEMMs + GELU)",
             flops: flops, opaque: true
         ) {
