@@ -85,7 +85,7 @@ extension MoEModelSuites {
         /// too few to split at all. That expert holds more than half the rows, so the weight
         /// gradients come after all blocks; in the third shape no expert does, and each
         /// expert's weight gradients follow its blocks chunk by chunk (`gemmInnerChunks`). The
-        /// last is `DenseMLPLayer`'s forward: one group of every row, hidden 4·D.
+        /// last is `DenseMLPLayer`: one group of every row, hidden 4·D.
         static let shapes = [
             Shape(offsets: [0, 37, 37, 301, 320, 320, 517], dim: 16, hidden: 24),
             Shape(offsets: [0, 1067, 1067, 1167, 1207, 1207, 1607], dim: 128, hidden: 128),
