@@ -3,7 +3,7 @@ import MoETensor
 /// Activations one attention layer keeps for its backward pass.
 final class AttentionCache {
     let qkv = ScratchBuffer()  // [B, N, 3D]
-    let att = ScratchBuffer()  // [B, H, N, N] softmax probabilities
+    let att = ScratchBuffer()  // [B, H, N, N] softmax probabilities (training only)
     let mixed = ScratchBuffer()  // [B, N, D] heads concatenated, input of the projection
 }
 
