@@ -28,10 +28,11 @@ struct DenseMLPLayer {
         cache.activation.resize(n)
         // The pre-activation is not kept: the backward needs only GELU′ and the activation.
         if training { cache.derivative.resize(n) }
-        withParameters(store, gradients: false) { p in
+        let (w1, b1, w2, b2) = parameters
+        store.withValues(w1, b1, w2, b2) { w1, b1, w2, b2 in
             GroupedLinear.forwardMLP(
                 out: out, activation: cache.activation.pointer, derivative: training ? cache.derivative.pointer : nil,
-                inp: inp, w1: p.w1, b1: p.b1, w2: p.w2, b2: p.b2, dim: fc1.inDim, hiddenDim: fc1.outDim,
+                inp: inp, w1: w1, b1: b1, w2: w2, b2: b2, dim: fc1.inDim, hiddenDim: fc1.outDim,
                 offsets: [0, rows], owner: "dense")
         }
     }
@@ -46,47 +47,23 @@ struct DenseMLPLayer {
         let (dActivation, dHidden) = (
             scratch.uninitialized(.mlpActivation, count: n), scratch.uninitialized(.mlpHidden, count: n)
         )
-        withParameters(store, gradients: true) { p in
-            GroupedLinear.backwardMLP(
-                dinp: dinp, dHidden: dHidden, dActivation: dActivation, dw1: p.dw1, db1: p.db1, dw2: p.dw2,
-                db2: p.db2, dout: dout, inp: inp, activation: cache.activation.readPointer,
-                derivative: cache.derivative.readPointer, w1: p.w1, w2: p.w2, dim: fc1.inDim, hiddenDim: fc1.outDim,
-                offsets: [0, rows], trainable: nil, owner: "dense")
-        }
-    }
-
-    /// fc1's and fc2's weights and biases, and with `gradients` the gradients of the trainable ones.
-    private struct Parameters {
-        let w1, b1, w2, b2: UnsafePointer<Float>
-        var dw1, db1, dw2, db2: UnsafeMutablePointer<Float>?
-    }
-
-    private func withParameters(_ store: ParameterStore, gradients: Bool, _ body: (Parameters) -> Void) {
-        guard let bias1 = fc1.bias, let bias2 = fc2.bias else {
-            preconditionFailure("DenseMLPLayer: fc1 and fc2 are made with biases")
-        }
-        store.withValue(fc1.weight) { w1 in
-            store.withValue(bias1) { b1 in
-                store.withValue(fc2.weight) { w2 in
-                    store.withValue(bias2) { b2 in
-                        var p = Parameters(w1: w1, b1: b1, w2: w2, b2: b2)
-                        guard gradients else { return body(p) }
-                        store.withGradIfTrainable(fc1.weight) {
-                            p.dw1 = $0
-                            store.withGradIfTrainable(bias1) {
-                                p.db1 = $0
-                                store.withGradIfTrainable(fc2.weight) {
-                                    p.dw2 = $0
-                                    store.withGradIfTrainable(bias2) {
-                                        p.db2 = $0
-                                        body(p)
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+        let ids = parameters
+        store.withValues(ids.w1, ids.b1, ids.w2, ids.b2) { w1, _, w2, _ in
+            store.withGradsIfTrainable(ids.w1, ids.b1, ids.w2, ids.b2) { dw1, db1, dw2, db2 in
+                GroupedLinear.backwardMLP(
+                    dinp: dinp, dHidden: dHidden, dActivation: dActivation, dw1: dw1, db1: db1, dw2: dw2, db2: db2,
+                    dout: dout, inp: inp, activation: cache.activation.readPointer,
+                    derivative: cache.derivative.readPointer, w1: w1, w2: w2, dim: fc1.inDim,
+                    hiddenDim: fc1.outDim, offsets: [0, rows], trainable: nil, owner: "dense")
             }
         }
+    }
+
+    /// fc1's and fc2's weights and biases (both layers are made with biases).
+    private var parameters: (w1: ParameterID, b1: ParameterID, w2: ParameterID, b2: ParameterID) {
+        guard let b1 = fc1.bias, let b2 = fc2.bias else {
+            preconditionFailure("DenseMLPLayer: fc1 and fc2 are made with biases")
+        }
+        return (fc1.weight, b1, fc2.weight, b2)
     }
 }

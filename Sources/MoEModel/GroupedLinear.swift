@@ -119,7 +119,7 @@ enum GroupedLinear {
             forEachGroupConcurrently(offsets) { j, start, n in
                 let (blocks, whole) = rowBlocks(rows: n, dim: dim, hiddenDim: f)
                 let learning = trainable?[j] ?? true
-                let chunks = learning ? gemmInnerChunks(m: f, n: dim, k: n) : []
+                let chunks = learning ? innerChunks(rows: n, dim: dim, hiddenDim: f) : []
                 var (products, sums) = (0, 0)
                 for block in blocks {
                     rowGradients(j, start + block.lowerBound, block.count, whole)
@@ -214,6 +214,13 @@ enum GroupedLinear {
             return (split, false)
         }
         return ([0..<n], true)
+    }
+
+    /// The K chunks of an expert's weight gradients over its `n` rows: one chunking serves dW2
+    /// (F×D) and dW1 (D×F), so it is OpenBLAS's only where `gemmInnerChunks` gives it for both.
+    private static func innerChunks(rows n: Int, dim: Int, hiddenDim f: Int) -> [Range<Int>] {
+        let chunks = gemmInnerChunks(m: f, n: dim, k: n)
+        return chunks == gemmInnerChunks(m: dim, n: f, k: n) ? chunks : [0..<n]
     }
 
     /// Calls `body(j, start, rows)` for every expert `j` with rows, in expert order.

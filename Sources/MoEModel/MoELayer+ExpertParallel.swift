@@ -215,7 +215,7 @@ extension MoELayer {
         _ store: ParameterStore, first: Int,
         _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>) -> Void
     ) {
-        withExpertWeights(store) { w1, b1, w2, b2 in
+        store.withValues(w1, b1, w2, b2) { w1, b1, w2, b2 in
             body(w1 + first * dim * hidden, b1 + first * hidden, w2 + first * hidden * dim, b2 + first * dim)
         }
     }
@@ -228,7 +228,7 @@ extension MoELayer {
             UnsafeMutablePointer<Float>?
         ) -> Void
     ) {
-        withExpertGradients(store) { dw1, db1, dw2, db2 in
+        store.withGradsIfTrainable(w1, b1, w2, b2) { dw1, db1, dw2, db2 in
             body(
                 dw1.map { $0 + first * dim * hidden }, db1.map { $0 + first * hidden },
                 dw2.map { $0 + first * hidden * dim }, db2.map { $0 + first * dim })

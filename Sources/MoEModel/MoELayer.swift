@@ -189,7 +189,7 @@ struct MoELayer {
     ) {
         if training { cache.expertActivationDerivative.resize(assignments * hidden) }
         let (grouped, tokenOf) = (cache.expertInput.pointer, cache.tokenOfAssignment.readPointer)
-        withExpertWeights(store) { w1, b1, w2, b2 in
+        store.withValues(w1, b1, w2, b2) { w1, b1, w2, b2 in
             GroupedLinear.forwardMLP(
                 out: cache.expertOutput.pointer, activation: cache.expertActivation.pointer,
                 derivative: training ? cache.expertActivationDerivative.pointer : nil,
@@ -265,8 +265,8 @@ struct MoELayer {
         let trainable = trainableExperts(store)
         let dActivation = scratch.uninitialized(.expertActivation, count: assignments * hidden)
         let dHidden = scratch.uninitialized(.expertHidden, count: assignments * hidden)
-        withExpertWeights(store) { w1, _, w2, _ in
-            withExpertGradients(store) { dw1, db1, dw2, db2 in
+        store.withValues(w1, b1, w2, b2) { w1, _, w2, _ in
+            store.withGradsIfTrainable(self.w1, b1, self.w2, b2) { dw1, db1, dw2, db2 in
                 GroupedLinear.backwardMLP(
                     dinp: dInputs, dHidden: dHidden, dActivation: dActivation, dw1: dw1, db1: db1, dw2: dw2,
                     db2: db2, dout: dOutputs, inp: cache.expertInput.readPointer,
@@ -330,36 +330,6 @@ struct MoELayer {
         let rows = store[w1].value.shape.first ?? 0
         precondition(slices.count == rows, "trainableSlices has \(slices.count) entries for \(rows) experts")
         return slices
-    }
-
-    func withExpertWeights(
-        _ store: ParameterStore,
-        _ body: (
-            UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
-            UnsafePointer<Float>
-        ) -> Void
-    ) {
-        store.withValue(w1) { w1 in
-            store.withValue(b1) { b1 in
-                store.withValue(w2) { w2 in store.withValue(b2) { b2 in body(w1, b1, w2, b2) } }
-            }
-        }
-    }
-
-    func withExpertGradients(
-        _ store: ParameterStore,
-        _ body: (
-            UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?,
-            UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?
-        ) -> Void
-    ) {
-        store.withGradIfTrainable(w1) { w1 in
-            store.withGradIfTrainable(b1) { b1 in
-                store.withGradIfTrainable(w2) { w2 in
-                    store.withGradIfTrainable(b2) { b2 in body(w1, b1, w2, b2) }
-                }
-            }
-        }
     }
 }
 

@@ -19,6 +19,31 @@ extension ParameterStore {
         if self[id].isTrainable { return withGrad(id) { body($0) } }
         return body(nil)
     }
+
+    /// Calls `body` with the values of an MLP's four parameters (W1, b1, W2, b2).
+    func withValues(
+        _ w1: ParameterID, _ b1: ParameterID, _ w2: ParameterID, _ b2: ParameterID,
+        _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>) -> Void
+    ) {
+        withValue(w1) { w1 in
+            withValue(b1) { b1 in withValue(w2) { w2 in withValue(b2) { b2 in body(w1, b1, w2, b2) } } }
+        }
+    }
+
+    /// Calls `body` with the gradients of an MLP's four parameters, nil for frozen ones.
+    func withGradsIfTrainable(
+        _ w1: ParameterID, _ b1: ParameterID, _ w2: ParameterID, _ b2: ParameterID,
+        _ body: (
+            UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?,
+            UnsafeMutablePointer<Float>?
+        ) -> Void
+    ) {
+        withGradIfTrainable(w1) { w1 in
+            withGradIfTrainable(b1) { b1 in
+                withGradIfTrainable(w2) { w2 in withGradIfTrainable(b2) { b2 in body(w1, b1, w2, b2) } }
+            }
+        }
+    }
 }
 
 /// Which parameters skip weight decay: norms, biases and embeddings (timm's `no_weight_decay`).

@@ -96,7 +96,7 @@ public func gemmRowBlocks(m: Int, n: Int, k: Int) -> [Range<Int>]? {
     func blocks(_ rows: Range<Int>) -> [Range<Int>] {
         var starts = Array(stride(from: rows.lowerBound, to: rows.upperBound, by: size))
         if starts.count > 1, rows.upperBound - starts[starts.count - 1] < fewest { starts.removeLast() }
-        return starts.indices.map { starts[$0]..<($0 + 1 < starts.count ? starts[$0 + 1] : rows.upperBound) }
+        return zip(starts, starts.dropFirst() + [rows.upperBound]).map { $0..<$1 }
     }
     switch gemmSplit(m: m, n: n, k: k) {
     case .serial: return blocks(0..<m)
