@@ -10,8 +10,9 @@
 // FMA latency. The backward keeps dS in the workspace too and transposes dS and A there
 // (O(N²) against O(N²·hd)), so dK and dV also combine rows.
 // Summation order is fixed by the loops alone, so a head's result does not depend on the
-// thread it runs on.
+// thread it runs on, nor on `wide` (the products in AVX-512, attention_wide.h).
 #include "CKernels.h"
+#include "attention_wide.h"
 #include "avx2_math.h"
 #include "workspace.h"
 
@@ -196,6 +197,22 @@ MOE_AVX2_INLINE void combine_many(
     }
 }
 
+/// score_rows_any, or its AVX-512 twin when `wide`.
+MOE_AVX2_INLINE void scores(
+    float *s, ptrdiff_t lds, const float *x, const float *yt, ptrdiff_t n, ptrdiff_t np, ptrdiff_t hd,
+    float scale, ptrdiff_t rows, int wide) {
+    if (wide) moe_attention_scores_avx512(s, lds, x, yt, n, np, hd, scale, rows);
+    else score_rows_any(s, lds, x, yt, n, np, hd, scale, rows);
+}
+
+/// combine_many, or its AVX-512 twin when `wide`.
+MOE_AVX2_INLINE void combine(
+    float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
+    ptrdiff_t hd, float alpha, int accumulate, ptrdiff_t rows, int wide) {
+    if (wide) moe_attention_combine_avx512(out, ldo, c, ldc, m, ld, n, hd, alpha, accumulate, rows);
+    else combine_many(out, ldo, c, ldc, m, ld, n, hd, alpha, accumulate, rows);
+}
+
 // ---- row softmax --------------------------------------------------------------------------
 
 /// In-place softmax of one row (softmaxRow in Softmax.swift): NaN row when the maximum is
@@ -253,7 +270,7 @@ MOE_AVX2_INLINE void softmax_backward_row(float *g, const float *p, ptrdiff_t n)
 
 MOE_AVX2 int moe_attention_head_forward_avx2(
     float *out, ptrdiff_t ld_out, float *att, const float *q, const float *k, const float *v,
-    ptrdiff_t ld_qkv, ptrdiff_t n, ptrdiff_t hd, float scale) {
+    ptrdiff_t ld_qkv, ptrdiff_t n, ptrdiff_t hd, float scale, int wide) {
     ptrdiff_t np = (n + 7) & ~(ptrdiff_t)7;
     // Without att (inference) each six rows of probabilities live in the workspace instead.
     float *qp = moe_thread_workspace((size_t)(2 * n * hd + hd * np + (att ? 0 : 6 * n)));
@@ -266,9 +283,9 @@ MOE_AVX2 int moe_attention_head_forward_avx2(
     for (ptrdiff_t i = 0; i < n; i += 6) {
         ptrdiff_t rows = n - i < 6 ? n - i : 6;
         float *p = att ? att + i * n : kt + hd * np;
-        score_rows_any(p, n, qp + i * hd, kt, n, np, hd, scale, rows);
+        scores(p, n, qp + i * hd, kt, n, np, hd, scale, rows, wide);
         for (ptrdiff_t r = 0; r < rows; r++) softmax_row(p + r * n, n);
-        combine_many(out + i * ld_out, ld_out, p, n, vp, hd, n, hd, 1.0f, 0, rows);
+        combine(out + i * ld_out, ld_out, p, n, vp, hd, n, hd, 1.0f, 0, rows, wide);
     }
     return 0;
 }
@@ -276,7 +293,7 @@ MOE_AVX2 int moe_attention_head_forward_avx2(
 MOE_AVX2 int moe_attention_head_backward_avx2(
     float *dq, float *dk, float *dv, const float *dout, ptrdiff_t ld_out,
     const float *q, const float *k, const float *v, ptrdiff_t ld_qkv, const float *att,
-    ptrdiff_t n, ptrdiff_t hd, float scale) {
+    ptrdiff_t n, ptrdiff_t hd, float scale, int wide) {
     ptrdiff_t np = (n + 7) & ~(ptrdiff_t)7;
     float *qp = moe_thread_workspace((size_t)(3 * n * hd + hd * np + 3 * n * n));
     if (!qp) return -1;
@@ -289,28 +306,28 @@ MOE_AVX2 int moe_attention_head_backward_avx2(
     // Rows of dA = dO·Vᵀ, six at a time, turned into dS in place; dQ += scale·dS·K.
     for (ptrdiff_t i = 0; i < n; i += 6) {
         ptrdiff_t rows = n - i < 6 ? n - i : 6;
-        score_rows_any(ds + i * n, n, dop + i * hd, vt, n, np, hd, 1.0f, rows);
+        scores(ds + i * n, n, dop + i * hd, vt, n, np, hd, 1.0f, rows, wide);
         for (ptrdiff_t r = 0; r < rows; r++) softmax_backward_row(ds + (i + r) * n, att + (i + r) * n, n);
-        combine_many(dq + i * ld_qkv, ld_qkv, ds + i * n, n, kp, hd, n, hd, scale, 1, rows);
+        combine(dq + i * ld_qkv, ld_qkv, ds + i * n, n, kp, hd, n, hd, scale, 1, rows, wide);
     }
     // dK += scale·dSᵀ·Q and dV += Aᵀ·dO from rows of dSᵀ and Aᵀ: the same sums in the same
     // order as from the columns of dS and A, with the coefficients in L1.
     transpose_square(st, ds, n);
     transpose_square(at, att, n);
-    combine_many(dk, ld_qkv, st, n, qp, hd, n, hd, scale, 1, n);
-    combine_many(dv, ld_qkv, at, n, dop, hd, n, hd, 1.0f, 1, n);
+    combine(dk, ld_qkv, st, n, qp, hd, n, hd, scale, 1, n, wide);
+    combine(dv, ld_qkv, at, n, dop, hd, n, hd, 1.0f, 1, n, wide);
     return 0;
 }
 #else
 int moe_attention_head_forward_avx2(
     float *out, ptrdiff_t ld_out, float *att, const float *q, const float *k, const float *v,
-    ptrdiff_t ld_qkv, ptrdiff_t n, ptrdiff_t hd, float scale) {
+    ptrdiff_t ld_qkv, ptrdiff_t n, ptrdiff_t hd, float scale, int wide) {
     return -1;
 }
 int moe_attention_head_backward_avx2(
     float *dq, float *dk, float *dv, const float *dout, ptrdiff_t ld_out,
     const float *q, const float *k, const float *v, ptrdiff_t ld_qkv, const float *att,
-    ptrdiff_t n, ptrdiff_t hd, float scale) {
+    ptrdiff_t n, ptrdiff_t hd, float scale, int wide) {
     return -1;
 }
 #endif

@@ -24,7 +24,7 @@ public struct BenchResult: Codable, Sendable {
     public var fractionOfSGEMM: Double?
     /// Peak resident memory of the process so far, MiB.
     public var peakResidentMiB: Double
-    /// For `sgemm`: OpenBLAS's kernel set (`OpenBLASCore`).
+    /// For `sgemm`: the GEMM kernel, with OpenBLAS's kernel set when it is OpenBLAS (`GEMMKernel`).
     public var blasCore: String?
 
     enum CodingKeys: String, CodingKey {
@@ -92,7 +92,7 @@ public enum Benchmark {
         return times[times.count / 2]
     }
 
-    /// SGEMM GFLOP/s on `size`³ through the same OpenBLAS the model uses.
+    /// SGEMM GFLOP/s on `size`³ through the same `gemm` (and `GEMMKernel`) the model uses.
     public static func sgemm(size: Int = 1024, samples: Int = 10, threads: Int) -> BenchResult {
         var rng = SeededGenerator(seed: 1)
         let a = (0..<(size * size)).map { _ in rng.uniform() - 0.5 }
@@ -108,7 +108,7 @@ public enum Benchmark {
             model: "sgemm-\(size)", kind: "sgemm", batch: 0, threads: threads,
             millisecondsPerStep: seconds * 1e3, imagesPerSecond: 0,
             gflopsPerSecond: gflop / seconds, gflopPerStep: gflop, fractionOfSGEMM: nil,
-            peakResidentMiB: peakResidentMiB(), blasCore: OpenBLASCore.name)
+            peakResidentMiB: peakResidentMiB(), blasCore: GEMMKernel.current.name)
     }
 
     /// Times full training steps (forward, backward, AdamW) of `config` on random images.

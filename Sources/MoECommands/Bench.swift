@@ -139,7 +139,7 @@ extension MoECommand {
                 say(
                     pad(r.model, 18) + " sgemm      "
                         + String(
-                            format: "%8.2f ms   %7.1f GFLOP/s  (threads %d, OpenBLAS %@ kernels)",
+                            format: "%8.2f ms   %7.1f GFLOP/s  (threads %d, GEMM %@)",
                             r.millisecondsPerStep, r.gflopsPerSecond, r.threads, r.blasCore ?? "?"))
                 return
             }

@@ -128,7 +128,7 @@ extension MoECommand {
             let o = trainer.recipe.optimizer
             say(
                 "optimizer \(o.kind.rawValue) lr \(o.learningRate) wd \(o.weightDecay), schedule \(trainer.recipe.schedule.kind.rawValue), steps \(trainer.state.step)→\(trainer.state.totalSteps), threads \(threads), "
-                    + "OpenBLAS \(OpenBLASCore.name) kernels"
+                    + "GEMM \(GEMMKernel.current.name)"
             )
             say("checkpoint → \(checkpointPath)")
         }

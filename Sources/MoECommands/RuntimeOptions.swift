@@ -11,6 +11,7 @@ struct RuntimeOptions: ParsableArguments {
 
     func validate() throws {
         try requireIn(Recipe.Limits.threads, threads, for: "--threads")
+        do { try GEMMKernel.validateEnvironment() } catch { throw ValidationError("\(error)") }
     }
 
     /// Applies the thread count: the flag wins over `fallback`.

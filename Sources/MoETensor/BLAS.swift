@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 
 /// Single-precision GEMM on row-major matrices through OpenBLAS:
@@ -46,14 +47,22 @@ public func gemm(
     }
 }
 
-/// `gemm` as one `cblas_sgemm` call on the calling thread, for callers that split the work
-/// themselves (into `gemmRowBlocks`, say). Every product of `moe` passes through here, and
-/// the first one turns OpenBLAS's own threads off (`BLASThreads`).
+/// `gemm` as one call on the calling thread, for callers that split the work themselves
+/// (into `gemmRowBlocks`, say). Every product of `moe` passes through here: to moe's
+/// AVX-512 kernel or to `cblas_sgemm` (`GEMMKernel.current`). The first call turns
+/// OpenBLAS's own threads off (`BLASThreads`).
 public func serialGEMM(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
+    // -1 only when its packing workspace cannot be allocated; OpenBLAS needs none of its own.
+    if GEMMKernel.current == .avx512,
+        moe_sgemm_avx512(
+            transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0
+    {
+        return
+    }
     _ = openBLASOnOneThread
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n),

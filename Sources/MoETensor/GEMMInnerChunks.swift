@@ -1,17 +1,19 @@
 /// Weight gradients `C += Aᵀ·B` summed over a few hundred rows at a time, bit for bit as one
 /// product over all the rows.
 ///
-/// OpenBLAS already sums such a product in chunks of the inner dimension k: it multiplies
-/// `GEMM_Q` rows of A and B at a time and adds each partial product into C, except that a
-/// remainder between `Q` and `2Q` is cut into two near-halves rounded up to its unroll `U`:
+/// Both GEMM kernels (`GEMMKernel`) already sum such a product in chunks of the inner
+/// dimension k: they multiply `Q` rows of A and B at a time (OpenBLAS's `GEMM_Q`) and add each
+/// partial product into C, except that a remainder between `Q` and `2Q` is cut into two
+/// near-halves rounded up to an unroll `U`:
 ///
 ///     chunk = rest ≥ 2Q ? Q : rest > Q ? ⌈(rest / 2) / U⌉·U : rest       (rest: rows left)
 ///
 /// Calling it once per chunk, in order, with beta 1, therefore performs the same additions.
 /// The experts' backward does this while each chunk's rows are still in cache instead of
-/// reading all of an expert's rows back from memory (`GroupedLinear.backwardMLP`). `Q` and
-/// `U` depend on the CPU OpenBLAS picked its kernels for, so they are found once per process
-/// by comparing chunked products against single calls (`GEMMTests` checks the result).
+/// reading all of an expert's rows back from memory (`GroupedLinear.backwardMLP`). The
+/// AVX-512 kernel's `Q` and `U` are constants; OpenBLAS's depend on the CPU it picked its
+/// kernels for, so they are found once per process by comparing chunked products against
+/// single calls (`GEMMTests` checks the result).
 
 /// The consecutive row ranges of an `m×n`, `k`-row product `C += Aᵀ·B` that
 /// `gemmTransposedAChunk` can add one after the other, bit for bit as `gemm(transA: true, …)`
@@ -53,8 +55,9 @@ private func chunks(k: Int, q: Int, unroll: Int) -> [Range<Int>] {
     return ranges
 }
 
-/// OpenBLAS's `GEMM_Q` and unroll on this machine, or nil.
-private let innerBlocking: (q: Int, unroll: Int)? = probeInnerBlocking()
+/// The AVX-512 kernel's `Q` and unroll, or OpenBLAS's on this machine, or nil.
+private let innerBlocking: (q: Int, unroll: Int)? =
+    GEMMKernel.current == .avx512 ? GEMMKernel.innerBlock : probeInnerBlocking()
 
 /// A chunk length q is OpenBLAS's first one for k ≥ 2Q rows when q rows, then the other
 /// k − q in one call, give the single call's C (the rest is chunked as the tail of the whole

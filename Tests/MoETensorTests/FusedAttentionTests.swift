@@ -48,6 +48,24 @@ import Testing
         expectClose(fused.dqkv, blas.dqkv, tolerance: 3e-5, floor: 1e-2)
     }
 
+    /// On a CPU with AVX-512F the heads' products run sixteen lanes wide; every output and
+    /// gradient equals the eight-lane kernel's bit for bit: hd 32 (two zmm), 8 and 24 (masked
+    /// tails), N from 5 to 197 (key tails of 5 to 31 lanes, six-row blocks and their rest).
+    @Test(
+        .enabled(if: KernelPath.hasAVX512, "the CPU has no AVX-512F"),
+        arguments: [(5, 32), (50, 32), (145, 32), (197, 32), (17, 8), (40, 24), (33, 16)])
+    func avx512MatchesAVX2BitForBit(tokens: Int, headDim: Int) {
+        let (batch, heads) = (2, 3)
+        let dim = heads * headDim
+        let qkv = randomTensorValues(count: batch * tokens * 3 * dim, seed: 91, scale: 1.5)
+        let dout = randomTensorValues(count: batch * tokens * dim, seed: 92)
+        let wide = Self.run(.automatic, qkv: qkv, dout: dout, batch: batch, tokens: tokens, dim: dim, heads: heads)
+        let narrow = Self.run(.avx2, qkv: qkv, dout: dout, batch: batch, tokens: tokens, dim: dim, heads: heads)
+        for (a, b) in [(wide.out, narrow.out), (wide.att, narrow.att), (wide.dqkv, narrow.dqkv)] {
+            #expect(a.indices.allSatisfy { a[$0].bitPattern == b[$0].bitPattern })
+        }
+    }
+
     /// Inference (`att` nil: each head's probabilities stay in its workspace, or in a
     /// temporary on the OpenBLAS path) writes the training forward's outputs bit for bit.
     @Test(arguments: [KernelPath.automatic, .portable], [5, 50, 145])

@@ -107,3 +107,17 @@ import Testing
         #expect(c.indices.allSatisfy { c[$0].bitPattern == expected[$0].bitPattern })
     }
 }
+
+@Suite struct GEMMKernelChoiceTests {
+    /// `MOE_GEMM` is unset, `auto` or `openblas`; anything else is an error naming it.
+    @Test(arguments: [nil, "auto", "openblas", "OpenBLAS", "mkl"])
+    func environmentValues(value: String?) {
+        let environment = value.map { [GEMMKernel.environmentVariable: $0] } ?? [:]
+        if value == nil || value == "auto" || value == "openblas" {
+            #expect(throws: Never.self) { try GEMMKernel.validateEnvironment(environment) }
+        } else {
+            let error = #expect(throws: GEMMKernelError.self) { try GEMMKernel.validateEnvironment(environment) }
+            #expect(error?.message.contains("MOE_GEMM=\(value!)") == true)
+        }
+    }
+}

@@ -32,18 +32,44 @@ void moe_gelu_backward_avx2(float *dinp, const float *inp, const float *dout, pt
 // Each call copies its head's operands into a workspace owned by the calling thread.
 
 /// S = scale·Q·Kᵀ, att = softmax_rows(S), out = att·V (overwritten); att may be NULL when the
-/// probabilities are not needed (inference). Returns 0, or -1 when the per-thread workspace
+/// probabilities are not needed (inference). `wide` (only on CPUs with AVX-512F) runs the
+/// products in AVX-512, with the same bits. Returns 0, or -1 when the per-thread workspace
 /// (≈ 3·N·hd floats) cannot be allocated: nothing is written then.
 int moe_attention_head_forward_avx2(
     float *out, ptrdiff_t ld_out, float *att, const float *q, const float *k, const float *v,
-    ptrdiff_t ld_qkv, ptrdiff_t tokens, ptrdiff_t head_dim, float scale);
+    ptrdiff_t ld_qkv, ptrdiff_t tokens, ptrdiff_t head_dim, float scale, int wide);
 /// dq += scale·dS·K, dk += scale·dSᵀ·Q, dv += attᵀ·dout, with dS = att ⊙ (dA − rowsum(dA ⊙ att))
-/// and dA = dout·Vᵀ (both in the workspace). Returns 0, or -1 when the per-thread workspace
-/// (≈ 4·N·hd + 3·N² floats) cannot be allocated: nothing is written then.
+/// and dA = dout·Vᵀ (both in the workspace); `wide` as for the forward. Returns 0, or -1
+/// when the per-thread workspace (≈ 4·N·hd + 3·N² floats) cannot be allocated: nothing is
+/// written then.
 int moe_attention_head_backward_avx2(
     float *dq, float *dk, float *dv, const float *dout, ptrdiff_t ld_out,
     const float *q, const float *k, const float *v, ptrdiff_t ld_qkv, const float *att,
-    ptrdiff_t tokens, ptrdiff_t head_dim, float scale);
+    ptrdiff_t tokens, ptrdiff_t head_dim, float scale, int wide);
+
+// Single-precision GEMM in AVX-512F, for the CPUs that have it (gemm_avx512.c). Row-major,
+// as cblas_sgemm: C = alpha·op(A)·op(B) + beta·C with op(A) m×k, op(B) k×n. The inner
+// dimension is summed in blocks (moe_sgemm_avx512_block_length); each element of C is
+//   C ← beta·C (0 when beta is 0; untouched when 1), then for each block in order:
+//   acc ← 0; acc ← fma(a_ip, b_pj, acc) for p ascending; C ← fma(acc, alpha, C),
+// whatever the shape, the tile or the thread, so any cut of C's rows or columns into
+// separate calls gives the same bits.
+
+/// Inner rows per block, and the unroll that rounds a remainder between Q and 2Q.
+#define MOE_SGEMM_AVX512_Q 256
+#define MOE_SGEMM_AVX512_UNROLL 8
+
+/// 1 when the CPU (and OS) support AVX-512F, else 0.
+int moe_cpu_has_avx512f(void);
+/// Length of the first block of `rest` inner rows: Q when rest ≥ 2Q, a near-half rounded up
+/// to the unroll when Q < rest < 2Q, else all of rest.
+ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest);
+/// Returns 0, or -1 (nothing written) when the per-thread workspace (B's block packed, about
+/// n·2Q floats) cannot be allocated or the CPU is not x86-64.
+int moe_sgemm_avx512(
+    int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c,
+    ptrdiff_t ldc);
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,7 @@ public func attentionForward(
 ) {
     let (n, headDim, scale) = attentionHeadShape(batch: batch, tokens: tokens, dim: dim, heads: heads)
     let fused = usesFusedAttention(path, tokens: n, headDim: headDim)
+    let wide: Int32 = path.usesAVX512 ? 1 : 0
     /// One head on the OpenBLAS path: a [N, N] receives the probabilities.
     func headForward(
         _ o: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>,
@@ -61,7 +62,7 @@ public func attentionForward(
             if fused,
                 moe_attention_head_forward_avx2(
                     out + b * n * dim + h * headDim, dim, att.map { $0 + bh * n * n }, q, k, v, 3 * dim, n,
-                    headDim, scale) == 0
+                    headDim, scale, wide) == 0
             {
                 return
             }
@@ -85,6 +86,7 @@ public func attentionBackward(
 ) {
     let (n, headDim, scale) = attentionHeadShape(batch: batch, tokens: tokens, dim: dim, heads: heads)
     let fused = usesFusedAttention(path, tokens: n, headDim: headDim)
+    let wide: Int32 = path.usesAVX512 ? 1 : 0
     // dA, dV, dQ, dK: 4 products of 2·N·N·hd FLOPs per head.
     let flops = 8 * Double(batch * n * n * dim)
     Profiler.measure(.attention, "\(fused ? "fused " : "")backward B·H×\(n)×\(n)×\(headDim)", flops: flops) {
@@ -100,7 +102,8 @@ public func attentionBackward(
             let da = datt + bh * n * n
             let dO = dout + b * n * dim + h * headDim
             if fused,
-                moe_attention_head_backward_avx2(dq, dk, dv, dO, dim, q, k, v, 3 * dim, a, n, headDim, scale) == 0
+                moe_attention_head_backward_avx2(
+                    dq, dk, dv, dO, dim, q, k, v, 3 * dim, a, n, headDim, scale, wide) == 0
             {
                 return
             }

@@ -1,0 +1,121 @@
+// The fused attention's products in AVX-512 (attention_wide.h): thirty-two keys by six rows
+// of score sums, and six rows by thirty-two columns of combined rows, twelve independent
+// sums either way. Per element the operations are those of attention_avx2.c's helpers.
+#include "attention_wide.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define MOE_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f")))
+
+/// Lanes [0, count) of 16, none when count ≤ 0.
+MOE_AVX512_INLINE __mmask16 lanes(ptrdiff_t count) {
+    return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? 0 : (__mmask16)((1u << count) - 1);
+}
+
+/// Keys [j, j + 16·w) of s_r for R rows: w zmm of keys per row (w ≤ 2, R ≤ 6, constant after
+/// inlining); lanes at or past np are not read, past n not stored.
+MOE_AVX512_INLINE void score_block(
+    float *s, ptrdiff_t lds, const float *x, const float *yt, ptrdiff_t j, ptrdiff_t n, ptrdiff_t np,
+    ptrdiff_t hd, float scale, const int R, const int w) {
+    __m512 acc[6][2];
+    __mmask16 read[2] = {lanes(np - j), lanes(np - j - 16)};
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    const float *y = yt + j;
+    for (ptrdiff_t d = 0; d < hd; d++, y += np) {
+        __m512 k[2];
+        for (int u = 0; u < w; u++) k[u] = _mm512_maskz_loadu_ps(read[u], y + 16 * u);
+        for (int r = 0; r < R; r++) {
+            __m512 b = _mm512_set1_ps(x[r * hd + d]);
+            for (int u = 0; u < w; u++) acc[r][u] = _mm512_fmadd_ps(b, k[u], acc[r][u]);
+        }
+    }
+    const __m512 sc = _mm512_set1_ps(scale);
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < w; u++)
+            _mm512_mask_storeu_ps(s + r * lds + j + 16 * u, lanes(n - j - 16 * u), _mm512_mul_ps(acc[r][u], sc));
+}
+
+MOE_AVX512_INLINE void score_rows(
+    float *s, ptrdiff_t lds, const float *x, const float *yt, ptrdiff_t n, ptrdiff_t np, ptrdiff_t hd,
+    float scale, const int R) {
+    ptrdiff_t j = 0;
+    for (; j + 16 < np; j += 32) score_block(s, lds, x, yt, j, n, np, hd, scale, R, 2);
+    if (j < np) score_block(s, lds, x, yt, j, n, np, hd, scale, R, 1);
+}
+
+__attribute__((target("avx512f"))) void moe_attention_scores_avx512(
+    float *s, ptrdiff_t lds, const float *x, const float *yt, ptrdiff_t n, ptrdiff_t np, ptrdiff_t hd,
+    float scale, ptrdiff_t rows) {
+#define SCORE_ROWS(R) score_rows(s, lds, x, yt, n, np, hd, scale, R)
+    // Each case inlines its own constant R; 6, the common one, is the default.
+    switch (rows) {
+    case 1: SCORE_ROWS(1); break;
+    case 2: SCORE_ROWS(2); break;
+    case 3: SCORE_ROWS(3); break;
+    case 4: SCORE_ROWS(4); break;
+    case 5: SCORE_ROWS(5); break;
+    default: SCORE_ROWS(6); break;
+    }
+#undef SCORE_ROWS
+}
+
+/// Columns [0, 16·w) of out_r (+)= alpha·Σ_j c_r[j]·m_j for R rows (R ≤ 6, w ≤ 2); `last`
+/// lanes of the last zmm (8 for a column count of 8 mod 16, else 16).
+MOE_AVX512_INLINE void combine_block(
+    float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
+    float alpha, int accumulate, const int R, const int w, ptrdiff_t last) {
+    __m512 acc[6][2];
+    __mmask16 use[2] = {w == 1 ? lanes(last) : lanes(16), lanes(last)};
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (ptrdiff_t j = 0; j < n; j++) {
+        __m512 x[2];
+        for (int u = 0; u < w; u++) x[u] = _mm512_maskz_loadu_ps(use[u], m + j * ld + 16 * u);
+        for (int r = 0; r < R; r++) {
+            __m512 b = _mm512_set1_ps(c[r * ldc + j]);
+            for (int u = 0; u < w; u++) acc[r][u] = _mm512_fmadd_ps(b, x[u], acc[r][u]);
+        }
+    }
+    const __m512 al = _mm512_set1_ps(alpha);
+    for (int r = 0; r < R; r++) {
+        for (int u = 0; u < w; u++) {
+            float *o = out + r * ldo + 16 * u;
+            __m512 v = _mm512_mul_ps(acc[r][u], al);
+            if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(use[u], o), v);
+            _mm512_mask_storeu_ps(o, use[u], v);
+        }
+    }
+}
+
+MOE_AVX512_INLINE void combine_rows(
+    float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
+    ptrdiff_t hd, float alpha, int accumulate, const int R) {
+    ptrdiff_t d = 0;
+    for (; d + 32 <= hd; d += 32) combine_block(out + d, ldo, c, ldc, m + d, ld, n, alpha, accumulate, R, 2, 16);
+    if (hd - d > 16) combine_block(out + d, ldo, c, ldc, m + d, ld, n, alpha, accumulate, R, 2, hd - d - 16);
+    else if (hd > d) combine_block(out + d, ldo, c, ldc, m + d, ld, n, alpha, accumulate, R, 1, hd - d);
+}
+
+__attribute__((target("avx512f"))) void moe_attention_combine_avx512(
+    float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
+    ptrdiff_t hd, float alpha, int accumulate, ptrdiff_t rows) {
+#define COMBINE_ROWS(R) combine_rows(out, ldo, c, ldc, m, ld, n, hd, alpha, accumulate, R)
+    for (; rows >= 6; rows -= 6, out += 6 * ldo, c += 6 * ldc) COMBINE_ROWS(6);
+    switch (rows) {
+    case 1: COMBINE_ROWS(1); break;
+    case 2: COMBINE_ROWS(2); break;
+    case 3: COMBINE_ROWS(3); break;
+    case 4: COMBINE_ROWS(4); break;
+    case 5: COMBINE_ROWS(5); break;
+    default: break;
+    }
+#undef COMBINE_ROWS
+}
+#else
+void moe_attention_scores_avx512(
+    float *s, ptrdiff_t lds, const float *x, const float *yt, ptrdiff_t n, ptrdiff_t np, ptrdiff_t hd,
+    float scale, ptrdiff_t rows) {}
+void moe_attention_combine_avx512(
+    float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
+    ptrdiff_t hd, float alpha, int accumulate, ptrdiff_t rows) {}
+#endif

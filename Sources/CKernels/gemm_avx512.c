@@ -1,0 +1,160 @@
+// Single-precision GEMM in AVX-512 (CKernels.h has the contract). Blocking:
+//   for each block of KB inner rows:     B[kb, n] packed into 32-column panels (L2)
+//     for each 12 rows of C:              A's 12×kb block packed k-major (L1), unless A is
+//                                         stored transposed, which is k-major already
+//       for each panel: a 12×32 tile of C in 24 zmm accumulators, one FMA chain per element
+#include "CKernels.h"
+#include "workspace.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+enum { MR = 12, NR = 32 };
+
+int moe_cpu_has_avx512f(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+
+ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest) {
+    if (rest >= 2 * MOE_SGEMM_AVX512_Q) return MOE_SGEMM_AVX512_Q;
+    if (rest > MOE_SGEMM_AVX512_Q) {
+        ptrdiff_t unroll = MOE_SGEMM_AVX512_UNROLL;
+        return (rest / 2 + unroll - 1) / unroll * unroll;
+    }
+    return rest;
+}
+
+/// One tile: rows×32 of C (columns past the panel's width masked off; `halves` 1 computes
+/// only the first 16). A's element (r, p) is ap[p·ap_stride + r] (k-major: packed, or A
+/// stored transposed), or ap[r·ap_stride + p] when `row_major` (A as stored, for a single
+/// panel, where packing would not pay); `bp` is the panel, 32 floats per inner row.
+/// C = fma(acc, alpha, C') with C' = C, beta·C or 0 (`scale` 0, 1 or 2).
+__attribute__((target("avx512f"), always_inline)) static inline void tile(
+    int rows, int halves, int row_major, ptrdiff_t kb, const float *ap, ptrdiff_t ap_stride,
+    const float *bp, float *c, ptrdiff_t ldc, __mmask16 mask0, __mmask16 mask1, float alpha,
+    float beta, int scale) {
+    __m512 acc[MR][2];
+    for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (ptrdiff_t p = 0; p < kb; p++) {
+        __m512 b0 = _mm512_load_ps(bp + p * NR);
+        __m512 b1 = halves == 2 ? _mm512_load_ps(bp + p * NR + 16) : b0;
+        for (int r = 0; r < rows; r++) {
+            __m512 av = _mm512_set1_ps(row_major ? ap[r * ap_stride + p] : ap[p * ap_stride + r]);
+            acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+            if (halves == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+        }
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (int r = 0; r < rows; r++) {
+        float *cr = c + r * ldc;
+        __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps();
+        if (scale != 2) {
+            c0 = _mm512_maskz_loadu_ps(mask0, cr);
+            if (halves == 2) c1 = _mm512_maskz_loadu_ps(mask1, cr + 16);
+            if (scale == 1) c0 = _mm512_mul_ps(c0, vb), c1 = _mm512_mul_ps(c1, vb);
+        }
+        _mm512_mask_storeu_ps(cr, mask0, _mm512_fmadd_ps(acc[r][0], va, c0));
+        if (halves == 2) _mm512_mask_storeu_ps(cr + 16, mask1, _mm512_fmadd_ps(acc[r][1], va, c1));
+    }
+}
+
+#define TILE_CASE(R)                                                                          \
+    case R:                                                                                   \
+        if (row_major) tile(R, 1, 1, kb, ap, ap_stride, bp, c, ldc, mask0, 0, alpha, beta, scale); \
+        else if (mask1) tile(R, 2, 0, kb, ap, ap_stride, bp, c, ldc, mask0, mask1, alpha, beta, scale); \
+        else tile(R, 1, 0, kb, ap, ap_stride, bp, c, ldc, mask0, 0, alpha, beta, scale);         \
+        break;
+
+/// `tile` with its shape arguments constant; `row_major` only for panels of at most 16 columns.
+__attribute__((target("avx512f"))) static void tile_any(
+    int rows, int row_major, ptrdiff_t kb, const float *ap, ptrdiff_t ap_stride, const float *bp, float *c,
+    ptrdiff_t ldc, __mmask16 mask0, __mmask16 mask1, float alpha, float beta, int scale) {
+    switch (rows) {
+        TILE_CASE(12) TILE_CASE(11) TILE_CASE(10) TILE_CASE(9) TILE_CASE(8) TILE_CASE(7)
+        TILE_CASE(6) TILE_CASE(5) TILE_CASE(4) TILE_CASE(3) TILE_CASE(2) TILE_CASE(1)
+        default: break;
+    }
+}
+
+/// B's rows p0..<p0+kb as 32-column panels, zero-padded: panel j holds columns 32j..<32j+32,
+/// one 32-float row per inner row.
+__attribute__((target("avx512f"))) static void pack_b(
+    float *bp, int trans_b, ptrdiff_t n, ptrdiff_t kb, const float *b, ptrdiff_t ldb) {
+    ptrdiff_t panels = (n + NR - 1) / NR;
+    for (ptrdiff_t j = 0; j < panels; j++) {
+        ptrdiff_t width = n - j * NR < NR ? n - j * NR : NR;
+        float *panel = bp + j * kb * NR;
+        if (!trans_b) {
+            for (ptrdiff_t p = 0; p < kb; p++) {
+                memcpy(panel + p * NR, b + p * ldb + j * NR, (size_t)width * sizeof(float));
+                if (width < NR) memset(panel + p * NR + width, 0, (size_t)(NR - width) * sizeof(float));
+            }
+        } else {
+            if (width < NR) memset(panel, 0, (size_t)(kb * NR) * sizeof(float));
+            for (ptrdiff_t jj = 0; jj < width; jj++) {
+                const float *column = b + (j * NR + jj) * ldb;
+                for (ptrdiff_t p = 0; p < kb; p++) panel[p * NR + jj] = column[p];
+            }
+        }
+    }
+}
+
+__attribute__((target("avx512f"))) int moe_sgemm_avx512(
+    int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c,
+    ptrdiff_t ldc) {
+    if (m <= 0 || n <= 0) return 0;
+    ptrdiff_t panels = (n + NR - 1) / NR;
+    ptrdiff_t kb_max = k < MOE_SGEMM_AVX512_Q ? (k > 0 ? k : 0) : 2 * MOE_SGEMM_AVX512_Q;
+    size_t b_floats = (size_t)(panels * NR * kb_max), a_floats = (size_t)(MR * kb_max);
+    float *bp = moe_thread_workspace(b_floats + a_floats + 16);
+    if (!bp) return -1;
+    float *ap_packed = bp + b_floats;
+    int scale = beta == 1 ? 0 : beta == 0 ? 2 : 1;
+    ptrdiff_t p0 = 0;
+    do {
+        ptrdiff_t kb = moe_sgemm_avx512_block_length(k - p0);
+        const float *bk = trans_b ? b + p0 : b + p0 * ldb;
+        pack_b(bp, trans_b, n, kb, bk, ldb);
+        for (ptrdiff_t i0 = 0; i0 < m; i0 += MR) {
+            int rows = (int)(m - i0 < MR ? m - i0 : MR);
+            const float *ap;
+            ptrdiff_t ap_stride;
+            int row_major = !trans_a && n <= 16;
+            if (trans_a) {
+                ap = a + p0 * lda + i0, ap_stride = lda;
+            } else if (row_major) {
+                ap = a + i0 * lda + p0, ap_stride = lda;
+            } else {
+                const float *block = a + i0 * lda + p0;
+                for (int r = 0; r < rows; r++)
+                    for (ptrdiff_t p = 0; p < kb; p++) ap_packed[p * MR + r] = block[r * lda + p];
+                ap = ap_packed, ap_stride = MR;
+            }
+            for (ptrdiff_t j = 0; j < panels; j++) {
+                ptrdiff_t width = n - j * NR < NR ? n - j * NR : NR;
+                __mmask16 mask0 = (__mmask16)(width >= 16 ? 0xFFFF : (1u << width) - 1);
+                __mmask16 mask1 = (__mmask16)(width >= NR ? 0xFFFF : width > 16 ? (1u << (width - 16)) - 1 : 0);
+                tile_any(
+                    rows, row_major, kb, ap, ap_stride, bp + j * kb * NR, c + i0 * ldc + j * NR, ldc, mask0, mask1,
+                    alpha, beta, scale);
+            }
+        }
+        scale = 0;
+        p0 += kb;
+    } while (p0 < k);
+    return 0;
+}
+
+#else
+int moe_cpu_has_avx512f(void) { return 0; }
+ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest) { return rest; }
+int moe_sgemm_avx512(
+    int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c,
+    ptrdiff_t ldc) {
+    return -1;
+}
+#endif
