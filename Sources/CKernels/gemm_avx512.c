@@ -1,8 +1,9 @@
 // Single-precision GEMM in AVX-512 (CKernels.h has the contract). Blocking:
-//   for each block of KB inner rows:     B[kb, n] packed into 32-column panels (L2)
-//     for each 12 rows of C:              A's 12×kb block packed k-major (L1), unless A is
+//   for each block of kb ≤ 2Q inner rows (in order: each element's blocks add up in order)
+//     for each 512 columns of C:          B[kb, 512] packed into 32-column panels (≤ 2 MB, L2)
+//       for each 12 rows of C:            A's 12×kb block packed k-major (L1), unless A is
 //                                         stored transposed, which is k-major already
-//       for each panel: a 12×32 tile of C in 24 zmm accumulators, one FMA chain per element
+//         for each panel: a 12×32 tile of C in 24 zmm accumulators, one FMA chain per element
 #include "CKernels.h"
 #include "workspace.h"
 
@@ -10,7 +11,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-enum { MR = 12, NR = 32 };
+enum { MR = 12, NR = 32, NC = 512 };
 
 int moe_cpu_has_avx512f(void) {
     __builtin_cpu_init();
@@ -101,46 +102,59 @@ __attribute__((target("avx512f"))) static void pack_b(
     }
 }
 
+/// C's columns [0, n) (n ≤ NC) for the inner rows [p0, p0 + kb): B's block packed, then every
+/// 12 rows of C. `scale` as for `tile`.
+__attribute__((target("avx512f"))) static void multiply_block(
+    int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t p0, ptrdiff_t kb, float alpha,
+    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, int scale, float *c,
+    ptrdiff_t ldc, float *bp, float *ap_packed) {
+    ptrdiff_t panels = (n + NR - 1) / NR;
+    pack_b(bp, trans_b, n, kb, trans_b ? b + p0 : b + p0 * ldb, ldb);
+    int row_major = !trans_a && n <= 16;
+    for (ptrdiff_t i0 = 0; i0 < m; i0 += MR) {
+        int rows = (int)(m - i0 < MR ? m - i0 : MR);
+        const float *ap;
+        ptrdiff_t ap_stride;
+        if (trans_a) {
+            ap = a + p0 * lda + i0, ap_stride = lda;
+        } else if (row_major) {
+            ap = a + i0 * lda + p0, ap_stride = lda;
+        } else {
+            const float *block = a + i0 * lda + p0;
+            for (int r = 0; r < rows; r++)
+                for (ptrdiff_t p = 0; p < kb; p++) ap_packed[p * MR + r] = block[r * lda + p];
+            ap = ap_packed, ap_stride = MR;
+        }
+        for (ptrdiff_t j = 0; j < panels; j++) {
+            ptrdiff_t width = n - j * NR < NR ? n - j * NR : NR;
+            __mmask16 mask0 = (__mmask16)(width >= 16 ? 0xFFFF : (1u << width) - 1);
+            __mmask16 mask1 = (__mmask16)(width >= NR ? 0xFFFF : width > 16 ? (1u << (width - 16)) - 1 : 0);
+            tile_any(
+                rows, row_major, kb, ap, ap_stride, bp + j * kb * NR, c + i0 * ldc + j * NR, ldc, mask0,
+                mask1, alpha, beta, scale);
+        }
+    }
+}
+
 __attribute__((target("avx512f"))) int moe_sgemm_avx512(
     int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
     const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c,
     ptrdiff_t ldc) {
     if (m <= 0 || n <= 0) return 0;
-    ptrdiff_t panels = (n + NR - 1) / NR;
+    ptrdiff_t width = n < NC ? n : NC;
     ptrdiff_t kb_max = k < MOE_SGEMM_AVX512_Q ? (k > 0 ? k : 0) : 2 * MOE_SGEMM_AVX512_Q;
-    size_t b_floats = (size_t)(panels * NR * kb_max), a_floats = (size_t)(MR * kb_max);
+    size_t b_floats = (size_t)(((width + NR - 1) / NR) * NR * kb_max), a_floats = (size_t)(MR * kb_max);
     float *bp = moe_thread_workspace(b_floats + a_floats + 16);
     if (!bp) return -1;
-    float *ap_packed = bp + b_floats;
     int scale = beta == 1 ? 0 : beta == 0 ? 2 : 1;
     ptrdiff_t p0 = 0;
-    do {
+    do {  // once when k is 0: C ← beta·C
         ptrdiff_t kb = moe_sgemm_avx512_block_length(k - p0);
-        const float *bk = trans_b ? b + p0 : b + p0 * ldb;
-        pack_b(bp, trans_b, n, kb, bk, ldb);
-        for (ptrdiff_t i0 = 0; i0 < m; i0 += MR) {
-            int rows = (int)(m - i0 < MR ? m - i0 : MR);
-            const float *ap;
-            ptrdiff_t ap_stride;
-            int row_major = !trans_a && n <= 16;
-            if (trans_a) {
-                ap = a + p0 * lda + i0, ap_stride = lda;
-            } else if (row_major) {
-                ap = a + i0 * lda + p0, ap_stride = lda;
-            } else {
-                const float *block = a + i0 * lda + p0;
-                for (int r = 0; r < rows; r++)
-                    for (ptrdiff_t p = 0; p < kb; p++) ap_packed[p * MR + r] = block[r * lda + p];
-                ap = ap_packed, ap_stride = MR;
-            }
-            for (ptrdiff_t j = 0; j < panels; j++) {
-                ptrdiff_t width = n - j * NR < NR ? n - j * NR : NR;
-                __mmask16 mask0 = (__mmask16)(width >= 16 ? 0xFFFF : (1u << width) - 1);
-                __mmask16 mask1 = (__mmask16)(width >= NR ? 0xFFFF : width > 16 ? (1u << (width - 16)) - 1 : 0);
-                tile_any(
-                    rows, row_major, kb, ap, ap_stride, bp + j * kb * NR, c + i0 * ldc + j * NR, ldc, mask0, mask1,
-                    alpha, beta, scale);
-            }
+        for (ptrdiff_t j0 = 0; j0 < n; j0 += NC) {
+            ptrdiff_t columns = n - j0 < NC ? n - j0 : NC;
+            multiply_block(
+                trans_a, trans_b, m, columns, p0, kb, alpha, a, lda, trans_b ? b + j0 * ldb : b + j0, ldb, beta,
+                scale, c + j0, ldc, bp, bp + b_floats);
         }
         scale = 0;
         p0 += kb;

@@ -10,11 +10,12 @@ import Synchronization
 /// by the worker threads; each block runs its steps back to back with single-threaded GEMMs,
 /// so its hidden rows (96 KB at F = 128) are still in L2 when GELU and the next GEMM read
 /// them. In the backward an expert's blocks run in order on one thread, each followed by the
-/// weight gradients of the rows it completes, in OpenBLAS's own K chunks (`gemmInnerChunks`).
-/// Each block writes only its own rows, so results do not depend on which thread ran it, and
-/// they are bit for bit those of running the layers one after the other (`ExpertMLPTests`):
-/// OpenBLAS rounds a row by its place in the register tiles counted from the first row of a
-/// call, and the blocks start where `gemm`'s own calls would have tiles start.
+/// weight gradients of the rows it completes, in the GEMM kernel's own K chunks
+/// (`gemmInnerChunks`). Each block writes only its own rows, so results do not depend on which
+/// thread ran it, and they are bit for bit those of running the layers one after the other
+/// (`ExpertMLPTests`): OpenBLAS rounds a row by its place in the register tiles counted from
+/// the first row of a call, and the blocks start where `gemm`'s own calls would have tiles
+/// start (moe's AVX-512 kernel rounds every row alike).
 enum GroupedLinear {
     /// Writes `activation` (a; h first, then GELU of it in place), `derivative` (GELU′(h), when
     /// given: training) and `out` (y) for every grouped row. x [T·K, D], a [T·K, F], y [T·K, D].

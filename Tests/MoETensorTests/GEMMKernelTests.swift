@@ -74,9 +74,11 @@ struct GEMMKernelTests {
         .init(m: 25, n: 33, k: 513, transA: true, transB: true, alpha: 1, beta: 0.25),
         .init(m: 200, n: 128, k: 128, transA: false, transB: false, alpha: 1, beta: 1),
         .init(m: 7, n: 5, k: 0, transA: false, transB: false, alpha: 1, beta: 0.5),
+        .init(m: 30, n: 1_100, k: 40, transA: false, transB: true, alpha: 1, beta: 1),
     ]
 
-    /// Every element follows the documented order bit for bit, and the padding of C is kept.
+    /// Every element follows the documented order bit for bit, and the padding of C is kept
+    /// (1,100 columns: three blocks of columns, the last 76 wide).
     @Test(arguments: products)
     func matchesDocumentedRounding(product: Product) {
         var c = product.c

@@ -64,8 +64,8 @@ int moe_cpu_has_avx512f(void);
 /// Length of the first block of `rest` inner rows: Q when rest ≥ 2Q, a near-half rounded up
 /// to the unroll when Q < rest < 2Q, else all of rest.
 ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest);
-/// Returns 0, or -1 (nothing written) when the per-thread workspace (B's block packed, about
-/// n·2Q floats) cannot be allocated or the CPU is not x86-64.
+/// Returns 0, or -1 (nothing written) when the per-thread workspace (a block of B packed, at
+/// most 512 columns by 2Q rows: 1 MB) cannot be allocated or the CPU is not x86-64.
 int moe_sgemm_avx512(
     int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
     const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c,
