@@ -1,15 +1,16 @@
 import CKernels
 import COpenBLAS
 
-/// Single-precision GEMM on row-major matrices through OpenBLAS:
-/// `C = alpha * op(A) * op(B) + beta * C`, where `op(A)` is `[m, k]` and `op(B)` is `[k, n]`.
+/// Single-precision GEMM on row-major matrices, on moe's AVX-512 kernel or OpenBLAS
+/// (`GEMMKernel`): `C = alpha * op(A) * op(B) + beta * C`, where `op(A)` is `[m, k]` and
+/// `op(B)` is `[k, n]`.
 ///
 /// `lda`, `ldb`, `ldc` are the row strides of the matrices *as stored* (so a transposed
 /// `A` stored as `[k, m]` has `lda >= m`). Strides let callers multiply slices in place,
 /// e.g. one attention head inside a packed QKV buffer.
 ///
 /// Large products are split into `Parallel.threads` blocks of rows of C (or columns, when C
-/// has few rows), each multiplied by single-threaded OpenBLAS on its own worker. OpenBLAS's
+/// has few rows), each multiplied by one single-threaded call on its own worker. OpenBLAS's
 /// own thread pool stays off: its workers spin in `sched_yield` between calls and steal the
 /// cores the element-wise kernels need (measured: ~20 % of a bench-tiny step).
 @inlinable
@@ -56,7 +57,8 @@ public func serialGEMM(
     b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
-    // -1 only when its packing workspace cannot be allocated; OpenBLAS needs none of its own.
+    // -1 only when its packing workspace cannot be allocated: OpenBLAS then multiplies (and
+    // rounds) this product, rather than a trap.
     if GEMMKernel.current == .avx512,
         moe_sgemm_avx512(
             transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0

@@ -103,6 +103,19 @@ struct GEMMKernelTests {
         #expect(cut.indices.allSatisfy { cut[$0].bitPattern == whole[$0].bitPattern })
     }
 
+    /// `gemm`, threads and all, multiplies on this kernel unless `MOE_GEMM=openblas`.
+    @Test(.enabled(if: GEMMKernel.current == .avx512, "MOE_GEMM=openblas chose OpenBLAS"))
+    func gemmRunsOnTheChosenKernel() {
+        let product = Product(m: 400, n: 384, k: 300, transA: false, transB: true, alpha: 1, beta: 1)
+        var c = product.c
+        gemm(
+            transA: product.transA, transB: product.transB, m: product.m, n: product.n, k: product.k,
+            alpha: product.alpha, a: product.a, lda: product.lda, b: product.b, ldb: product.ldb,
+            beta: product.beta, c: &c, ldc: product.ldc)
+        let expected = product.reference()
+        #expect(c.indices.allSatisfy { c[$0].bitPattern == expected[$0].bitPattern })
+    }
+
     /// With beta 0, C is written without being read: NaNs already in C do not leak.
     @Test func betaZeroIgnoresC() {
         let product = Product(m: 13, n: 40, k: 9, transA: false, transB: false, alpha: 1, beta: 0)
