@@ -1,8 +1,8 @@
 // Single-precision GEMM in AVX-512 (CKernels.h has the contract). Blocking:
 //   for each block of kb ≤ 2Q inner rows (in order: each element's blocks add up in order)
-//     for each 512 columns of C:          B[kb, 512] packed into 32-column panels (≤ 2 MB, L2)
-//       for each 12 rows of C:            A's 12×kb block packed k-major (L1), unless A is
-//                                         stored transposed, which is k-major already
+//     for each 512 columns of C:          B[kb, 512] packed into 32-column panels (≤ 1 MB, L2)
+//       for each 12 rows of C:            A's 12×kb block read as stored (L1 after the first
+//                                         panel; packing it k-major measured 15–40 % slower)
 //         for each panel: a 12×32 tile of C in 24 zmm accumulators, one FMA chain per element
 #include "CKernels.h"
 #include "workspace.h"
@@ -28,9 +28,8 @@ ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest) {
 }
 
 /// One tile: rows×32 of C (columns past the panel's width masked off; `halves` 1 computes
-/// only the first 16). A's element (r, p) is ap[p·ap_stride + r] (k-major: packed, or A
-/// stored transposed), or ap[r·ap_stride + p] when `row_major` (A as stored, for a single
-/// panel, where packing would not pay); `bp` is the panel, 32 floats per inner row.
+/// only the first 16). A's element (r, p) is ap[r·ap_stride + p] when `row_major`, else
+/// ap[p·ap_stride + r] (A stored transposed); `bp` is the panel, 32 floats per inner row.
 /// C = fma(acc, alpha, C') with C' = C, beta·C or 0 (`scale` 0, 1 or 2).
 __attribute__((target("avx512f"), always_inline)) static inline void tile(
     int rows, int halves, int row_major, ptrdiff_t kb, const float *ap, ptrdiff_t ap_stride,
@@ -61,14 +60,15 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile(
     }
 }
 
-#define TILE_CASE(R)                                                                          \
-    case R:                                                                                   \
-        if (row_major) tile(R, 1, 1, kb, ap, ap_stride, bp, c, ldc, mask0, 0, alpha, beta, scale); \
-        else if (mask1) tile(R, 2, 0, kb, ap, ap_stride, bp, c, ldc, mask0, mask1, alpha, beta, scale); \
-        else tile(R, 1, 0, kb, ap, ap_stride, bp, c, ldc, mask0, 0, alpha, beta, scale);         \
+#define TILE(R, HALVES, ROW_MAJOR) \
+    tile(R, HALVES, ROW_MAJOR, kb, ap, ap_stride, bp, c, ldc, mask0, mask1, alpha, beta, scale)
+#define TILE_CASE(R)                                           \
+    case R:                                                    \
+        if (row_major) mask1 ? TILE(R, 2, 1) : TILE(R, 1, 1);  \
+        else mask1 ? TILE(R, 2, 0) : TILE(R, 1, 0);            \
         break;
 
-/// `tile` with its shape arguments constant; `row_major` only for panels of at most 16 columns.
+/// `tile` with its shape arguments constant.
 __attribute__((target("avx512f"))) static void tile_any(
     int rows, int row_major, ptrdiff_t kb, const float *ap, ptrdiff_t ap_stride, const float *bp, float *c,
     ptrdiff_t ldc, __mmask16 mask0, __mmask16 mask1, float alpha, float beta, int scale) {
@@ -107,30 +107,19 @@ __attribute__((target("avx512f"))) static void pack_b(
 __attribute__((target("avx512f"))) static void multiply_block(
     int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t p0, ptrdiff_t kb, float alpha,
     const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, int scale, float *c,
-    ptrdiff_t ldc, float *bp, float *ap_packed) {
+    ptrdiff_t ldc, float *bp) {
     ptrdiff_t panels = (n + NR - 1) / NR;
     pack_b(bp, trans_b, n, kb, trans_b ? b + p0 : b + p0 * ldb, ldb);
-    int row_major = !trans_a && n <= 16;
+    int row_major = !trans_a;
     for (ptrdiff_t i0 = 0; i0 < m; i0 += MR) {
         int rows = (int)(m - i0 < MR ? m - i0 : MR);
-        const float *ap;
-        ptrdiff_t ap_stride;
-        if (trans_a) {
-            ap = a + p0 * lda + i0, ap_stride = lda;
-        } else if (row_major) {
-            ap = a + i0 * lda + p0, ap_stride = lda;
-        } else {
-            const float *block = a + i0 * lda + p0;
-            for (int r = 0; r < rows; r++)
-                for (ptrdiff_t p = 0; p < kb; p++) ap_packed[p * MR + r] = block[r * lda + p];
-            ap = ap_packed, ap_stride = MR;
-        }
+        const float *ap = trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0;
         for (ptrdiff_t j = 0; j < panels; j++) {
             ptrdiff_t width = n - j * NR < NR ? n - j * NR : NR;
             __mmask16 mask0 = (__mmask16)(width >= 16 ? 0xFFFF : (1u << width) - 1);
             __mmask16 mask1 = (__mmask16)(width >= NR ? 0xFFFF : width > 16 ? (1u << (width - 16)) - 1 : 0);
             tile_any(
-                rows, row_major, kb, ap, ap_stride, bp + j * kb * NR, c + i0 * ldc + j * NR, ldc, mask0,
+                rows, row_major, kb, ap, lda, bp + j * kb * NR, c + i0 * ldc + j * NR, ldc, mask0,
                 mask1, alpha, beta, scale);
         }
     }
@@ -143,8 +132,7 @@ __attribute__((target("avx512f"))) int moe_sgemm_avx512(
     if (m <= 0 || n <= 0) return 0;
     ptrdiff_t width = n < NC ? n : NC;
     ptrdiff_t kb_max = k < MOE_SGEMM_AVX512_Q ? (k > 0 ? k : 0) : 2 * MOE_SGEMM_AVX512_Q;
-    size_t b_floats = (size_t)(((width + NR - 1) / NR) * NR * kb_max), a_floats = (size_t)(MR * kb_max);
-    float *bp = moe_thread_workspace(b_floats + a_floats + 16);
+    float *bp = moe_thread_workspace((size_t)(((width + NR - 1) / NR) * NR * kb_max) + 16);
     if (!bp) return -1;
     int scale = beta == 1 ? 0 : beta == 0 ? 2 : 1;
     ptrdiff_t p0 = 0;
@@ -154,7 +142,7 @@ __attribute__((target("avx512f"))) int moe_sgemm_avx512(
             ptrdiff_t columns = n - j0 < NC ? n - j0 : NC;
             multiply_block(
                 trans_a, trans_b, m, columns, p0, kb, alpha, a, lda, trans_b ? b + j0 * ldb : b + j0, ldb, beta,
-                scale, c + j0, ldc, bp, bp + b_floats);
+                scale, c + j0, ldc, bp);
         }
         scale = 0;
         p0 += kb;
