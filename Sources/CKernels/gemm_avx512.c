@@ -2,7 +2,7 @@
 //   for each block of kb ≤ 2Q inner rows (in order: each element's blocks add up in order)
 //     for each 512 columns of C:          B[kb, 512] packed into 32-column panels (≤ 1 MB, L2)
 //       for each 12 rows of C:            A's 12×kb block read as stored (L1 after the first
-//                                         panel; packing it k-major measured 15–40 % slower)
+//                                         panel; packing it k-major measured 4–45 % slower)
 //         for each panel: a 12×32 tile of C in 24 zmm accumulators, one FMA chain per element
 #include "CKernels.h"
 #include "workspace.h"
