@@ -6,9 +6,10 @@ import Synchronization
 /// and slice `j` of the stacked weights `[E, in, out]` and biases `[E, out]`. Experts without
 /// rows are skipped.
 ///
-/// The work is cut into blocks of at most 192 of an expert's rows (`gemmRowBlocks`), claimed
-/// by the worker threads; each block runs its steps back to back with single-threaded GEMMs,
-/// so its hidden rows (96 KB at F = 128) are still in L2 when GELU and the next GEMM read
+/// The work is cut into blocks of at most `gemmRowBlock` (192, or 384 on the AVX-512 kernel)
+/// of an expert's rows (`gemmRowBlocks`), claimed by the worker threads; each block runs its
+/// steps back to back with single-threaded GEMMs, so its hidden rows (96 or 192 KB at
+/// F = 128) are still in L2 when GELU and the next GEMM read
 /// them. In the backward an expert's blocks run in order on one thread, each followed by the
 /// weight gradients of the rows it completes, in the GEMM kernel's own K chunks
 /// (`gemmInnerChunks`). Each block writes only its own rows, so results do not depend on which
@@ -206,8 +207,8 @@ enum GroupedLinear {
         claimConcurrently(blocks.count) { b in body(blocks[b].j, blocks[b].start, blocks[b].rows, blocks[b].whole) }
     }
 
-    /// The blocks of an expert's `n` rows: the `gemmRowBlocks` of its products (at most 192
-    /// rows, whose input, hidden and output rows stay in L2), so each row rounds exactly as in
+    /// The blocks of an expert's `n` rows: the `gemmRowBlocks` of its products (at most
+    /// `gemmRowBlock` rows, whose input, hidden and output rows stay in L2), so each row rounds exactly as in
     /// one `linearForward`/`linearBackward` over all the expert's rows. An expert whose two
     /// layers' products would split differently (or by columns) comes whole, `whole` set.
     private static func rowBlocks(rows n: Int, dim: Int, hiddenDim f: Int) -> (blocks: [Range<Int>], whole: Bool) {

@@ -86,8 +86,10 @@ public func serialGEMM(
 /// kernel's register tiles, counted from the call's first row (12 rows on Zen 3), so
 /// single-threaded products over blocks starting at multiples of the tile height give C bit
 /// for bit; 192 = 3 · 64 is a multiple of 12 and of every power-of-two height up to 64, and
-/// `GEMMTests` checks it on the machine at hand.
-public let gemmRowBlock = 192
+/// `GEMMTests` checks it on the machine at hand. The AVX-512 kernel rounds every row alike
+/// and packs B once per call, so it takes 384 (2–3 % off a default-recipe step; CPUs with
+/// AVX-512 have ≥ 1 MB of L2 for the larger blocks' rows).
+public let gemmRowBlock = GEMMKernel.current == .avx512 ? 384 : 192
 
 /// Products of at most this many multiply-adds may run on other kernels than larger ones, which
 /// round differently: OpenBLAS's AVX-512 kernel sets (SkylakeX, Cooperlake) send them to their
