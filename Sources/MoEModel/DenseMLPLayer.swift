@@ -3,9 +3,9 @@ import MoETensor
 /// The dense MLP `y = GELU(x·W1 + b1)·W2 + b2` (hidden `mlpRatio·D`), used by the dense
 /// baseline (MTHL.D) and by non-MoE blocks when `moeEvery` is 2.  x, y: [T, D].
 ///
-/// Both passes run as one group of `GroupedLinear`'s expert MLPs: blocks of `gemmRowBlock` rows whose
-/// hidden rows stay in L2 from one product to the next, bit for bit as the layers one after
-/// the other (`ExpertMLPTests`).
+/// Both passes run as one group of `GroupedLinear`'s expert MLPs: blocks of `gemmRowBlock`
+/// rows whose hidden rows stay in L2 from one product to the next, bit for bit as the layers
+/// one after the other (`ExpertMLPTests`).
 struct DenseMLPLayer {
     let fc1: LinearLayer
     let fc2: LinearLayer

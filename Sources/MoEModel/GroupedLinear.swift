@@ -9,8 +9,7 @@ import Synchronization
 /// The work is cut into blocks of at most `gemmRowBlock` (192, or 384 on the AVX-512 kernel)
 /// of an expert's rows (`gemmRowBlocks`), claimed by the worker threads; each block runs its
 /// steps back to back with single-threaded GEMMs, so its hidden rows (96 or 192 KB at
-/// F = 128) are still in L2 when GELU and the next GEMM read
-/// them. In the backward an expert's blocks run in order on one thread, each followed by the
+/// F = 128) are still in L2 when GELU and the next GEMM read them. In the backward an expert's blocks run in order on one thread, each followed by the
 /// weight gradients of the rows it completes, in the GEMM kernel's own K chunks
 /// (`gemmInnerChunks`). Each block writes only its own rows, so results do not depend on which
 /// thread ran it, and they are bit for bit those of running the layers one after the other
@@ -208,8 +207,8 @@ enum GroupedLinear {
     }
 
     /// The blocks of an expert's `n` rows: the `gemmRowBlocks` of its products (at most
-    /// `gemmRowBlock` rows, whose input, hidden and output rows stay in L2), so each row rounds exactly as in
-    /// one `linearForward`/`linearBackward` over all the expert's rows. An expert whose two
+    /// `gemmRowBlock` rows, whose input, hidden and output rows stay in L2), so each row
+    /// rounds exactly as in one `linearForward`/`linearBackward` over all the expert's rows. An expert whose two
     /// layers' products would split differently (or by columns) comes whole, `whole` set.
     private static func rowBlocks(rows n: Int, dim: Int, hiddenDim f: Int) -> (blocks: [Range<Int>], whole: Bool) {
         if let split = gemmRowBlocks(m: n, n: f, k: dim), split == gemmRowBlocks(m: n, n: dim, k: f) {
@@ -219,7 +218,7 @@ enum GroupedLinear {
     }
 
     /// The K chunks of an expert's weight gradients over its `n` rows: one chunking serves dW2
-    /// (F×D) and dW1 (D×F), so it is OpenBLAS's only where `gemmInnerChunks` gives it for both.
+    /// (F×D) and dW1 (D×F), so it is the kernel's only where `gemmInnerChunks` gives it for both.
     private static func innerChunks(rows n: Int, dim: Int, hiddenDim f: Int) -> [Range<Int>] {
         let chunks = gemmInnerChunks(m: f, n: dim, k: n)
         return chunks == gemmInnerChunks(m: dim, n: f, k: n) ? chunks : [0..<n]

@@ -17,8 +17,8 @@
 
 /// The consecutive row ranges of an `m×n`, `k`-row product `C += Aᵀ·B` that
 /// `gemmTransposedAChunk` can add one after the other, bit for bit as `gemm(transA: true, …)`
-/// over all `k` rows: OpenBLAS's own chunks, or all `k` rows at once where they could not be
-/// identified or where a chunk's calls would fall under `smallGEMMMultiplyAdds`.
+/// over all `k` rows: the GEMM kernel's own chunks, or all `k` rows at once where OpenBLAS's
+/// could not be identified or where a chunk's calls would fall under `smallGEMMMultiplyAdds`.
 public func gemmInnerChunks(m: Int, n: Int, k: Int) -> [Range<Int>] {
     guard k > 0 else { return [] }
     guard let (q, unroll) = innerBlocking else { return [0..<k] }

@@ -16,7 +16,8 @@ public enum GEMMKernel: Sendable, Equatable {
 
     /// The kernel of this process.
     public static let current: GEMMKernel =
-        environmentChoice() == .openBLAS || moe_cpu_has_avx512f() == 0 ? .openBLAS : .avx512
+        ProcessInfo.processInfo.environment[environmentVariable] == "openblas" || moe_cpu_has_avx512f() == 0
+        ? .openBLAS : .avx512
 
     /// Inner rows per block of the AVX-512 kernel, and the unroll that rounds a remainder
     /// between Q and 2Q (the rule `gemmInnerChunks` documents).
@@ -42,10 +43,6 @@ public enum GEMMKernel: Sendable, Equatable {
             throw GEMMKernelError(
                 message: "\(environmentVariable)=\(value) is not a GEMM kernel; expected 'auto' or 'openblas'")
         }
-    }
-
-    private static func environmentChoice() -> GEMMKernel? {
-        ProcessInfo.processInfo.environment[environmentVariable] == "openblas" ? .openBLAS : nil
     }
 }
 

@@ -34,7 +34,7 @@ public func attentionForward(
 ) {
     let (n, headDim, scale) = attentionHeadShape(batch: batch, tokens: tokens, dim: dim, heads: heads)
     let fused = usesFusedAttention(path, tokens: n, headDim: headDim)
-    let wide: Int32 = path.usesAVX512 ? 1 : 0
+    let wide = wideProducts(path)
     /// One head on the OpenBLAS path: a [N, N] receives the probabilities.
     func headForward(
         _ o: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>,
@@ -86,7 +86,7 @@ public func attentionBackward(
 ) {
     let (n, headDim, scale) = attentionHeadShape(batch: batch, tokens: tokens, dim: dim, heads: heads)
     let fused = usesFusedAttention(path, tokens: n, headDim: headDim)
-    let wide: Int32 = path.usesAVX512 ? 1 : 0
+    let wide = wideProducts(path)
     // dA, dV, dQ, dK: 4 products of 2·N·N·hd FLOPs per head.
     let flops = 8 * Double(batch * n * n * dim)
     Profiler.measure(.attention, "\(fused ? "fused " : "")backward B·H×\(n)×\(n)×\(headDim)", flops: flops) {
@@ -137,6 +137,9 @@ private func attentionHeadShape(
     let headDim = dim / heads
     return (tokens, headDim, 1 / Float(headDim).squareRoot())
 }
+
+/// The fused kernel's `wide` flag: its products sixteen lanes wide (same bits as eight).
+private func wideProducts(_ path: KernelPath) -> Int32 { path.usesAVX512 ? 1 : 0 }
 
 /// Whether the heads run as one fused AVX2/FMA kernel each (see the top of this file).
 private func usesFusedAttention(_ path: KernelPath, tokens: Int, headDim: Int) -> Bool {
