@@ -9,7 +9,6 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-#include <string.h>
 
 enum { MR = 12, NR = 32, NC = 512 };
 
@@ -27,14 +26,20 @@ ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest) {
     return rest;
 }
 
+/// Lanes [0, count) of 16, none when count ≤ 0.
+static inline __mmask16 lanes(ptrdiff_t count) {
+    return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? 0 : (__mmask16)((1u << count) - 1);
+}
+
 /// One tile: rows×32 of C (columns past the panel's width masked off; `halves` 1 computes
 /// only the first 16). A's element (r, p) is ap[r·ap_stride + p] when `row_major`, else
 /// ap[p·ap_stride + r] (A stored transposed); `bp` is the panel, 32 floats per inner row.
-/// C = fma(acc, alpha, C') with C' = C, beta·C or 0 (`scale` 0, 1 or 2).
+/// C = fma(acc, alpha, C') with C' = C, beta·C, 0 or the panel's bias `bias` (`scale` 0, 1, 2
+/// or 3).
 __attribute__((target("avx512f"), always_inline)) static inline void tile(
     int rows, int halves, int row_major, ptrdiff_t kb, const float *ap, ptrdiff_t ap_stride,
     const float *bp, float *c, ptrdiff_t ldc, __mmask16 mask0, __mmask16 mask1, float alpha,
-    float beta, int scale) {
+    float beta, int scale, const float *bias) {
     __m512 acc[MR][2];
     for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (ptrdiff_t p = 0; p < kb; p++) {
@@ -47,10 +52,15 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile(
         }
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
+    if (scale == 3) {
+        bias0 = _mm512_maskz_loadu_ps(mask0, bias);
+        if (halves == 2) bias1 = _mm512_maskz_loadu_ps(mask1, bias + 16);
+    }
     for (int r = 0; r < rows; r++) {
         float *cr = c + r * ldc;
-        __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps();
-        if (scale != 2) {
+        __m512 c0 = bias0, c1 = bias1;
+        if (scale < 2) {
             c0 = _mm512_maskz_loadu_ps(mask0, cr);
             if (halves == 2) c1 = _mm512_maskz_loadu_ps(mask1, cr + 16);
             if (scale == 1) c0 = _mm512_mul_ps(c0, vb), c1 = _mm512_mul_ps(c1, vb);
@@ -61,7 +71,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile(
 }
 
 #define TILE(R, HALVES, ROW_MAJOR) \
-    tile(R, HALVES, ROW_MAJOR, kb, ap, ap_stride, bp, c, ldc, mask0, mask1, alpha, beta, scale)
+    tile(R, HALVES, ROW_MAJOR, kb, ap, ap_stride, bp, c, ldc, mask0, mask1, alpha, beta, scale, bias)
 #define TILE_CASE(R)                                           \
     case R:                                                    \
         if (row_major) mask1 ? TILE(R, 2, 1) : TILE(R, 1, 1);  \
@@ -71,11 +81,38 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile(
 /// `tile` with its shape arguments constant.
 __attribute__((target("avx512f"))) static void tile_any(
     int rows, int row_major, ptrdiff_t kb, const float *ap, ptrdiff_t ap_stride, const float *bp, float *c,
-    ptrdiff_t ldc, __mmask16 mask0, __mmask16 mask1, float alpha, float beta, int scale) {
+    ptrdiff_t ldc, __mmask16 mask0, __mmask16 mask1, float alpha, float beta, int scale, const float *bias) {
     switch (rows) {
         TILE_CASE(12) TILE_CASE(11) TILE_CASE(10) TILE_CASE(9) TILE_CASE(8) TILE_CASE(7)
         TILE_CASE(6) TILE_CASE(5) TILE_CASE(4) TILE_CASE(3) TILE_CASE(2) TILE_CASE(1)
         default: break;
+    }
+}
+
+/// v[q] ← (v[0][q], v[1][q], …, v[15][q]): a 16×16 transpose, by pairs, fours, then 128-bit
+/// lanes.
+__attribute__((target("avx512f"), always_inline)) static inline void transpose16(__m512 v[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+    }
+    // u[4g + c] holds, in 128-bit lane L, element 4L + c of rows 4g..4g+3.
+    for (int g = 0; g < 4; g++) {
+        __m512 *tg = t + 4 * g;
+        u[4 * g] = _mm512_shuffle_ps(tg[0], tg[2], 0x44);
+        u[4 * g + 1] = _mm512_shuffle_ps(tg[0], tg[2], 0xEE);
+        u[4 * g + 2] = _mm512_shuffle_ps(tg[1], tg[3], 0x44);
+        u[4 * g + 3] = _mm512_shuffle_ps(tg[1], tg[3], 0xEE);
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512 even01 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), odd01 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
+        __m512 even23 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+        __m512 odd23 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+        v[c] = _mm512_shuffle_f32x4(even01, even23, 0x88);
+        v[8 + c] = _mm512_shuffle_f32x4(even01, even23, 0xDD);
+        v[4 + c] = _mm512_shuffle_f32x4(odd01, odd23, 0x88);
+        v[12 + c] = _mm512_shuffle_f32x4(odd01, odd23, 0xDD);
     }
 }
 
@@ -88,26 +125,36 @@ __attribute__((target("avx512f"))) static void pack_b(
         ptrdiff_t width = n - j * NR < NR ? n - j * NR : NR;
         float *panel = bp + j * kb * NR;
         if (!trans_b) {
+            // Masked loads zero the padding; a 128-byte memcpy per row measured as a libc call each.
+            __mmask16 mask0 = lanes(width), mask1 = lanes(width - 16);
             for (ptrdiff_t p = 0; p < kb; p++) {
-                memcpy(panel + p * NR, b + p * ldb + j * NR, (size_t)width * sizeof(float));
-                if (width < NR) memset(panel + p * NR + width, 0, (size_t)(NR - width) * sizeof(float));
+                const float *row = b + p * ldb + j * NR;
+                _mm512_store_ps(panel + p * NR, _mm512_maskz_loadu_ps(mask0, row));
+                _mm512_store_ps(panel + p * NR + 16, _mm512_maskz_loadu_ps(mask1, row + 16));
             }
         } else {
-            if (width < NR) memset(panel, 0, (size_t)(kb * NR) * sizeof(float));
-            for (ptrdiff_t jj = 0; jj < width; jj++) {
-                const float *column = b + (j * NR + jj) * ldb;
-                for (ptrdiff_t p = 0; p < kb; p++) panel[p * NR + jj] = column[p];
+            // Sixteen of B's rows by sixteen inner rows at a time, transposed in registers.
+            for (int half = 0; half < 2; half++) {
+                ptrdiff_t first = j * NR + 16 * half, rows = width - 16 * half;
+                for (ptrdiff_t p = 0; p < kb; p += 16) {
+                    __mmask16 read = lanes(kb - p);
+                    __m512 v[16];
+                    for (int i = 0; i < 16; i++)
+                        v[i] = _mm512_maskz_loadu_ps(i < rows ? read : 0, i < rows ? b + (first + i) * ldb + p : b);
+                    transpose16(v);
+                    for (ptrdiff_t q = 0; q < 16 && p + q < kb; q++) _mm512_store_ps(panel + (p + q) * NR + 16 * half, v[q]);
+                }
             }
         }
     }
 }
 
 /// C's columns [0, n) (n ≤ NC) for the inner rows [p0, p0 + kb): B's block packed, then every
-/// 12 rows of C. `scale` as for `tile`.
+/// 12 rows of C. `scale` and `bias` (these columns') as for `tile`.
 __attribute__((target("avx512f"))) static void multiply_block(
     int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t p0, ptrdiff_t kb, float alpha,
-    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, int scale, float *c,
-    ptrdiff_t ldc, float *bp) {
+    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, int scale, const float *bias,
+    float *c, ptrdiff_t ldc, float *bp) {
     ptrdiff_t panels = (n + NR - 1) / NR;
     pack_b(bp, trans_b, n, kb, trans_b ? b + p0 : b + p0 * ldb, ldb);
     int row_major = !trans_a;
@@ -116,33 +163,32 @@ __attribute__((target("avx512f"))) static void multiply_block(
         const float *ap = trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0;
         for (ptrdiff_t j = 0; j < panels; j++) {
             ptrdiff_t width = n - j * NR < NR ? n - j * NR : NR;
-            __mmask16 mask0 = (__mmask16)(width >= 16 ? 0xFFFF : (1u << width) - 1);
-            __mmask16 mask1 = (__mmask16)(width >= NR ? 0xFFFF : width > 16 ? (1u << (width - 16)) - 1 : 0);
+            __mmask16 mask0 = lanes(width), mask1 = lanes(width - 16);
             tile_any(
                 rows, row_major, kb, ap, lda, bp + j * kb * NR, c + i0 * ldc + j * NR, ldc, mask0,
-                mask1, alpha, beta, scale);
+                mask1, alpha, beta, scale, bias ? bias + j * NR : NULL);
         }
     }
 }
 
 __attribute__((target("avx512f"))) int moe_sgemm_avx512(
     int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
-    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c,
-    ptrdiff_t ldc) {
+    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, const float *bias,
+    float *c, ptrdiff_t ldc) {
     if (m <= 0 || n <= 0) return 0;
     ptrdiff_t width = n < NC ? n : NC;
     ptrdiff_t kb_max = k < MOE_SGEMM_AVX512_Q ? (k > 0 ? k : 0) : 2 * MOE_SGEMM_AVX512_Q;
     float *bp = moe_thread_workspace((size_t)(((width + NR - 1) / NR) * NR * kb_max) + 16);
     if (!bp) return -1;
-    int scale = beta == 1 ? 0 : beta == 0 ? 2 : 1;
+    int scale = bias ? 3 : beta == 1 ? 0 : beta == 0 ? 2 : 1;
     ptrdiff_t p0 = 0;
-    do {  // once when k is 0: C ← beta·C
+    do {  // once when k is 0: C ← beta·C (or the bias)
         ptrdiff_t kb = moe_sgemm_avx512_block_length(k - p0);
         for (ptrdiff_t j0 = 0; j0 < n; j0 += NC) {
             ptrdiff_t columns = n - j0 < NC ? n - j0 : NC;
             multiply_block(
                 trans_a, trans_b, m, columns, p0, kb, alpha, a, lda, trans_b ? b + j0 * ldb : b + j0, ldb, beta,
-                scale, c + j0, ldc, bp);
+                scale, bias ? bias + j0 : NULL, c + j0, ldc, bp);
         }
         scale = 0;
         p0 += kb;
@@ -155,8 +201,8 @@ int moe_cpu_has_avx512f(void) { return 0; }
 ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest) { return rest; }
 int moe_sgemm_avx512(
     int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
-    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c,
-    ptrdiff_t ldc) {
+    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, const float *bias,
+    float *c, ptrdiff_t ldc) {
     return -1;
 }
 #endif

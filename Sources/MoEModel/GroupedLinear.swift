@@ -52,8 +52,8 @@ enum GroupedLinear {
     }
 
     /// Given `dout` = ∂L/∂y, writes `dActivation` (∂L/∂a), `dHidden` (∂L/∂h) and `dinp`
-    /// (∂L/∂x) of every grouped row (what they held is ignored: each block zeroes its rows
-    /// while they are in L2, then accumulates), and accumulates the weight and bias gradients
+    /// (∂L/∂x) of every grouped row (what they held is ignored: each block writes its rows,
+    /// while they are in L2), and accumulates the weight and bias gradients
     /// of the experts whose `trainable` entry is true (all when nil). `derivative` is the
     /// forward's GELU′(h). `outputGradients(rows)`, when given, first writes those rows of
     /// `dout`, on the thread that then uses them. `owner` names the profiler row.
@@ -82,8 +82,7 @@ enum GroupedLinear {
             func rowGradients(_ j: Int, _ start: Int, _ n: Int, _ whole: Bool) {
                 outputGradients?(start..<start + n)
                 let (da, dh, dx) = (dActivation + start * f, dHidden + start * f, dinp + start * dim)
-                for block in [da, dh] { block.update(repeating: 0, count: n * f) }
-                dx.update(repeating: 0, count: n * dim)
+                dh.update(repeating: 0, count: n * f)
                 inputGradientBlock(
                     dinp: da, dout: dout + start * dim, weight: w2 + j * f * dim, rows: n, inDim: f, outDim: dim,
                     whole: whole)
@@ -177,19 +176,19 @@ enum GroupedLinear {
             return linearForward(
                 out: out, inp: inp, weight: weight, bias: bias, rows: rows, inDim: inDim, outDim: outDim)
         }
-        for r in 0..<rows { (out + r * outDim).update(from: bias, count: outDim) }
         serialGEMM(
             transA: false, transB: false, m: rows, n: outDim, k: inDim, a: inp, lda: inDim, b: weight, ldb: outDim,
-            beta: 1, c: out, ldc: outDim)
+            bias: bias, c: out, ldc: outDim)
     }
 
-    /// `dinp += dout·weightᵀ` over one block of rows, as `linearBackward` computes it.
+    /// `dinp = dout·weightᵀ` over one block of rows: bit for bit `linearBackward` into zeros
+    /// (beta 0 writes what 0 + alpha·product does, and skips a pass zeroing the rows).
     private static func inputGradientBlock(
         dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int,
         inDim: Int, outDim: Int, whole: Bool
     ) {
         let product = whole ? gemm : serialGEMM
-        product(false, true, rows, inDim, outDim, 1, dout, outDim, weight, outDim, 1, dinp, inDim)
+        product(false, true, rows, inDim, outDim, 1, dout, outDim, weight, outDim, 0, nil, dinp, inDim)
     }
 
     /// Calls `body(j, start, rows, whole)` for every block of rows of every expert `j` on the

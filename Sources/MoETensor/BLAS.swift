@@ -3,7 +3,8 @@ import COpenBLAS
 
 /// Single-precision GEMM on row-major matrices, on moe's AVX-512 kernel or OpenBLAS
 /// (`GEMMKernel`): `C = alpha * op(A) * op(B) + beta * C`, where `op(A)` is `[m, k]` and
-/// `op(B)` is `[k, n]`.
+/// `op(B)` is `[k, n]`; with a `bias` (`[n]`), `C = alpha * op(A) * op(B) + bias` on every
+/// row (beta unused), bit for bit C filled with the bias and beta 1.
 ///
 /// `lda`, `ldb`, `ldc` are the row strides of the matrices *as stored* (so a transposed
 /// `A` stored as `[k, m]` has `lda >= m`). Strides let callers multiply slices in place,
@@ -18,7 +19,7 @@ public func gemm(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int,
-    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    beta: Float = 0, bias: UnsafePointer<Float>? = nil, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
     func multiply(_ part: GEMMPart) {
@@ -29,7 +30,7 @@ public func gemm(
             transA: transA, transB: transB, m: rows.count, n: cols.count, k: k, alpha: alpha,
             a: transA ? a + rows.lowerBound : a + rows.lowerBound * lda, lda: lda,
             b: transB ? b + cols.lowerBound * ldb : b + cols.lowerBound, ldb: ldb, beta: beta,
-            c: c + rows.lowerBound * ldc + cols.lowerBound, ldc: ldc)
+            bias: bias.map { $0 + cols.lowerBound }, c: c + rows.lowerBound * ldc + cols.lowerBound, ldc: ldc)
     }
     let parts = gemmParts(m: m, n: n, k: k)
     guard parts.count > 1 else { return multiply(parts[0]) }
@@ -50,25 +51,28 @@ public func gemm(
 
 /// `gemm` as one call on the calling thread, for callers that split the work themselves
 /// (into `gemmRowBlocks`, say). Every product of `moe` passes through here: to moe's
-/// AVX-512 kernel or to `cblas_sgemm` (`GEMMKernel.current`). The first call turns
-/// OpenBLAS's own threads off (`BLASThreads`).
+/// AVX-512 kernel, which adds a bias as it stores C, or to `cblas_sgemm` (`GEMMKernel.current`)
+/// after C is filled with the bias. The first call turns OpenBLAS's own threads off
+/// (`BLASThreads`).
 public func serialGEMM(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
-    b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, bias: UnsafePointer<Float>? = nil,
+    c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
     // -1 only when its packing workspace cannot be allocated: OpenBLAS then multiplies (and
     // rounds) this product, rather than a trap.
     if GEMMKernel.current == .avx512,
         moe_sgemm_avx512(
-            transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0
+            transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc) == 0
     {
         return
     }
     _ = openBLASOnOneThread
+    if let bias { for r in 0..<m { (c + r * ldc).update(from: bias, count: n) } }
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n),
-        Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        Int32(k), alpha, a, Int32(lda), b, Int32(ldb), bias == nil ? beta : 1, c, Int32(ldc))
 }
 
 /// How `gemm` spreads a product over the worker threads.
@@ -118,27 +122,24 @@ public func gemmRowBlocks(m: Int, n: Int, k: Int) -> [Range<Int>]? {
     }
 }
 
-/// `C = op(A)·op(B) + beta·C` (A not transposed), with `prologue(rows)` run on each block
-/// of `gemmRowBlocks` just before the block is multiplied, on the same thread, so the block
-/// is still in L2 when the product reads it (say, C filled with a bias). C is bit for bit
-/// `gemm`'s.
+/// `C = op(A)·op(B) + bias` on every row (A not transposed), multiplied in the blocks of
+/// `gemmRowBlocks`, so that where OpenBLAS needs C filled with the bias first, each block is
+/// filled just before it is multiplied, on the same thread, and is still in L2 when the
+/// product reads it. C is bit for bit `gemm`'s.
 public func gemmByRowBlocks(
     transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, prologue: (Range<Int>) -> Void
+    bias: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
     guard let blocks = gemmRowBlocks(m: m, n: n, k: k) else {
-        prologue(0..<m)
-        gemm(
-            transA: false, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c,
+        return gemm(
+            transA: false, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, bias: bias, c: c,
             ldc: ldc)
-        return
     }
     func multiply(_ block: Range<Int>) {
-        prologue(block)
         serialGEMM(
             transA: false, transB: transB, m: block.count, n: n, k: k, a: a + block.lowerBound * lda, lda: lda, b: b,
-            ldb: ldb, beta: beta, c: c + block.lowerBound * ldc, ldc: ldc)
+            ldb: ldb, bias: bias, c: c + block.lowerBound * ldc, ldc: ldc)
     }
     if gemmSplit(m: m, n: n, k: k) == .serial {
         blocks.forEach(multiply)

@@ -113,6 +113,26 @@ import Testing
         #expect(worst[0] < 1e-6 && worst[1] < 1e-6)
         #expect(worst[2] < 5e-7 && worst[3] < 5e-7)
     }
+
+    /// The sixteen-lane forwards equal the eight-lane ones bit for bit: every erf branch, ±0,
+    /// ±∞, NaN and the saturation bounds, with tails of 1 to 15 lanes.
+    @Test(.enabled(if: KernelPath.hasAVX512, "the CPU has no AVX-512F"), arguments: [16, 8001, 8003, 8015])
+    func avx512ForwardsMatchAVX2BitForBit(count: Int) {
+        var x = (0..<count).map { Float($0 - count / 2) * 0.003 }  // −12 … 12
+        let special: [Float] = [0, -0, .infinity, -.infinity, .nan, 4, -4, 1, -1, 200, -200, 1e-30, -1e-30]
+        for (i, value) in special.enumerated() where i < count { x[(i * 613) % count] = value }
+        func run(_ path: KernelPath) -> [[Float]] {
+            var y = [Float](repeating: .nan, count: count)
+            var fused = y
+            var derivative = y
+            geluForward(out: &y, inp: x, count: count, path: path)
+            geluForward(out: &fused, derivative: &derivative, inp: x, count: count, path: path)
+            return [y, fused, derivative]
+        }
+        for (wide, narrow) in zip(run(.automatic), run(.avx2)) {
+            #expect(wide.indices.allSatisfy { wide[$0].bitPattern == narrow[$0].bitPattern })
+        }
+    }
 }
 
 @Suite struct SoftmaxTests {

@@ -10,7 +10,11 @@ struct GEMMKernelTests {
     /// One product, on padded storage: the result and the untouched padding.
     struct Product: CustomTestStringConvertible, Sendable {
         var m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float
-        var testDescription: String { "\(m)×\(n)×\(k) tA \(transA) tB \(transB) α \(alpha) β \(beta)" }
+        /// Whether a bias replaces beta·C.
+        var biased = false
+        var testDescription: String {
+            "\(m)×\(n)×\(k) tA \(transA) tB \(transB) α \(alpha) \(biased ? "+ bias" : "β \(beta)")"
+        }
 
         var lda: Int { (transA ? m : k) + 3 }
         var ldb: Int { (transB ? k : n) + 5 }
@@ -18,34 +22,39 @@ struct GEMMKernelTests {
         var a: [Float] { randomTensorValues(count: (transA ? k : m) * lda, seed: 11) }
         var b: [Float] { randomTensorValues(count: (transB ? n : k) * ldb, seed: 12) }
         var c: [Float] { randomTensorValues(count: m * ldc, seed: 13) }
+        var bias: [Float]? { biased ? randomTensorValues(count: n, seed: 14) : nil }
 
         /// The kernel on C's rows `rows` and columns `columns` (as a separate call).
         func kernel(into c: inout [Float], rows: Range<Int>, columns: Range<Int>) {
             let (a, b, lda, ldb, ldc) = (a, b, lda, ldb, ldc)
+            let bias = bias ?? []
             let aStart = transA ? rows.lowerBound : rows.lowerBound * lda
             let bStart = transB ? columns.lowerBound * ldb : columns.lowerBound
             let status = a.withUnsafeBufferPointer { a in
                 b.withUnsafeBufferPointer { b in
-                    c.withUnsafeMutableBufferPointer { c in
-                        moe_sgemm_avx512(
-                            transA ? 1 : 0, transB ? 1 : 0, rows.count, columns.count, k, alpha,
-                            a.baseAddress! + aStart,
-                            lda, b.baseAddress! + bStart, ldb, beta,
-                            c.baseAddress! + rows.lowerBound * ldc + columns.lowerBound, ldc)
+                    bias.withUnsafeBufferPointer { bias in
+                        c.withUnsafeMutableBufferPointer { c in
+                            moe_sgemm_avx512(
+                                transA ? 1 : 0, transB ? 1 : 0, rows.count, columns.count, k, alpha,
+                                a.baseAddress! + aStart, lda, b.baseAddress! + bStart, ldb, beta,
+                                biased ? bias.baseAddress! + columns.lowerBound : nil,
+                                c.baseAddress! + rows.lowerBound * ldc + columns.lowerBound, ldc)
+                        }
                     }
                 }
             }
             #expect(status == 0)
         }
 
-        /// The documented order: C ← beta·C, then per block of inner rows an FMA chain from 0
-        /// added with fma(acc, alpha, C).
+        /// The documented order: C ← beta·C (or the bias), then per block of inner rows an FMA
+        /// chain from 0 added with fma(acc, alpha, C).
         func reference() -> [Float] {
-            let (a, b) = (a, b)
+            let (a, b, bias) = (a, b, bias)
             var c = c
             for i in 0..<m {
                 for j in 0..<n {
                     var value = beta == 0 ? 0 : beta == 1 ? c[i * ldc + j] : beta * c[i * ldc + j]
+                    if let bias { value = bias[j] }
                     var start = 0
                     repeat {
                         let length = moe_sgemm_avx512_block_length(k - start)
@@ -75,6 +84,9 @@ struct GEMMKernelTests {
         .init(m: 200, n: 128, k: 128, transA: false, transB: false, alpha: 1, beta: 1),
         .init(m: 7, n: 5, k: 0, transA: false, transB: false, alpha: 1, beta: 0.5),
         .init(m: 30, n: 1_100, k: 40, transA: false, transB: true, alpha: 1, beta: 1),
+        .init(m: 37, n: 45, k: 300, transA: false, transB: false, alpha: 1, beta: 0, biased: true),
+        .init(m: 30, n: 1_100, k: 40, transA: false, transB: true, alpha: 0.5, beta: 1, biased: true),
+        .init(m: 7, n: 5, k: 0, transA: false, transB: false, alpha: 1, beta: 0.5, biased: true),
     ]
 
     /// Every element follows the documented order bit for bit, and the padding of C is kept
@@ -116,9 +128,11 @@ struct GEMMKernelTests {
         #expect(c.indices.allSatisfy { c[$0].bitPattern == expected[$0].bitPattern })
     }
 
-    /// With beta 0, C is written without being read: NaNs already in C do not leak.
-    @Test func betaZeroIgnoresC() {
-        let product = Product(m: 13, n: 40, k: 9, transA: false, transB: false, alpha: 1, beta: 0)
+    /// With beta 0 or a bias, C is written without being read: NaNs already in C do not leak.
+    @Test(arguments: [false, true])
+    func betaZeroIgnoresC(biased: Bool) {
+        let product = Product(
+            m: 13, n: 40, k: 9, transA: false, transB: false, alpha: 1, beta: biased ? 1 : 0, biased: biased)
         var c = [Float](repeating: .nan, count: product.m * product.ldc)
         product.kernel(into: &c, rows: 0..<product.m, columns: 0..<product.n)
         #expect((0..<product.m).allSatisfy { i in (0..<product.n).allSatisfy { !c[i * product.ldc + $0].isNaN } })

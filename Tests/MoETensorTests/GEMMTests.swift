@@ -1,6 +1,5 @@
 import MoETensor
 import MoETestSupport
-import Synchronization
 import Testing
 
 @Suite struct GEMMTests {
@@ -43,11 +42,11 @@ import Testing
         }
     }
 
-    /// `gemmByRowBlocks` with a prologue that fills each block with a bias equals filling C
-    /// with it and calling `gemm`, bit for bit, when the product runs on one thread, splits
-    /// C's rows (1,067, 400 and 3,203 rows) or its columns (100 rows); its blocks cover every
-    /// row once, at most `gemmRowBlock` rows and a short remainder (400 rows leave 8 or 16),
-    /// and none is a small product (`smallGEMMMultiplyAdds`) unless it is the only one.
+    /// `gemmByRowBlocks` with a bias equals filling C with it and calling `gemm` with beta 1,
+    /// bit for bit, when the product runs on one thread, splits C's rows (1,067, 400 and 3,203
+    /// rows) or its columns (100 rows); `gemmRowBlocks` cover every row once, at most
+    /// `gemmRowBlock` rows and a short remainder (400 rows leave 8 or 16), and none is a small
+    /// product (`smallGEMMMultiplyAdds`) unless it is the only one.
     @Test(arguments: [
         (40, 128, 128, false), (1067, 128, 128, false), (100, 128, 128, true), (400, 128, 128, false),
         (400, 128, 128, true), (3203, 384, 128, false),
@@ -61,18 +60,16 @@ import Testing
             transA: false, transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: transB ? k : n, beta: 1,
             c: &expected, ldc: n)
         var c = [Float](repeating: .nan, count: m * n)
-        let blocks = Mutex<[Range<Int>]>([])
-        c.withUnsafeMutableBufferPointer { c in
-            let out = c.baseAddress!
-            gemmByRowBlocks(
-                transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: transB ? k : n, beta: 1, c: out, ldc: n
-            ) { rows in
-                blocks.withLock { $0.append(rows) }
-                for r in rows { (out + r * n).update(from: bias, count: n) }
-            }
-        }
+        gemmByRowBlocks(
+            transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: transB ? k : n, bias: bias, c: &c, ldc: n)
         #expect(c.indices.allSatisfy { c[$0].bitPattern == expected[$0].bitPattern })
-        let sorted = blocks.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound }
+        var withBias = [Float](repeating: .nan, count: m * n)
+        gemm(
+            transA: false, transB: transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: transB ? k : n, bias: bias,
+            c: &withBias, ldc: n)
+        #expect(withBias.indices.allSatisfy { withBias[$0].bitPattern == expected[$0].bitPattern })
+        guard let blocks = gemmRowBlocks(m: m, n: n, k: k) else { return }
+        let sorted = blocks
         #expect(sorted.first?.lowerBound == 0 && sorted.last?.upperBound == m)
         #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
         #expect(sorted.allSatisfy { $0.count < 2 * gemmRowBlock })

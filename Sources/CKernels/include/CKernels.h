@@ -25,6 +25,10 @@ void moe_gelu_forward_derivative_avx2(
     float *out, float *derivative, const float *inp, ptrdiff_t count);
 /// dinp[i] += dout[i] * gelu'(inp[i]).
 void moe_gelu_backward_avx2(float *dinp, const float *inp, const float *dout, ptrdiff_t count);
+/// The two forwards above in AVX-512F (gelu_avx512.c), bit for bit the same results.
+void moe_gelu_forward_avx512(float *out, const float *inp, ptrdiff_t count);
+void moe_gelu_forward_derivative_avx512(
+    float *out, float *derivative, const float *inp, ptrdiff_t count);
 
 // One attention head, fused (Attention.swift has the formulas). q, k, v point at the head's
 // first column in the packed qkv activations, rows `ld_qkv` floats apart; out/dout rows are
@@ -48,9 +52,10 @@ int moe_attention_head_backward_avx2(
     ptrdiff_t tokens, ptrdiff_t head_dim, float scale, int wide);
 
 // Single-precision GEMM in AVX-512F, for the CPUs that have it (gemm_avx512.c). Row-major,
-// as cblas_sgemm: C = alpha·op(A)·op(B) + beta·C with op(A) m×k, op(B) k×n. The inner
+// as cblas_sgemm: C = alpha·op(A)·op(B) + beta·C with op(A) m×k, op(B) k×n, or with `bias`
+// (n floats, else NULL) C = alpha·op(A)·op(B) + bias on every row, beta ignored. The inner
 // dimension is summed in blocks (moe_sgemm_avx512_block_length); each element of C is
-//   C ← beta·C (0 when beta is 0; untouched when 1), then for each block in order:
+//   C ← beta·C (0 when beta is 0; untouched when 1) or bias_j, then for each block in order:
 //   acc ← 0; acc ← fma(a_ip, b_pj, acc) for p ascending; C ← fma(acc, alpha, C),
 // whatever the shape, the tile or the thread, so any cut of C's rows or columns into
 // separate calls gives the same bits.
@@ -68,8 +73,8 @@ ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest);
 /// most 512 columns by 2Q rows: 1 MB) cannot be allocated or the CPU is not x86-64.
 int moe_sgemm_avx512(
     int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
-    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c,
-    ptrdiff_t ldc);
+    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, const float *bias,
+    float *c, ptrdiff_t ldc);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,8 @@ import CKernels
 /// vectorised approximation in VectorMath.swift (|error| ≤ 1.5e-7), not Glibc `erff`.
 /// `path: .automatic` runs the same formulas as AVX2/FMA C kernels when the CPU has them
 /// (CKernels/gelu_avx2.c: 8 lanes in one register and contracted multiply-adds, so results
-/// differ from the portable kernel by rounding only).
+/// differ from the portable kernel by rounding only); the forwards run sixteen lanes wide on
+/// CPUs with AVX-512F (gelu_avx512.c), bit for bit as eight.
 
 @usableFromInline let inverseSqrt2: Float = 0.707_106_781_186_547_5
 @usableFromInline let inverseSqrt2Pi: Float = 0.398_942_280_401_432_7
@@ -20,10 +21,11 @@ public func geluForward(
 ) {
     precondition(count >= 0, "gelu: negative count")
     precondition(inPlaceOrApart(out, inp, count), "gelu: out overlaps inp without being it")
-    let avx2 = path.usesAVX2
+    let (avx2, avx512) = (path.usesAVX2, path.usesAVX512)
     Profiler.measure(.gelu, "forward") {
         Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
             let lo = range.lowerBound
+            if avx512 { return moe_gelu_forward_avx512(out + lo, inp + lo, range.count) }
             if avx2 { return moe_gelu_forward_avx2(out + lo, inp + lo, range.count) }
             var i = range.lowerBound
             while i + simdWidth <= range.upperBound {
@@ -95,10 +97,11 @@ public func geluForward(
 ) {
     precondition(count >= 0, "gelu: negative count")
     precondition(inPlaceOrApart(out, inp, count), "gelu: out overlaps inp without being it")
-    let avx2 = path.usesAVX2
+    let (avx2, avx512) = (path.usesAVX2, path.usesAVX512)
     Profiler.measure(.gelu, "forward + derivative") {
         Parallel.forEachChunk(count: count, minimumPerThread: 32768) { range in
             let lo = range.lowerBound
+            if avx512 { return moe_gelu_forward_derivative_avx512(out + lo, derivative + lo, inp + lo, range.count) }
             if avx2 { return moe_gelu_forward_derivative_avx2(out + lo, derivative + lo, inp + lo, range.count) }
             var i = range.lowerBound
             while i + simdWidth <= range.upperBound {

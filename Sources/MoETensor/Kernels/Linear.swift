@@ -21,14 +21,10 @@ public func linearForward(
         }
         return
     }
-    // Each block of rows is filled with the bias just before the GEMM adds into it (beta = 1).
     Profiler.measure(.gemm, gemmLabel(rows, outDim, inDim, "x·W + b"), flops: gemmFLOPs(rows, outDim, inDim)) {
         gemmByRowBlocks(
-            transB: false, m: rows, n: outDim, k: inDim, a: inp, lda: inDim, b: weight, ldb: outDim, beta: 1,
-            c: out, ldc: outDim
-        ) { block in
-            for r in block { (out + r * outDim).update(from: bias, count: outDim) }
-        }
+            transB: false, m: rows, n: outDim, k: inDim, a: inp, lda: inDim, b: weight, ldb: outDim, bias: bias,
+            c: out, ldc: outDim)
     }
 }
 

@@ -1,0 +1,105 @@
+// Exact (erf) GELU in AVX-512F: gelu_avx2.c sixteen lanes at a time. Each lane runs the same
+// operations in the same order as there (avx2_math.h's exp and erf fits, the same fused
+// multiply-adds), with masks where AVX2 blends, so the results are bit for bit the AVX2
+// kernel's.
+#include "CKernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define MOE_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f")))
+#define MOE_AVX512 __attribute__((target("avx512f")))
+
+/// moe_exp_in_range, sixteen lanes.
+MOE_AVX512_INLINE __m512 exp_in_range(__m512 x) {
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    __m512 shifted = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504f), magic);
+    __m512 n = _mm512_sub_ps(shifted, magic);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.1219444e-4f), r);
+    __m512 r2 = _mm512_mul_ps(r, r);
+    __m512 p = _mm512_set1_ps(1.98756915e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.39819995e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665796e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001e-1f));
+    __m512 e = _mm512_add_ps(_mm512_fmadd_ps(p, r2, r), _mm512_set1_ps(1.0f));
+    __m512i bits = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(0x4B400000));
+    __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(127)), 23));
+    return _mm512_mul_ps(e, scale);
+}
+
+/// moe_erf_and_gaussian, sixteen lanes (sign bits through integer and/or: AVX-512F has no
+/// float ones).
+MOE_AVX512_INLINE __m512 erf_and_gaussian(__m512 x, __m512 *gaussian) {
+    const __m512i sign_bit = _mm512_set1_epi32((int)0x80000000u);
+    __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), sign_bit);
+    __m512 a = _mm512_min_ps(_mm512_set1_ps(4.0f), _mm512_castsi512_ps(_mm512_andnot_si512(sign_bit, _mm512_castps_si512(x))));
+    __m512 a2 = _mm512_mul_ps(a, a);
+    __m512 p = _mm512_set1_ps(7.854058594643137e-05f);
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(-0.0008010258210738304f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(0.005188335830441454f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(-0.026853816873543872f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(0.11283585294450442f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(-0.3761262584272807f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(1.1283791657334097f));
+    __m512 small = _mm512_mul_ps(p, a);
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(0.5f), a, one));
+    __m512 q = _mm512_set1_ps(0.11901608667301002f);
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-0.47015189109729005f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.5618733186329515f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-0.10259263302751694f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.3473610147377906f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.2598016926073748f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.284896245012457f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-0.0001531877387563952f));
+    __mmask16 beyond = _mm512_cmp_ps_mask(a, _mm512_set1_ps(4.0f), _CMP_GE_OQ);
+    __m512 g = _mm512_maskz_mov_ps((__mmask16)~beyond, exp_in_range(_mm512_sub_ps(_mm512_setzero_ps(), a2)));
+    __m512 large = _mm512_fnmadd_ps(g, q, one);
+    __mmask16 below_one = _mm512_cmp_ps_mask(a, one, _CMP_LT_OQ);
+    *gaussian = g;
+    __m512 magnitude = _mm512_mask_blend_ps(below_one, large, small);
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(magnitude), sign));
+}
+
+/// y = x·Φ(x) and Φ(x) + x·φ(x), as gelu_avx2.c's gelu_and_derivative.
+MOE_AVX512_INLINE __m512 gelu_and_derivative(__m512 x, __m512 *derivative) {
+    __m512 gaussian;
+    __m512 erf = erf_and_gaussian(_mm512_mul_ps(x, _mm512_set1_ps(0.7071067811865475f)), &gaussian);
+    __m512 cdf = _mm512_mul_ps(_mm512_set1_ps(0.5f), _mm512_add_ps(_mm512_set1_ps(1.0f), erf));
+    *derivative = _mm512_fmadd_ps(_mm512_mul_ps(x, gaussian), _mm512_set1_ps(0.3989422804014327f), cdf);
+    return _mm512_mul_ps(x, cdf);
+}
+
+/// Lanes [0, count) of 16.
+MOE_AVX512_INLINE __mmask16 tail(ptrdiff_t count) { return (__mmask16)((1u << count) - 1); }
+
+MOE_AVX512 void moe_gelu_forward_avx512(float *out, const float *inp, ptrdiff_t count) {
+    __m512 unused;
+    ptrdiff_t i = 0;
+    for (; i + 16 <= count; i += 16) _mm512_storeu_ps(out + i, gelu_and_derivative(_mm512_loadu_ps(inp + i), &unused));
+    if (i < count) {
+        __mmask16 mask = tail(count - i);
+        _mm512_mask_storeu_ps(out + i, mask, gelu_and_derivative(_mm512_maskz_loadu_ps(mask, inp + i), &unused));
+    }
+}
+
+MOE_AVX512 void moe_gelu_forward_derivative_avx512(float *out, float *derivative, const float *inp, ptrdiff_t count) {
+    __m512 g;
+    ptrdiff_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        _mm512_storeu_ps(out + i, gelu_and_derivative(_mm512_loadu_ps(inp + i), &g));
+        _mm512_storeu_ps(derivative + i, g);
+    }
+    if (i < count) {
+        __mmask16 mask = tail(count - i);
+        _mm512_mask_storeu_ps(out + i, mask, gelu_and_derivative(_mm512_maskz_loadu_ps(mask, inp + i), &g));
+        _mm512_mask_storeu_ps(derivative + i, mask, g);
+    }
+}
+#else
+void moe_gelu_forward_avx512(float *out, const float *inp, ptrdiff_t count) {}
+void moe_gelu_forward_derivative_avx512(float *out, float *derivative, const float *inp, ptrdiff_t count) {}
+#endif
