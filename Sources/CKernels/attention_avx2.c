@@ -18,13 +18,14 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <math.h>
-#include <string.h>
 
 // ---- packing ------------------------------------------------------------------------------
 
-/// dst[r·hd + d] = src[r·ld + d] for r < n, d < hd.
-static void pack_rows(float *dst, const float *src, ptrdiff_t ld, ptrdiff_t n, ptrdiff_t hd) {
-    for (ptrdiff_t r = 0; r < n; r++) memcpy(dst + r * hd, src + r * ld, (size_t)hd * sizeof(float));
+/// dst[r·hd + d] = src[r·ld + d] for r < n, d < hd (a multiple of 8): inline copies, where a
+/// memcpy per row measured as a libc call each (1.5 % of a bench-tiny training run's samples).
+MOE_AVX2_INLINE void pack_rows(float *dst, const float *src, ptrdiff_t ld, ptrdiff_t n, ptrdiff_t hd) {
+    for (ptrdiff_t r = 0; r < n; r++)
+        for (ptrdiff_t d = 0; d < hd; d += 8) _mm256_storeu_ps(dst + r * hd + d, _mm256_loadu_ps(src + r * ld + d));
 }
 
 /// Rows of the transpose of the 8×8 block r: r[e] lane t ↦ out[t] lane e.

@@ -4,14 +4,7 @@
 #include "attention_wide.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define MOE_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f")))
-
-/// Lanes [0, count) of 16, none when count ≤ 0.
-MOE_AVX512_INLINE __mmask16 lanes(ptrdiff_t count) {
-    return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? 0 : (__mmask16)((1u << count) - 1);
-}
+#include "avx512_math.h"
 
 /// Keys [j, j + 16·w) of s_r for R rows: w zmm of keys per row (w ≤ 2, R ≤ 6, constant after
 /// inlining); lanes at or past np are not read, past n not stored.
@@ -19,7 +12,7 @@ MOE_AVX512_INLINE void score_block(
     float *s, ptrdiff_t lds, const float *x, const float *yt, ptrdiff_t j, ptrdiff_t n, ptrdiff_t np,
     ptrdiff_t hd, float scale, const int R, const int w) {
     __m512 acc[6][2];
-    __mmask16 read[2] = {lanes(np - j), lanes(np - j - 16)};
+    __mmask16 read[2] = {moe_lanes16(np - j), moe_lanes16(np - j - 16)};
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     const float *y = yt + j;
     for (ptrdiff_t d = 0; d < hd; d++, y += np) {
@@ -33,7 +26,7 @@ MOE_AVX512_INLINE void score_block(
     const __m512 sc = _mm512_set1_ps(scale);
     for (int r = 0; r < R; r++)
         for (int u = 0; u < w; u++)
-            _mm512_mask_storeu_ps(s + r * lds + j + 16 * u, lanes(n - j - 16 * u), _mm512_mul_ps(acc[r][u], sc));
+            _mm512_mask_storeu_ps(s + r * lds + j + 16 * u, moe_lanes16(n - j - 16 * u), _mm512_mul_ps(acc[r][u], sc));
 }
 
 MOE_AVX512_INLINE void score_rows(
@@ -66,7 +59,7 @@ MOE_AVX512_INLINE void combine_block(
     float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
     float alpha, int accumulate, const int R, const int w, ptrdiff_t last) {
     __m512 acc[6][2];
-    __mmask16 use[2] = {w == 1 ? lanes(last) : lanes(16), lanes(last)};
+    __mmask16 use[2] = {w == 1 ? moe_lanes16(last) : moe_lanes16(16), moe_lanes16(last)};
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (ptrdiff_t j = 0; j < n; j++) {
         __m512 x[2];

@@ -5,30 +5,7 @@
 #include "CKernels.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define MOE_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f")))
-#define MOE_AVX512 __attribute__((target("avx512f")))
-
-/// moe_exp_in_range, sixteen lanes.
-MOE_AVX512_INLINE __m512 exp_in_range(__m512 x) {
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
-    __m512 shifted = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504f), magic);
-    __m512 n = _mm512_sub_ps(shifted, magic);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.1219444e-4f), r);
-    __m512 r2 = _mm512_mul_ps(r, r);
-    __m512 p = _mm512_set1_ps(1.98756915e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.39819995e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665796e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001e-1f));
-    __m512 e = _mm512_add_ps(_mm512_fmadd_ps(p, r2, r), _mm512_set1_ps(1.0f));
-    __m512i bits = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(0x4B400000));
-    __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(127)), 23));
-    return _mm512_mul_ps(e, scale);
-}
+#include "avx512_math.h"
 
 /// moe_erf_and_gaussian, sixteen lanes (sign bits through integer and/or: AVX-512F has no
 /// float ones).
@@ -56,7 +33,7 @@ MOE_AVX512_INLINE __m512 erf_and_gaussian(__m512 x, __m512 *gaussian) {
     q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.284896245012457f));
     q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-0.0001531877387563952f));
     __mmask16 beyond = _mm512_cmp_ps_mask(a, _mm512_set1_ps(4.0f), _CMP_GE_OQ);
-    __m512 g = _mm512_maskz_mov_ps((__mmask16)~beyond, exp_in_range(_mm512_sub_ps(_mm512_setzero_ps(), a2)));
+    __m512 g = _mm512_maskz_mov_ps((__mmask16)~beyond, moe_exp_in_range512(_mm512_sub_ps(_mm512_setzero_ps(), a2)));
     __m512 large = _mm512_fnmadd_ps(g, q, one);
     __mmask16 below_one = _mm512_cmp_ps_mask(a, one, _CMP_LT_OQ);
     *gaussian = g;
@@ -73,15 +50,12 @@ MOE_AVX512_INLINE __m512 gelu_and_derivative(__m512 x, __m512 *derivative) {
     return _mm512_mul_ps(x, cdf);
 }
 
-/// Lanes [0, count) of 16.
-MOE_AVX512_INLINE __mmask16 tail(ptrdiff_t count) { return (__mmask16)((1u << count) - 1); }
-
 MOE_AVX512 void moe_gelu_forward_avx512(float *out, const float *inp, ptrdiff_t count) {
     __m512 unused;
     ptrdiff_t i = 0;
     for (; i + 16 <= count; i += 16) _mm512_storeu_ps(out + i, gelu_and_derivative(_mm512_loadu_ps(inp + i), &unused));
     if (i < count) {
-        __mmask16 mask = tail(count - i);
+        __mmask16 mask = moe_lanes16(count - i);
         _mm512_mask_storeu_ps(out + i, mask, gelu_and_derivative(_mm512_maskz_loadu_ps(mask, inp + i), &unused));
     }
 }
@@ -94,7 +68,7 @@ MOE_AVX512 void moe_gelu_forward_derivative_avx512(float *out, float *derivative
         _mm512_storeu_ps(derivative + i, g);
     }
     if (i < count) {
-        __mmask16 mask = tail(count - i);
+        __mmask16 mask = moe_lanes16(count - i);
         _mm512_mask_storeu_ps(out + i, mask, gelu_and_derivative(_mm512_maskz_loadu_ps(mask, inp + i), &g));
         _mm512_mask_storeu_ps(derivative + i, mask, g);
     }

@@ -8,7 +8,7 @@
 #include "workspace.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "avx512_math.h"
 
 enum { MR = 12, NR = 32, NC = 512 };
 
@@ -24,11 +24,6 @@ ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest) {
         return (rest / 2 + unroll - 1) / unroll * unroll;
     }
     return rest;
-}
-
-/// Lanes [0, count) of 16, none when count ≤ 0.
-static inline __mmask16 lanes(ptrdiff_t count) {
-    return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? 0 : (__mmask16)((1u << count) - 1);
 }
 
 /// One tile: rows×32 of C (columns past the panel's width masked off; `halves` 1 computes
@@ -126,7 +121,7 @@ __attribute__((target("avx512f"))) static void pack_b(
         float *panel = bp + j * kb * NR;
         if (!trans_b) {
             // Masked loads zero the padding; a 128-byte memcpy per row measured as a libc call each.
-            __mmask16 mask0 = lanes(width), mask1 = lanes(width - 16);
+            __mmask16 mask0 = moe_lanes16(width), mask1 = moe_lanes16(width - 16);
             for (ptrdiff_t p = 0; p < kb; p++) {
                 const float *row = b + p * ldb + j * NR;
                 _mm512_store_ps(panel + p * NR, _mm512_maskz_loadu_ps(mask0, row));
@@ -137,7 +132,7 @@ __attribute__((target("avx512f"))) static void pack_b(
             for (int half = 0; half < 2; half++) {
                 ptrdiff_t first = j * NR + 16 * half, rows = width - 16 * half;
                 for (ptrdiff_t p = 0; p < kb; p += 16) {
-                    __mmask16 read = lanes(kb - p);
+                    __mmask16 read = moe_lanes16(kb - p);
                     __m512 v[16];
                     for (int i = 0; i < 16; i++)
                         v[i] = _mm512_maskz_loadu_ps(i < rows ? read : 0, i < rows ? b + (first + i) * ldb + p : b);
@@ -163,7 +158,7 @@ __attribute__((target("avx512f"))) static void multiply_block(
         const float *ap = trans_a ? a + p0 * lda + i0 : a + i0 * lda + p0;
         for (ptrdiff_t j = 0; j < panels; j++) {
             ptrdiff_t width = n - j * NR < NR ? n - j * NR : NR;
-            __mmask16 mask0 = lanes(width), mask1 = lanes(width - 16);
+            __mmask16 mask0 = moe_lanes16(width), mask1 = moe_lanes16(width - 16);
             tile_any(
                 rows, row_major, kb, ap, lda, bp + j * kb * NR, c + i0 * ldc + j * NR, ldc, mask0,
                 mask1, alpha, beta, scale, bias ? bias + j * NR : NULL);

@@ -1,0 +1,36 @@
+// Internal AVX-512F helpers: avx2_math.h's fits sixteen lanes at a time, each lane the same
+// operations in the same order, so results are bit for bit the eight-lane ones.
+#pragma once
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <stddef.h>
+
+#define MOE_AVX512 __attribute__((target("avx512f")))
+#define MOE_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f")))
+
+/// moe_exp_in_range (avx2_math.h), sixteen lanes.
+MOE_AVX512_INLINE __m512 moe_exp_in_range512(__m512 x) {
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    __m512 shifted = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504f), magic);
+    __m512 n = _mm512_sub_ps(shifted, magic);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.1219444e-4f), r);
+    __m512 r2 = _mm512_mul_ps(r, r);
+    __m512 p = _mm512_set1_ps(1.98756915e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.39819995e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665796e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001e-1f));
+    __m512 e = _mm512_add_ps(_mm512_fmadd_ps(p, r2, r), _mm512_set1_ps(1.0f));
+    __m512i bits = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(0x4B400000));
+    __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(127)), 23));
+    return _mm512_mul_ps(e, scale);
+}
+
+/// Lanes [0, count) of 16, none when count ≤ 0.
+MOE_AVX512_INLINE __mmask16 moe_lanes16(ptrdiff_t count) {
+    return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? 0 : (__mmask16)((1u << count) - 1);
+}
+#endif
