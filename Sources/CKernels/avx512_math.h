@@ -3,11 +3,17 @@
 #pragma once
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-#include <stddef.h>
+#include "avx2_math.h"
 
 #define MOE_AVX512 __attribute__((target("avx512f")))
 #define MOE_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f")))
+
+/// moe_horner (avx2_math.h), sixteen lanes.
+MOE_AVX512_INLINE __m512 moe_horner512(const float *c, int count, __m512 x) {
+    __m512 p = _mm512_set1_ps(c[0]);
+    for (int i = 1; i < count; i++) p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(c[i]));
+    return p;
+}
 
 /// moe_exp_in_range (avx2_math.h), sixteen lanes.
 MOE_AVX512_INLINE __m512 moe_exp_in_range512(__m512 x) {
@@ -17,12 +23,7 @@ MOE_AVX512_INLINE __m512 moe_exp_in_range512(__m512 x) {
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.1219444e-4f), r);
     __m512 r2 = _mm512_mul_ps(r, r);
-    __m512 p = _mm512_set1_ps(1.98756915e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.39819995e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665796e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001e-1f));
+    __m512 p = moe_horner512(moe_exp_polynomial, 6, r);
     __m512 e = _mm512_add_ps(_mm512_fmadd_ps(p, r2, r), _mm512_set1_ps(1.0f));
     __m512i bits = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(0x4B400000));
     __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(127)), 23));
