@@ -46,7 +46,7 @@ func capturingStandardOutput(in dir: URL, _ body: () throws -> Void) throws -> S
     standardOutputLock.lock()
     defer { standardOutputLock.unlock() }
     let url = dir.appendingPathComponent("stdout-\(UUID().uuidString).txt")
-    FileManager.default.createFile(atPath: url.path, contents: nil)
+    #expect(FileManager.default.createFile(atPath: url.path, contents: nil))
     let file = try FileHandle(forWritingTo: url)
     let saved = dup(STDOUT_FILENO)
     fflush(nil)

@@ -46,7 +46,7 @@ import Testing
             let live = dir.appendingPathComponent(".run.moe.tmp-\(getpid())-abc")
             let unrelated = dir.appendingPathComponent(".notes.tmp-x")
             for url in [stale, live, unrelated] {
-                FileManager.default.createFile(atPath: url.path, contents: Data([1]))
+                #expect(FileManager.default.createFile(atPath: url.path, contents: Data([1])))
             }
             let trainer = try tinyTrainer(try tinyRecipe())
             try trainer.checkpoint().write(to: dir.appendingPathComponent("run.moe"))
@@ -60,7 +60,7 @@ import Testing
     func folderUnderFile() throws {
         try withTemporaryDirectory { dir in
             let file = dir.appendingPathComponent("plain.txt")
-            FileManager.default.createFile(atPath: file.path, contents: Data("x".utf8))
+            #expect(FileManager.default.createFile(atPath: file.path, contents: Data("x".utf8)))
             let error = #expect(throws: TrainingError.self) {
                 _ = try MetricsLog(path: file.path + "/run/metrics.jsonl", append: false)
             }
