@@ -37,7 +37,7 @@ MOE_AVX512_INLINE void score_rows(
     if (j < np) score_block(s, lds, x, yt, j, n, np, hd, scale, R, 1);
 }
 
-__attribute__((target("avx512f"))) void moe_attention_scores_avx512(
+MOE_AVX512 void moe_attention_scores_avx512(
     float *s, ptrdiff_t lds, const float *x, const float *yt, ptrdiff_t n, ptrdiff_t np, ptrdiff_t hd,
     float scale, ptrdiff_t rows) {
 #define SCORE_ROWS(R) score_rows(s, lds, x, yt, n, np, hd, scale, R)
@@ -89,7 +89,7 @@ MOE_AVX512_INLINE void combine_rows(
     else if (hd > d) combine_block(out + d, ldo, c, ldc, m + d, ld, n, alpha, accumulate, R, 1, hd - d);
 }
 
-__attribute__((target("avx512f"))) void moe_attention_combine_avx512(
+MOE_AVX512 void moe_attention_combine_avx512(
     float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
     ptrdiff_t hd, float alpha, int accumulate, ptrdiff_t rows) {
 #define COMBINE_ROWS(R) combine_rows(out, ldo, c, ldc, m, ld, n, hd, alpha, accumulate, R)

@@ -1,4 +1,4 @@
-// Run-time CPU feature check for the AVX2/FMA kernels.
+// Run-time CPU feature checks for the AVX2/FMA and AVX-512F kernels.
 #include "CKernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -8,4 +8,13 @@ int moe_cpu_has_avx2_fma(void) {
 }
 #else
 int moe_cpu_has_avx2_fma(void) { return 0; }
+#endif
+
+#if defined(__x86_64__)  // the AVX-512 kernels are built for x86-64 only
+int moe_cpu_has_avx512f(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+#else
+int moe_cpu_has_avx512f(void) { return 0; }
 #endif

@@ -12,11 +12,6 @@
 
 enum { MR = 12, NR = 32, NC = 512 };
 
-int moe_cpu_has_avx512f(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
-}
-
 ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest) {
     if (rest >= 2 * MOE_SGEMM_AVX512_Q) return MOE_SGEMM_AVX512_Q;
     if (rest > MOE_SGEMM_AVX512_Q) {
@@ -31,7 +26,7 @@ ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest) {
 /// ap[p·ap_stride + r] (A stored transposed); `bp` is the panel, 32 floats per inner row.
 /// C = fma(acc, alpha, C') with C' = C, beta·C, 0 or the panel's bias `bias` (`scale` 0, 1, 2
 /// or 3).
-__attribute__((target("avx512f"), always_inline)) static inline void tile(
+MOE_AVX512_INLINE void tile(
     int rows, int halves, int row_major, ptrdiff_t kb, const float *ap, ptrdiff_t ap_stride,
     const float *bp, float *c, ptrdiff_t ldc, __mmask16 mask0, __mmask16 mask1, float alpha,
     float beta, int scale, const float *bias) {
@@ -74,7 +69,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile(
         break;
 
 /// `tile` with its shape arguments constant.
-__attribute__((target("avx512f"))) static void tile_any(
+MOE_AVX512 static void tile_any(
     int rows, int row_major, ptrdiff_t kb, const float *ap, ptrdiff_t ap_stride, const float *bp, float *c,
     ptrdiff_t ldc, __mmask16 mask0, __mmask16 mask1, float alpha, float beta, int scale, const float *bias) {
     switch (rows) {
@@ -86,7 +81,7 @@ __attribute__((target("avx512f"))) static void tile_any(
 
 /// v[q] ← (v[0][q], v[1][q], …, v[15][q]): a 16×16 transpose, by pairs, fours, then 128-bit
 /// lanes.
-__attribute__((target("avx512f"), always_inline)) static inline void transpose16(__m512 v[16]) {
+MOE_AVX512_INLINE void transpose16(__m512 v[16]) {
     __m512 t[16], u[16];
     for (int i = 0; i < 16; i += 2) {
         t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
@@ -113,7 +108,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void transpose16
 
 /// B's rows p0..<p0+kb as 32-column panels, zero-padded: panel j holds columns 32j..<32j+32,
 /// one 32-float row per inner row.
-__attribute__((target("avx512f"))) static void pack_b(
+MOE_AVX512 static void pack_b(
     float *bp, int trans_b, ptrdiff_t n, ptrdiff_t kb, const float *b, ptrdiff_t ldb) {
     ptrdiff_t panels = (n + NR - 1) / NR;
     for (ptrdiff_t j = 0; j < panels; j++) {
@@ -129,7 +124,9 @@ __attribute__((target("avx512f"))) static void pack_b(
             }
         } else {
             // Sixteen of B's rows by sixteen inner rows at a time, transposed in registers.
-            for (int half = 0; half < 2; half++) {
+            // A panel of at most 16 columns is read one zmm wide (`tile`): its second half is
+            // left unwritten.
+            for (int half = 0; half < 2 && width > 16 * half; half++) {
                 ptrdiff_t first = j * NR + 16 * half, rows = width - 16 * half;
                 for (ptrdiff_t p = 0; p < kb; p += 16) {
                     __mmask16 read = moe_lanes16(kb - p);
@@ -146,7 +143,7 @@ __attribute__((target("avx512f"))) static void pack_b(
 
 /// C's columns [0, n) (n ≤ NC) for the inner rows [p0, p0 + kb): B's block packed, then every
 /// 12 rows of C. `scale` and `bias` (these columns') as for `tile`.
-__attribute__((target("avx512f"))) static void multiply_block(
+MOE_AVX512 static void multiply_block(
     int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t p0, ptrdiff_t kb, float alpha,
     const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, int scale, const float *bias,
     float *c, ptrdiff_t ldc, float *bp) {
@@ -166,7 +163,7 @@ __attribute__((target("avx512f"))) static void multiply_block(
     }
 }
 
-__attribute__((target("avx512f"))) int moe_sgemm_avx512(
+MOE_AVX512 int moe_sgemm_avx512(
     int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
     const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, const float *bias,
     float *c, ptrdiff_t ldc) {
@@ -192,7 +189,6 @@ __attribute__((target("avx512f"))) int moe_sgemm_avx512(
 }
 
 #else
-int moe_cpu_has_avx512f(void) { return 0; }
 ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest) { return rest; }
 int moe_sgemm_avx512(
     int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
