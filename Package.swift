@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "MoEModel", dependencies: ["MoETensor"]),
         .target(name: "MoECheckpoint", dependencies: ["MoETensor", "CZstd"]),
         .target(name: "MoEData", dependencies: ["MoETensor", "CZlib"]),
-        .target(name: "MoEOptim", dependencies: ["MoETensor", "MoEModel"]),
+        .target(name: "MoEOptim", dependencies: ["CKernels", "MoETensor", "MoEModel"]),
         .target(name: "MoETasks", dependencies: ["MoETensor", "MoEModel", "MoEData"]),
         .target(name: "MoEBalancing", dependencies: ["MoETensor", "MoEModel", "MoEData", "MoEOptim", "MoETasks"]),
         .target(

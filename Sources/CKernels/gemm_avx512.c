@@ -25,13 +25,20 @@ ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest) {
 /// only the first 16). A's element (r, p) is ap[r·ap_stride + p] when `row_major`, else
 /// ap[p·ap_stride + r] (A stored transposed); `bp` is the panel, 32 floats per inner row.
 /// C = fma(acc, alpha, C') with C' = C, beta·C, 0 or the panel's bias `bias` (`scale` 0, 1, 2
-/// or 3).
+/// or 3), then, with a `factor` (the tile's corner, ldc apart), C·factor + 0.
 MOE_AVX512_INLINE void tile(
     int rows, int halves, int row_major, ptrdiff_t kb, const float *ap, ptrdiff_t ap_stride,
     const float *bp, float *c, ptrdiff_t ldc, __mmask16 mask0, __mmask16 mask1, float alpha,
-    float beta, int scale, const float *bias) {
+    float beta, int scale, const float *bias, const float *factor) {
     __m512 acc[MR][2];
     for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    if (factor) {
+        // Fetched while the tile multiplies: read only after its last FMA, it would stall the stores.
+        for (int r = 0; r < rows; r++) {
+            _mm_prefetch((const char *)(factor + r * ldc), _MM_HINT_T0);
+            if (halves == 2) _mm_prefetch((const char *)(factor + r * ldc + 16), _MM_HINT_T0);
+        }
+    }
     for (ptrdiff_t p = 0; p < kb; p++) {
         __m512 b0 = _mm512_load_ps(bp + p * NR);
         __m512 b1 = halves == 2 ? _mm512_load_ps(bp + p * NR + 16) : b0;
@@ -55,13 +62,22 @@ MOE_AVX512_INLINE void tile(
             if (halves == 2) c1 = _mm512_maskz_loadu_ps(mask1, cr + 16);
             if (scale == 1) c0 = _mm512_mul_ps(c0, vb), c1 = _mm512_mul_ps(c1, vb);
         }
-        _mm512_mask_storeu_ps(cr, mask0, _mm512_fmadd_ps(acc[r][0], va, c0));
-        if (halves == 2) _mm512_mask_storeu_ps(cr + 16, mask1, _mm512_fmadd_ps(acc[r][1], va, c1));
+        c0 = _mm512_fmadd_ps(acc[r][0], va, c0);
+        if (halves == 2) c1 = _mm512_fmadd_ps(acc[r][1], va, c1);
+        if (factor) {
+            // + 0 stores a −0 product as +0, as adding the product to zeros would.
+            const float *fr = factor + r * ldc;
+            c0 = _mm512_add_ps(_mm512_mul_ps(c0, _mm512_maskz_loadu_ps(mask0, fr)), _mm512_setzero_ps());
+            if (halves == 2)
+                c1 = _mm512_add_ps(_mm512_mul_ps(c1, _mm512_maskz_loadu_ps(mask1, fr + 16)), _mm512_setzero_ps());
+        }
+        _mm512_mask_storeu_ps(cr, mask0, c0);
+        if (halves == 2) _mm512_mask_storeu_ps(cr + 16, mask1, c1);
     }
 }
 
 #define TILE(R, HALVES, ROW_MAJOR) \
-    tile(R, HALVES, ROW_MAJOR, kb, ap, ap_stride, bp, c, ldc, mask0, mask1, alpha, beta, scale, bias)
+    tile(R, HALVES, ROW_MAJOR, kb, ap, ap_stride, bp, c, ldc, mask0, mask1, alpha, beta, scale, bias, factor)
 #define TILE_CASE(R)                                           \
     case R:                                                    \
         if (row_major) mask1 ? TILE(R, 2, 1) : TILE(R, 1, 1);  \
@@ -71,7 +87,8 @@ MOE_AVX512_INLINE void tile(
 /// `tile` with its shape arguments constant.
 MOE_AVX512 static void tile_any(
     int rows, int row_major, ptrdiff_t kb, const float *ap, ptrdiff_t ap_stride, const float *bp, float *c,
-    ptrdiff_t ldc, __mmask16 mask0, __mmask16 mask1, float alpha, float beta, int scale, const float *bias) {
+    ptrdiff_t ldc, __mmask16 mask0, __mmask16 mask1, float alpha, float beta, int scale, const float *bias,
+    const float *factor) {
     switch (rows) {
         TILE_CASE(12) TILE_CASE(11) TILE_CASE(10) TILE_CASE(9) TILE_CASE(8) TILE_CASE(7)
         TILE_CASE(6) TILE_CASE(5) TILE_CASE(4) TILE_CASE(3) TILE_CASE(2) TILE_CASE(1)
@@ -142,11 +159,11 @@ MOE_AVX512 static void pack_b(
 }
 
 /// C's columns [0, n) (n ≤ NC) for the inner rows [p0, p0 + kb): B's block packed, then every
-/// 12 rows of C. `scale` and `bias` (these columns') as for `tile`.
+/// 12 rows of C. `scale`, `bias` and `factor` (these columns') as for `tile`.
 MOE_AVX512 static void multiply_block(
     int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t p0, ptrdiff_t kb, float alpha,
     const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, int scale, const float *bias,
-    float *c, ptrdiff_t ldc, float *bp) {
+    const float *factor, float *c, ptrdiff_t ldc, float *bp) {
     ptrdiff_t panels = (n + NR - 1) / NR;
     pack_b(bp, trans_b, n, kb, trans_b ? b + p0 : b + p0 * ldb, ldb);
     int row_major = !trans_a;
@@ -158,7 +175,8 @@ MOE_AVX512 static void multiply_block(
             __mmask16 mask0 = moe_lanes16(width), mask1 = moe_lanes16(width - 16);
             tile_any(
                 rows, row_major, kb, ap, lda, bp + j * kb * NR, c + i0 * ldc + j * NR, ldc, mask0,
-                mask1, alpha, beta, scale, bias ? bias + j * NR : NULL);
+                mask1, alpha, beta, scale, bias ? bias + j * NR : NULL,
+                factor ? factor + i0 * ldc + j * NR : NULL);
         }
     }
 }
@@ -166,7 +184,7 @@ MOE_AVX512 static void multiply_block(
 MOE_AVX512 int moe_sgemm_avx512(
     int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
     const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, const float *bias,
-    float *c, ptrdiff_t ldc) {
+    const float *factor, float *c, ptrdiff_t ldc) {
     if (m <= 0 || n <= 0) return 0;
     ptrdiff_t width = n < NC ? n : NC;
     ptrdiff_t kb_max = k < MOE_SGEMM_AVX512_Q ? (k > 0 ? k : 0) : 2 * MOE_SGEMM_AVX512_Q;
@@ -176,11 +194,12 @@ MOE_AVX512 int moe_sgemm_avx512(
     ptrdiff_t p0 = 0;
     do {  // once when k is 0: C ← beta·C (or the bias)
         ptrdiff_t kb = moe_sgemm_avx512_block_length(k - p0);
+        int last = p0 + kb >= k;
         for (ptrdiff_t j0 = 0; j0 < n; j0 += NC) {
             ptrdiff_t columns = n - j0 < NC ? n - j0 : NC;
             multiply_block(
                 trans_a, trans_b, m, columns, p0, kb, alpha, a, lda, trans_b ? b + j0 * ldb : b + j0, ldb, beta,
-                scale, bias ? bias + j0 : NULL, c + j0, ldc, bp);
+                scale, bias ? bias + j0 : NULL, factor && last ? factor + j0 : NULL, c + j0, ldc, bp);
         }
         scale = 0;
         p0 += kb;
@@ -193,7 +212,7 @@ ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest) { return rest; }
 int moe_sgemm_avx512(
     int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
     const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, const float *bias,
-    float *c, ptrdiff_t ldc) {
+    const float *factor, float *c, ptrdiff_t ldc) {
     return -1;
 }
 #endif

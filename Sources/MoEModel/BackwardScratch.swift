@@ -5,7 +5,7 @@ import MoETensor
 final class BackwardScratch {
     enum Role: Int, CaseIterable {
         case residual, residualMid, normOutput, attentionMixed, attentionQKV, attentionScores
-        case mlpHidden, mlpActivation, expertOutput, expertHidden, expertActivation
+        case mlpHidden, expertOutput, expertHidden
         case expertInput, gates, probabilities, routerLogits, headFeatures, headNorm, tokens
         case positions, positionsGrid, pickedGradient, blockOutput, normGradient
     }

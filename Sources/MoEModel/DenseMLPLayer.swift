@@ -43,15 +43,12 @@ struct DenseMLPLayer {
         inp: UnsafePointer<Float>, rows: Int, cache: Cache, scratch: BackwardScratch
     ) {
         let n = rows * fc1.outDim
-        // backwardMLP overwrites both.
-        let (dActivation, dHidden) = (
-            scratch.uninitialized(.mlpActivation, count: n), scratch.uninitialized(.mlpHidden, count: n)
-        )
+        let dHidden = scratch.uninitialized(.mlpHidden, count: n)  // backwardMLP overwrites it
         let ids = parameters
         store.withValues(ids.w1, ids.b1, ids.w2, ids.b2) { w1, _, w2, _ in
             store.withGradsIfTrainable(ids.w1, ids.b1, ids.w2, ids.b2) { dw1, db1, dw2, db2 in
                 GroupedLinear.backwardMLP(
-                    dinp: dinp, dHidden: dHidden, dActivation: dActivation, dw1: dw1, db1: db1, dw2: dw2, db2: db2,
+                    dinp: dinp, dHidden: dHidden, dw1: dw1, db1: db1, dw2: dw2, db2: db2,
                     dout: dout, inp: inp, activation: cache.activation.readPointer,
                     derivative: cache.derivative.readPointer, w1: w1, w2: w2, dim: fc1.inDim,
                     hiddenDim: fc1.outDim, offsets: [0, rows], trainable: nil, owner: "dense")

@@ -51,15 +51,15 @@ enum GroupedLinear {
         }
     }
 
-    /// Given `dout` = ∂L/∂y, writes `dActivation` (∂L/∂a), `dHidden` (∂L/∂h) and `dinp`
-    /// (∂L/∂x) of every grouped row (what they held is ignored: each block writes its rows,
-    /// while they are in L2), and accumulates the weight and bias gradients
-    /// of the experts whose `trainable` entry is true (all when nil). `derivative` is the
-    /// forward's GELU′(h). `outputGradients(rows)`, when given, first writes those rows of
-    /// `dout`, on the thread that then uses them. `owner` names the profiler row.
+    /// Given `dout` = ∂L/∂y, writes `dHidden` (∂L/∂h = ∂L/∂a ⊙ GELU′(h), the product with
+    /// GELU′ taken as the GEMM stores it) and `dinp` (∂L/∂x) of every grouped row (what they
+    /// held is ignored: each block writes its rows, while they are in L2), and accumulates the
+    /// weight and bias gradients of the experts whose `trainable` entry is true (all when
+    /// nil). `derivative` is the forward's GELU′(h). `outputGradients(rows)`, when given, first
+    /// writes those rows of `dout`, on the thread that then uses them. `owner` names the
+    /// profiler row.
     static func backwardMLP(
-        dinp: UnsafeMutablePointer<Float>, dHidden: UnsafeMutablePointer<Float>,
-        dActivation: UnsafeMutablePointer<Float>, dw1: UnsafeMutablePointer<Float>?,
+        dinp: UnsafeMutablePointer<Float>, dHidden: UnsafeMutablePointer<Float>, dw1: UnsafeMutablePointer<Float>?,
         db1: UnsafeMutablePointer<Float>?, dw2: UnsafeMutablePointer<Float>?, db2: UnsafeMutablePointer<Float>?,
         dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, activation: UnsafePointer<Float>,
         derivative: UnsafePointer<Float>, w1: UnsafePointer<Float>, w2: UnsafePointer<Float>, dim: Int,
@@ -77,16 +77,14 @@ enum GroupedLinear {
                 + "MLP backward (4 GEMMs + GELU)",
             flops: flops, opaque: true
         ) {
-            /// ∂L/∂a, ∂L/∂h and ∂L/∂x of one block of expert `j`'s rows, which stay in L2 from
-            /// one product to the next.
+            /// ∂L/∂h and ∂L/∂x of one block of expert `j`'s rows, which stay in L2 from one
+            /// product to the next.
             func rowGradients(_ j: Int, _ start: Int, _ n: Int, _ whole: Bool) {
                 outputGradients?(start..<start + n)
-                let (da, dh, dx) = (dActivation + start * f, dHidden + start * f, dinp + start * dim)
-                dh.update(repeating: 0, count: n * f)
+                let (dh, dx) = (dHidden + start * f, dinp + start * dim)
                 inputGradientBlock(
-                    dinp: da, dout: dout + start * dim, weight: w2 + j * f * dim, rows: n, inDim: f, outDim: dim,
-                    whole: whole)
-                geluBackward(dinp: dh, derivative: derivative + start * f, dout: da, count: n * f)
+                    dinp: dh, dout: dout + start * dim, weight: w2 + j * f * dim, factor: derivative + start * f,
+                    rows: n, inDim: f, outDim: dim, whole: whole)
                 inputGradientBlock(
                     dinp: dx, dout: dh, weight: w1 + j * dim * f, rows: n, inDim: dim, outDim: f,
                     whole: whole)
@@ -181,14 +179,15 @@ enum GroupedLinear {
             bias: bias, c: out, ldc: outDim)
     }
 
-    /// `dinp = dout·weightᵀ` over one block of rows: bit for bit `linearBackward` into zeros
-    /// (beta 0 writes what 0 + alpha·product does, and skips a pass zeroing the rows).
+    /// `dinp = dout·weightᵀ` (times `factor` element-wise, when given) over one block of rows:
+    /// bit for bit `linearBackward` into zeros, then `geluBackward` into zeros (beta 0 writes
+    /// what 0 + alpha·product does, and skips a pass zeroing the rows).
     private static func inputGradientBlock(
-        dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int,
-        inDim: Int, outDim: Int, whole: Bool
+        dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        factor: UnsafePointer<Float>? = nil, rows: Int, inDim: Int, outDim: Int, whole: Bool
     ) {
         let product = whole ? gemm : serialGEMM
-        product(false, true, rows, inDim, outDim, 1, dout, outDim, weight, outDim, 0, nil, dinp, inDim)
+        product(false, true, rows, inDim, outDim, 1, dout, outDim, weight, outDim, 0, nil, factor, dinp, inDim)
     }
 
     /// Calls `body(j, start, rows, whole)` for every block of rows of every expert `j` on the

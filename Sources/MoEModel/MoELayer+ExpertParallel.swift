@@ -99,7 +99,6 @@ extension MoELayer {
             }
         }
         // backwardMLP overwrites these.
-        remote.dActivation.resize(rows * hidden)
         remote.dHidden.resize(rows * hidden)
         remote.dInput.resize(rows * dim)
         let per = experts / parallel.groupSize
@@ -113,7 +112,7 @@ extension MoELayer {
                     let (rowsAt, hiddenAt) = (segment.start * dim, segment.start * hidden)
                     GroupedLinear.backwardMLP(
                         dinp: remote.dInput.pointer + rowsAt, dHidden: remote.dHidden.pointer + hiddenAt,
-                        dActivation: remote.dActivation.pointer + hiddenAt, dw1: dw1, db1: db1, dw2: dw2, db2: db2,
+                        dw1: dw1, db1: db1, dw2: dw2, db2: db2,
                         dout: remote.dOutput.readPointer + rowsAt, inp: remote.input.readPointer + rowsAt,
                         activation: remote.activation.readPointer + hiddenAt,
                         derivative: remote.derivative.readPointer + hiddenAt, w1: w1, w2: w2, dim: dim,

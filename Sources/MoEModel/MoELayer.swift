@@ -227,12 +227,10 @@ struct MoELayer {
         )
         /// ∂L/∂(expert outputs) and ∂L/∂(gates) of the grouped rows `r`.
         func outputGradients(_ r: Range<Int>) {
-            let (lo, n) = (r.lowerBound, r.count)
-            Parallel.zero(dOutputs + lo * dim, count: n * dim)
-            (dSortedGates + lo).update(repeating: 0, count: n)
+            let lo = r.lowerBound
             scatterAddRowsBackward(
                 dsrc: dOutputs + lo * dim, dscale: dSortedGates + lo, ddst: dout, src: expertOutput + lo * dim,
-                rowIndices: tokenOf + lo, scale: gates + lo, count: n, dim: dim)
+                rowIndices: tokenOf + lo, scale: gates + lo, count: r.count, dim: dim, accumulating: false)
         }
         let dInputs = expertsBackward(
             store, dOutputs: dOutputs, rows: rows, cache: cache, scratch: scratch, outputGradients: outputGradients)
@@ -260,15 +258,14 @@ struct MoELayer {
             expertsBackwardExchanged(store, dOutputs: dOutputs, dInputs: dInputs, cache: cache)
             return dInputs
         }
-        // backwardMLP overwrites these three.
+        // backwardMLP overwrites both.
         let dInputs = scratch.uninitialized(.expertInput, count: assignments * dim)
         let trainable = trainableExperts(store)
-        let dActivation = scratch.uninitialized(.expertActivation, count: assignments * hidden)
         let dHidden = scratch.uninitialized(.expertHidden, count: assignments * hidden)
         store.withValues(w1, b1, w2, b2) { w1, _, w2, _ in
             store.withGradsIfTrainable(self.w1, b1, self.w2, b2) { dw1, db1, dw2, db2 in
                 GroupedLinear.backwardMLP(
-                    dinp: dInputs, dHidden: dHidden, dActivation: dActivation, dw1: dw1, db1: db1, dw2: dw2,
+                    dinp: dInputs, dHidden: dHidden, dw1: dw1, db1: db1, dw2: dw2,
                     db2: db2, dout: dOutputs, inp: cache.expertInput.readPointer,
                     activation: cache.expertActivation.readPointer,
                     derivative: cache.expertActivationDerivative.readPointer, w1: w1, w2: w2, dim: dim,

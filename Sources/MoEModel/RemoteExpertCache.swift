@@ -16,7 +16,6 @@ final class RemoteExpertCache {
     let derivative = ScratchBuffer()  // [R, F] GELU'
     let output = ScratchBuffer()  // [R, D]
     let dOutput = ScratchBuffer()  // [R, D]
-    let dActivation = ScratchBuffer()  // [R, F]
     let dHidden = ScratchBuffer()  // [R, F]
     let dInput = ScratchBuffer()  // [R, D]
 

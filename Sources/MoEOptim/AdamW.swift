@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import MoETensor
 
@@ -51,13 +52,22 @@ public struct AdamW: SingleStateOptimizer, Sendable {
             bc2Sqrt: Float(bc2.squareRoot()), eps: settings.epsilon)
     }
 
+    /// `path: .automatic` runs `moe_adamw_avx512` on CPUs with AVX-512F, the same operations
+    /// sixteen lanes wide (the package's Swift runs at the baseline SIMD width).
     @inline(__always)
     static func kernel(
         theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
         m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
-        decay: Float, beta1: Float, beta2: Float, stepSize: Float, bc2Sqrt: Float, eps: Float
+        decay: Float, beta1: Float, beta2: Float, stepSize: Float, bc2Sqrt: Float, eps: Float,
+        path: KernelPath = .automatic
     ) {
+        let avx512 = path.usesAVX512
         Parallel.forEachChunk(count: count, minimumPerThread: 1 << 15) { r in
+            if avx512 {
+                let i = r.lowerBound
+                return moe_adamw_avx512(
+                    theta + i, grad + i, m + i, v + i, r.count, decay, beta1, beta2, stepSize, bc2Sqrt, eps)
+            }
             // Explicit SIMD: LLVM does not vectorise the scalar loop because of the square root.
             var i = r.lowerBound
             while i + 8 <= r.upperBound {

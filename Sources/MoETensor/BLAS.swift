@@ -4,7 +4,9 @@ import COpenBLAS
 /// Single-precision GEMM on row-major matrices, on moe's AVX-512 kernel or OpenBLAS
 /// (`GEMMKernel`): `C = alpha * op(A) * op(B) + beta * C`, where `op(A)` is `[m, k]` and
 /// `op(B)` is `[k, n]`; with a `bias` (`[n]`), `C = alpha * op(A) * op(B) + bias` on every
-/// row (beta unused), bit for bit C filled with the bias and beta 1.
+/// row (beta unused), bit for bit C filled with the bias and beta 1. With a `factor` (`[m, n]`,
+/// rows `ldc` apart), C is then multiplied by it element-wise, bit for bit a second pass
+/// `C[i, j] = 0 + C[i, j] * factor[i, j]` (a gradient through an element-wise derivative).
 ///
 /// `lda`, `ldb`, `ldc` are the row strides of the matrices *as stored* (so a transposed
 /// `A` stored as `[k, m]` has `lda >= m`). Strides let callers multiply slices in place,
@@ -19,7 +21,8 @@ public func gemm(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int,
-    beta: Float = 0, bias: UnsafePointer<Float>? = nil, c: UnsafeMutablePointer<Float>, ldc: Int
+    beta: Float = 0, bias: UnsafePointer<Float>? = nil, factor: UnsafePointer<Float>? = nil,
+    c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
     func multiply(_ part: GEMMPart) {
@@ -30,7 +33,9 @@ public func gemm(
             transA: transA, transB: transB, m: rows.count, n: cols.count, k: k, alpha: alpha,
             a: transA ? a + rows.lowerBound : a + rows.lowerBound * lda, lda: lda,
             b: transB ? b + cols.lowerBound * ldb : b + cols.lowerBound, ldb: ldb, beta: beta,
-            bias: bias.map { $0 + cols.lowerBound }, c: c + rows.lowerBound * ldc + cols.lowerBound, ldc: ldc)
+            bias: bias.map { $0 + cols.lowerBound },
+            factor: factor.map { $0 + rows.lowerBound * ldc + cols.lowerBound },
+            c: c + rows.lowerBound * ldc + cols.lowerBound, ldc: ldc)
     }
     let parts = gemmParts(m: m, n: n, k: k)
     guard parts.count > 1 else { return multiply(parts[0]) }
@@ -51,20 +56,20 @@ public func gemm(
 
 /// `gemm` as one call on the calling thread, for callers that split the work themselves
 /// (into `gemmRowBlocks`, say). Every product of `moe` passes through here: to moe's
-/// AVX-512 kernel, which adds a bias as it stores C, or to `cblas_sgemm` (`GEMMKernel.current`)
-/// after C is filled with the bias. The first call turns OpenBLAS's own threads off
-/// (`BLASThreads`).
+/// AVX-512 kernel, which adds a bias and multiplies by a factor as it stores C, or to
+/// `cblas_sgemm` (`GEMMKernel.current`) after C is filled with the bias, then a pass with the
+/// factor. The first call turns OpenBLAS's own threads off (`BLASThreads`).
 public func serialGEMM(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, bias: UnsafePointer<Float>? = nil,
-    c: UnsafeMutablePointer<Float>, ldc: Int
+    factor: UnsafePointer<Float>? = nil, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
     // -1 only when its packing workspace cannot be allocated: OpenBLAS then multiplies (and
     // rounds) this product, rather than a trap.
     if GEMMKernel.current == .avx512,
         moe_sgemm_avx512(
-            transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc) == 0
+            transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, bias, factor, c, ldc) == 0
     {
         return
     }
@@ -73,6 +78,22 @@ public func serialGEMM(
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n),
         Int32(k), alpha, a, Int32(lda), b, Int32(ldb), bias == nil ? beta : 1, c, Int32(ldc))
+    if let factor {
+        for r in 0..<m { multiplyRow(c + r * ldc, by: factor + r * ldc, count: n) }
+    }
+}
+
+/// `row[j] = 0 + row[j] · factor[j]`: the kernel's factor, as a pass.
+private func multiplyRow(_ row: UnsafeMutablePointer<Float>, by factor: UnsafePointer<Float>, count: Int) {
+    var j = 0
+    while j + simdWidth <= count {
+        storeVector(0 + loadVector(row + j) * loadVector(factor + j), row + j)
+        j += simdWidth
+    }
+    while j < count {
+        row[j] = 0 + row[j] * factor[j]
+        j += 1
+    }
 }
 
 /// How `gemm` spreads a product over the worker threads.

@@ -20,6 +20,6 @@ public enum KernelPath: Sendable {
     /// Whether this CPU also runs the AVX-512F ones.
     public static let hasAVX512 = hasAVX2FMA && moe_cpu_has_avx512f() != 0
 
-    @inline(__always) var usesAVX2: Bool { self != .portable && Self.hasAVX2FMA }
-    @inline(__always) var usesAVX512: Bool { self == .automatic && Self.hasAVX512 }
+    @inline(__always) public var usesAVX2: Bool { self != .portable && Self.hasAVX2FMA }
+    @inline(__always) public var usesAVX512: Bool { self == .automatic && Self.hasAVX512 }
 }

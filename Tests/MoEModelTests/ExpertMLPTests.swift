@@ -12,12 +12,12 @@ extension MoEModelSuites {
     @Suite struct ExpertMLPTests {
         struct Result {
             var out, hidden, activation, derivative: [Float]
-            var dinp, dHidden, dActivation, dw1, db1, dw2, db2: [Float]
+            var dinp, dHidden, dw1, db1, dw2, db2: [Float]
 
             static var fields: [(String, KeyPath<Result, [Float]>)] {
                 [
                     ("out", \.out), ("activation", \.activation), ("derivative", \.derivative),
-                    ("dinp", \.dinp), ("dHidden", \.dHidden), ("dActivation", \.dActivation), ("dw1", \.dw1),
+                    ("dinp", \.dinp), ("dHidden", \.dHidden), ("dw1", \.dw1),
                     ("db1", \.db1), ("dw2", \.dw2), ("db2", \.db2),
                 ]
             }
@@ -110,19 +110,19 @@ extension MoEModelSuites {
                 out: .init(repeating: 0, count: rows * d), hidden: .init(repeating: 0, count: rows * f),
                 activation: .init(repeating: 0, count: rows * f), derivative: .init(repeating: 0, count: rows * f),
                 dinp: .init(repeating: 0, count: rows * d), dHidden: .init(repeating: 0, count: rows * f),
-                dActivation: .init(repeating: 0, count: rows * f), dw1: randomTensorValues(count: w1.count, seed: 17),
+                dw1: randomTensorValues(count: w1.count, seed: 17),
                 db1: .init(repeating: 0, count: b1.count), dw2: .init(repeating: 0, count: w2.count),
                 db2: randomTensorValues(count: b2.count, seed: 18))
             if fused {
                 // The backward overwrites these whole.
-                for field in [\Result.dinp, \.dHidden, \.dActivation] {
+                for field in [\Result.dinp, \.dHidden] {
                     r[keyPath: field] = .init(repeating: .nan, count: r[keyPath: field].count)
                 }
                 GroupedLinear.forwardMLP(
                     out: &r.out, activation: &r.activation, derivative: &r.derivative, inp: x,
                     w1: w1, b1: b1, w2: w2, b2: b2, dim: d, hiddenDim: f, offsets: offsets)
                 GroupedLinear.backwardMLP(
-                    dinp: &r.dinp, dHidden: &r.dHidden, dActivation: &r.dActivation, dw1: &r.dw1, db1: &r.db1,
+                    dinp: &r.dinp, dHidden: &r.dHidden, dw1: &r.dw1, db1: &r.db1,
                     dw2: &r.dw2, db2: &r.db2, dout: dout, inp: x, activation: r.activation, derivative: r.derivative,
                     w1: w1, w2: w2, dim: d, hiddenDim: f, offsets: offsets, trainable: trainable)
             } else {
@@ -130,10 +130,11 @@ extension MoEModelSuites {
                 layer.forward(out: &r.hidden, inp: x, weight: w1, bias: b1, inDim: d, outDim: f)
                 geluForward(out: &r.activation, derivative: &r.derivative, inp: r.hidden, count: rows * f)
                 layer.forward(out: &r.out, inp: r.activation, weight: w2, bias: b2, inDim: f, outDim: d)
+                var dActivation = [Float](repeating: 0, count: rows * f)
                 layer.backward(
-                    dinp: &r.dActivation, dweight: &r.dw2, dbias: &r.db2, dout: dout, inp: r.activation, weight: w2,
+                    dinp: &dActivation, dweight: &r.dw2, dbias: &r.db2, dout: dout, inp: r.activation, weight: w2,
                     inDim: f, outDim: d)
-                geluBackward(dinp: &r.dHidden, derivative: r.derivative, dout: r.dActivation, count: rows * f)
+                geluBackward(dinp: &r.dHidden, derivative: r.derivative, dout: dActivation, count: rows * f)
                 layer.backward(
                     dinp: &r.dinp, dweight: &r.dw1, dbias: &r.db1, dout: r.dHidden, inp: x, weight: w1, inDim: d,
                     outDim: f)

@@ -12,8 +12,11 @@ struct GEMMKernelTests {
         var m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float
         /// Whether a bias replaces beta·C.
         var biased = false
+        /// Whether C is multiplied by a factor at the end.
+        var scaled = false
         var testDescription: String {
             "\(m)×\(n)×\(k) tA \(transA) tB \(transB) α \(alpha) \(biased ? "+ bias" : "β \(beta)")"
+                + (scaled ? " ⊙ factor" : "")
         }
 
         var lda: Int { (transA ? m : k) + 3 }
@@ -23,22 +26,32 @@ struct GEMMKernelTests {
         var b: [Float] { randomTensorValues(count: (transB ? n : k) * ldb, seed: 12) }
         var c: [Float] { randomTensorValues(count: m * ldc, seed: 13) }
         var bias: [Float]? { biased ? randomTensorValues(count: n, seed: 14) : nil }
+        /// C's shape and stride; every seventh element ±0, whose products must come out +0.
+        var factor: [Float]? {
+            guard scaled else { return nil }
+            var factor = randomTensorValues(count: m * ldc, seed: 15)
+            for i in stride(from: 0, to: factor.count, by: 7) { factor[i] = i % 2 == 0 ? 0 : -0.0 }
+            return factor
+        }
 
         /// The kernel on C's rows `rows` and columns `columns` (as a separate call).
         func kernel(into c: inout [Float], rows: Range<Int>, columns: Range<Int>) {
             let (a, b, lda, ldb, ldc) = (a, b, lda, ldb, ldc)
-            let bias = bias ?? []
+            let (bias, factor) = (bias ?? [], factor ?? [])
+            let cStart = rows.lowerBound * ldc + columns.lowerBound
             let aStart = transA ? rows.lowerBound : rows.lowerBound * lda
             let bStart = transB ? columns.lowerBound * ldb : columns.lowerBound
             let status = a.withUnsafeBufferPointer { a in
                 b.withUnsafeBufferPointer { b in
                     bias.withUnsafeBufferPointer { bias in
-                        c.withUnsafeMutableBufferPointer { c in
-                            moe_sgemm_avx512(
-                                transA ? 1 : 0, transB ? 1 : 0, rows.count, columns.count, k, alpha,
-                                a.baseAddress! + aStart, lda, b.baseAddress! + bStart, ldb, beta,
-                                biased ? bias.baseAddress! + columns.lowerBound : nil,
-                                c.baseAddress! + rows.lowerBound * ldc + columns.lowerBound, ldc)
+                        factor.withUnsafeBufferPointer { factor in
+                            c.withUnsafeMutableBufferPointer { c in
+                                moe_sgemm_avx512(
+                                    transA ? 1 : 0, transB ? 1 : 0, rows.count, columns.count, k, alpha,
+                                    a.baseAddress! + aStart, lda, b.baseAddress! + bStart, ldb, beta,
+                                    biased ? bias.baseAddress! + columns.lowerBound : nil,
+                                    scaled ? factor.baseAddress! + cStart : nil, c.baseAddress! + cStart, ldc)
+                            }
                         }
                     }
                 }
@@ -47,9 +60,9 @@ struct GEMMKernelTests {
         }
 
         /// The documented order: C ← beta·C (or the bias), then per block of inner rows an FMA
-        /// chain from 0 added with fma(acc, alpha, C).
+        /// chain from 0 added with fma(acc, alpha, C); then C·factor + 0.
         func reference() -> [Float] {
-            let (a, b, bias) = (a, b, bias)
+            let (a, b, bias, factor) = (a, b, bias, factor)
             var c = c
             for i in 0..<m {
                 for j in 0..<n {
@@ -67,6 +80,7 @@ struct GEMMKernelTests {
                         value = value.addingProduct(acc, alpha)
                         start += length
                     } while start < k
+                    if let factor { value = 0 + value * factor[i * ldc + j] }
                     c[i * ldc + j] = value
                 }
             }
@@ -87,6 +101,9 @@ struct GEMMKernelTests {
         .init(m: 37, n: 45, k: 300, transA: false, transB: false, alpha: 1, beta: 0, biased: true),
         .init(m: 30, n: 1_100, k: 40, transA: false, transB: true, alpha: 0.5, beta: 1, biased: true),
         .init(m: 7, n: 5, k: 0, transA: false, transB: false, alpha: 1, beta: 0.5, biased: true),
+        .init(m: 200, n: 128, k: 128, transA: false, transB: true, alpha: 1, beta: 0, scaled: true),
+        .init(m: 37, n: 45, k: 600, transA: true, transB: false, alpha: 0.5, beta: 1, scaled: true),
+        .init(m: 30, n: 1_100, k: 40, transA: false, transB: false, alpha: 1, beta: 0, biased: true, scaled: true),
     ]
 
     /// Every element follows the documented order bit for bit, and the padding of C is kept

@@ -76,6 +76,26 @@ import Testing
         #expect(sorted.count == 1 || sorted.allSatisfy { $0.count * n * k > smallGEMMMultiplyAdds })
     }
 
+    /// A `factor` multiplies C as a second pass would, `0 + C·factor`, on the kernel in use
+    /// (the AVX-512 kernel as it stores C, OpenBLAS after the product), threaded or not.
+    @Test(arguments: [(40, 128, 128), (1067, 128, 128), (300, 384, 700)])
+    func factorMatchesASecondPass(m: Int, n: Int, k: Int) {
+        let a = randomTensorValues(count: m * k, seed: 4)
+        let b = randomTensorValues(count: n * k, seed: 5)
+        var factor = randomTensorValues(count: m * n, seed: 6)
+        for i in stride(from: 0, to: factor.count, by: 5) { factor[i] = i % 2 == 0 ? 0 : -0.0 }
+        // OpenBLAS rounds by the cut of C into calls, so each way is checked against itself.
+        for threaded in [true, false] {
+            let product = threaded ? gemm : serialGEMM
+            var expected = [Float](repeating: 0, count: m * n)
+            product(false, true, m, n, k, 1, a, k, b, k, 0, nil, nil, &expected, n)
+            for i in expected.indices { expected[i] = 0 + expected[i] * factor[i] }
+            var c = [Float](repeating: .nan, count: m * n)
+            product(false, true, m, n, k, 1, a, k, b, k, 0, nil, factor, &c, n)
+            #expect(c.indices.allSatisfy { c[$0].bitPattern == expected[$0].bitPattern }, "threaded \(threaded)")
+        }
+    }
+
     /// A weight gradient C += Aᵀ·B accumulated with `gemmTransposedAChunk` over
     /// `gemmInnerChunks(m:n:k:)`, in order, equals one `gemm` over all k rows bit for bit:
     /// fewer rows than one chunk, exactly one, a remainder between one and two chunks, many; C

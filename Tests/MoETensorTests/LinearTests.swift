@@ -88,4 +88,19 @@ import Testing
         }
         expectClose(db, expected, tolerance: 1e-5)
     }
+
+    /// The AVX-512 column sums keep the portable kernel's order bit for bit: row blocks of
+    /// `biasBackwardRowBlock` (a partial one last), widths over and under 16 and 64 columns,
+    /// the threads' column ranges.
+    @Test(
+        .enabled(if: KernelPath.hasAVX512, "the CPU has no AVX-512F"),
+        arguments: [(1, 1), (70, 9), (200, 128), (384, 384), (3200, 12), (130, 77)])
+    func biasBackwardWideMatchesPortableBitForBit(rows: Int, cols: Int) {
+        let dout = randomTensorValues(count: rows * cols, seed: 21)
+        let start = randomTensorValues(count: cols, seed: 22)
+        var (wide, portable) = (start, start)
+        biasBackward(dbias: &wide, dout: dout, rows: rows, cols: cols)
+        biasBackward(dbias: &portable, dout: dout, rows: rows, cols: cols, path: .portable)
+        #expect(wide.map(\.bitPattern) == portable.map(\.bitPattern))
+    }
 }

@@ -137,6 +137,26 @@ import Testing
             })
     }
 
+    /// Writing (`accumulating: false`) over garbage gives, bit for bit, accumulating into zeros.
+    @Test func scatterAddBackwardWritesAsIntoZeros() {
+        let n = rowIndices.count
+        let (ddst, src) = (
+            randomTensorValues(count: sourceRows * dim, seed: 97), randomTensorValues(count: n * dim, seed: 98)
+        )
+        var scale = randomTensorValues(count: n, seed: 99)
+        scale[1] = -0.0  // −0 · g must come out +0, as 0 + (−0 · g) does
+        var (dsrc, dscale) = ([Float](repeating: 0, count: n * dim), [Float](repeating: 0, count: n))
+        scatterAddRowsBackward(
+            dsrc: &dsrc, dscale: &dscale, ddst: ddst, src: src, rowIndices: rowIndices, scale: scale, count: n, dim: dim
+        )
+        var (written, writtenScale) = ([Float](repeating: .nan, count: n * dim), [Float](repeating: .nan, count: n))
+        scatterAddRowsBackward(
+            dsrc: &written, dscale: &writtenScale, ddst: ddst, src: src, rowIndices: rowIndices, scale: scale,
+            count: n, dim: dim, accumulating: false)
+        #expect(written.map(\.bitPattern) == dsrc.map(\.bitPattern))
+        #expect(writtenScale.map(\.bitPattern) == dscale.map(\.bitPattern))
+    }
+
     @Test func scatterAddBackwardWithoutScaleUsesOne() {
         let n = rowIndices.count
         let ddst = randomTensorValues(count: sourceRows * dim, seed: 97)

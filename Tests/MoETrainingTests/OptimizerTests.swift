@@ -225,3 +225,27 @@ func lambMatchesReference(decays: Bool, wd: Float) {
     let b = value(store, "b")
     #expect(abs((3 - a[0]) / 5 - (30 - b[0]) / 50) < 1e-6)
 }
+
+/// AdamW's AVX-512 update keeps the portable kernel's roundings bit for bit: moments, decay
+/// and step, over a length with a tail of every lane count, on several steps (bias
+/// corrections change) and with gradients of 0, ±huge and tiny.
+@Test(.enabled(if: KernelPath.hasAVX512, "the CPU has no AVX-512F"), arguments: [1, 15, 16, 1_000, 70_001])
+func adamWWideMatchesPortableBitForBit(count: Int) {
+    var rng = SeededGenerator(seed: 31)
+    let start = randomValues(count, &rng)
+    var grads = (0..<3).map { _ in randomValues(count, &rng, scale: 3) }
+    for i in stride(from: 0, to: count, by: 11) { grads[1][i] = [0, 1e30, -1e-30][i % 3] }
+    var results: [[Float]] = []
+    for path in [KernelPath.automatic, .portable] {
+        var (theta, m, v) = (start, [Float](repeating: 0, count: count), [Float](repeating: 0, count: count))
+        for (t, g) in grads.enumerated() {
+            let (bc1, bc2) = (1 - pow(0.9, Double(t + 1)), 1 - pow(0.999, Double(t + 1)))
+            AdamW.kernel(
+                theta: &theta, grad: g, m: &m, v: &v, count: count, decay: 1 - 1e-3 * 0.05, beta1: 0.9,
+                beta2: 0.999, stepSize: Float(1e-3 / bc1), bc2Sqrt: Float(bc2.squareRoot()), eps: 1e-8, path: path)
+        }
+        results.append(theta + m + v)
+    }
+    let first = results[0].indices.first { results[0][$0].bitPattern != results[1][$0].bitPattern }
+    #expect(first == nil, "θ, m, v differ first at \(first ?? -1)")
+}

@@ -30,6 +30,17 @@ void moe_gelu_forward_avx512(float *out, const float *inp, ptrdiff_t count);
 void moe_gelu_forward_derivative_avx512(
     float *out, float *derivative, const float *inp, ptrdiff_t count);
 
+/// dbias[c] += Σ_r dout[r·ld + c] for c < cols, in AVX-512F (bias_avx512.c): per block of
+/// `block` rows a sum from 0 in row order, then added to dbias, as `biasBackward` orders it.
+void moe_bias_backward_avx512(
+    float *dbias, const float *dout, ptrdiff_t ld, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t block);
+
+/// AdamW.kernel's update of `count` values in AVX-512F (adamw_avx512.c), bit for bit:
+/// m ← β₁·m + (1−β₁)·g, v ← β₂·v + (1−β₂)·g², θ ← θ·decay − step_size·m / (√v / bc2_sqrt + eps).
+void moe_adamw_avx512(
+    float *theta, const float *grad, float *m, float *v, ptrdiff_t count, float decay, float beta1,
+    float beta2, float step_size, float bc2_sqrt, float eps);
+
 // One attention head, fused (Attention.swift has the formulas). q, k, v point at the head's
 // first column in the packed qkv activations, rows `ld_qkv` floats apart; out/dout rows are
 // `ld_out` apart; att and scores are the head's N×N block. head_dim must be a multiple of 8.
@@ -58,7 +69,10 @@ int moe_attention_head_backward_avx2(
 //   C ← beta·C (0 when beta is 0; untouched when 1) or bias_j, then for each block in order:
 //   acc ← 0; acc ← fma(a_ip, b_pj, acc) for p ascending; C ← fma(acc, alpha, C),
 // whatever the shape, the tile or the thread, so any cut of C's rows or columns into
-// separate calls gives the same bits.
+// separate calls gives the same bits. With a `factor` (m×n, rows ldc apart, else NULL), the
+// last block's C is then multiplied element-wise: C ← C·factor_ij + 0 (the + 0 stores a −0
+// product as +0, as adding it to zeros would), so a gradient through an element-wise
+// derivative needs no second pass.
 
 /// Inner rows per block, and the unroll that rounds a remainder between Q and 2Q.
 #define MOE_SGEMM_AVX512_Q 256
@@ -74,7 +88,7 @@ ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest);
 int moe_sgemm_avx512(
     int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
     const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, const float *bias,
-    float *c, ptrdiff_t ldc);
+    const float *factor, float *c, ptrdiff_t ldc);
 
 #ifdef __cplusplus
 }

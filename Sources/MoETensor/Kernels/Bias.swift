@@ -1,3 +1,5 @@
+import CKernels
+
 /// Broadcast bias add over rows.
 ///
 ///     forward:  out[R,C] += b[C]
@@ -22,16 +24,23 @@ public func biasForward(
 /// consecutive ranges that start at multiples of it give the same sums as one call.
 public let biasBackwardRowBlock = 64
 
-/// `dbias[c] += Σ_r dout[r, c]` (column sums).
+/// `dbias[c] += Σ_r dout[r, c]` (column sums). `path: .automatic` sums sixteen columns per
+/// register on CPUs with AVX-512F (`moe_bias_backward_avx512`), in the same order.
 public func biasBackward(
-    dbias: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, rows: Int, cols: Int
+    dbias: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, rows: Int, cols: Int,
+    path: KernelPath = .automatic
 ) {
     precondition(rows >= 0 && cols > 0, "bias: bad shape")
     // Row blocks are summed separately first so float error grows with blocks, not rows.
     // Columns are independent, so the threads take column ranges: every sum keeps one order.
     let columnsPerThread = rows * cols >= 1 << 16 ? 16 : cols
+    let avx512 = path.usesAVX512
     Parallel.forEachChunk(count: cols, minimumPerThread: columnsPerThread) { columns in
         let width = columns.count
+        if avx512 {
+            let lo = columns.lowerBound
+            return moe_bias_backward_avx512(dbias + lo, dout + lo, cols, rows, width, biasBackwardRowBlock)
+        }
         var partial = [Float](repeating: 0, count: width)
         partial.withUnsafeMutableBufferPointer { partialBuffer in
             let (partial, dbias) = (partialBuffer.baseAddress!, dbias + columns.lowerBound)

@@ -57,11 +57,14 @@ public func scatterAddRowsForward(
 }
 
 /// Accumulates `dsrc[i] += scale[i] · ddst[rowIndices[i]]` and
-/// `dscale[i] += ddst[rowIndices[i]] · src[i]`; either output may be nil.
+/// `dscale[i] += ddst[rowIndices[i]] · src[i]`; either output may be nil. With `accumulating`
+/// false both are written as if they held zeros (what they held is ignored), bit for bit
+/// zeroing them first, without the pass.
 public func scatterAddRowsBackward(
     dsrc: UnsafeMutablePointer<Float>?, dscale: UnsafeMutablePointer<Float>?,
     ddst: UnsafePointer<Float>, src: UnsafePointer<Float>,
-    rowIndices: UnsafePointer<Int32>, scale: UnsafePointer<Float>?, count: Int, dim: Int
+    rowIndices: UnsafePointer<Int32>, scale: UnsafePointer<Float>?, count: Int, dim: Int,
+    accumulating: Bool = true
 ) {
     precondition(count >= 0 && dim > 0, "scatterAddRows: bad shape")
     Profiler.measure(.dispatch, "scatter-add backward") {
@@ -70,8 +73,15 @@ public func scatterAddRowsBackward(
                 let r = Int(rowIndices[i])
                 precondition(r >= 0, "scatterAddRows: negative row index")
                 let g = ddst + r * dim
-                if let dsrc { addRow(dsrc + i * dim, g, scale: scale?[i] ?? 1, dim: dim) }
-                if let dscale { dscale[i] += vectorDot(g, src + i * dim, count: dim) }
+                if let dsrc {
+                    let (row, s) = (dsrc + i * dim, scale?[i] ?? 1)
+                    if accumulating {
+                        addRow(row, g, scale: s, dim: dim)
+                    } else {
+                        writeRow(row, g, scale: s, dim: dim)
+                    }
+                }
+                if let dscale { dscale[i] = (accumulating ? dscale[i] : 0) + vectorDot(g, src + i * dim, count: dim) }
             }
         }
     }
@@ -110,6 +120,22 @@ private func forEachByDestination(
                 }
             }
         }
+    }
+}
+
+/// `dst[0..<dim] = 0 + scale · src[0..<dim]`: `addRow` into zeros (a −0 product stored as +0).
+@inline(__always)
+private func writeRow(
+    _ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, scale: Float, dim: Int
+) {
+    var j = 0
+    while j + simdWidth <= dim {
+        storeVector(0 + scale * loadVector(src + j), dst + j)
+        j += simdWidth
+    }
+    while j < dim {
+        dst[j] = 0 + scale * src[j]
+        j += 1
     }
 }
 
