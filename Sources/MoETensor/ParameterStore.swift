@@ -130,10 +130,11 @@ public final class ParameterStore {
     }
 
     /// Zeroes every gradient (before a backward pass, which accumulates) and marks none as
-    /// written yet.
+    /// written yet: the expert banks' over the worker threads (`Parallel.zero`).
     public func zeroGradients() {
         for parameter in parameters {
-            parameter.grad.zero()
+            let count = parameter.grad.count
+            parameter.grad.withUnsafeMutablePointer { Parallel.zero($0, count: count) }
             parameter.hasGradient = false
         }
     }

@@ -278,6 +278,38 @@ import Testing
         expectClose(dw, expectedW.map { Float($0) }, tolerance: 1e-4)
         expectClose(db, expectedB.map { Float($0) }, tolerance: 1e-4)
     }
+
+    /// The AVX2 rows are the portable kernel's bit for bit: forward outputs and statistics,
+    /// and the accumulated input, weight and bias gradients (with and without the parameter
+    /// gradients), over widths with and without a tail of < 8 and offset means.
+    @Test(
+        .enabled(if: KernelPath.hasAVX2FMA, "the CPU has no AVX2"),
+        arguments: [(1, 1), (3, 7), (5, 21), (300, 128), (700, 64)])
+    func avx2MatchesPortableBitForBit(rows: Int, dim: Int) {
+        let x = randomTensorValues(count: rows * dim, seed: 58, scale: 2).map { $0 + 3 }
+        let (w, b) = (randomTensorValues(count: dim, seed: 59), randomTensorValues(count: dim, seed: 60))
+        let dy = randomTensorValues(count: rows * dim, seed: 61)
+        var outputs: [[Float]] = []
+        for path in [KernelPath.automatic, .portable] {
+            var (y, mean, rstd) = (
+                [Float](repeating: .nan, count: rows * dim), [Float](repeating: .nan, count: rows),
+                [Float](repeating: .nan, count: rows)
+            )
+            layerNormForward(
+                out: &y, mean: &mean, rstd: &rstd, inp: x, weight: w, bias: b, rows: rows, dim: dim, path: path)
+            var (dx, dw, db) = (dy, b, w)
+            layerNormBackward(
+                dinp: &dx, dweight: &dw, dbias: &db, dout: dy, inp: x, weight: w, mean: mean, rstd: rstd, rows: rows,
+                dim: dim, path: path)
+            var dxOnly = x
+            layerNormBackward(
+                dinp: &dxOnly, dweight: nil, dbias: nil, dout: dy, inp: x, weight: w, mean: mean, rstd: rstd,
+                rows: rows, dim: dim, path: path)
+            outputs.append(y + mean + rstd + dx + dw + db + dxOnly)
+        }
+        let first = outputs[0].indices.first { outputs[0][$0].bitPattern != outputs[1][$0].bitPattern }
+        #expect(first == nil, "differs first at \(first ?? -1)")
+    }
 }
 
 @Suite struct CrossEntropyTests {

@@ -41,6 +41,19 @@ void moe_adamw_avx512(
     float *theta, const float *grad, float *m, float *v, ptrdiff_t count, float decay, float beta1,
     float beta2, float step_size, float bc2_sqrt, float eps);
 
+// LayerNorm rows in AVX2 (layernorm_avx2.c), bit for bit LayerNorm.swift's portable kernel:
+// its SIMD8 operations in one register each, lane sums from lane 0 up, no contraction.
+
+/// Each of `rows` rows of inp[rows, dim] normalised: out, and the row's mean and 1/σ.
+void moe_layernorm_forward_avx2(
+    float *out, float *mean, float *rstd, const float *inp, const float *weight, const float *bias,
+    ptrdiff_t rows, ptrdiff_t dim, float eps);
+/// dinp += the rows' input gradients; dweight += Σ dy ⊙ x̂ and dbias += Σ dy row by row in
+/// order (either may be NULL).
+void moe_layernorm_backward_avx2(
+    float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight,
+    const float *mean, const float *rstd, ptrdiff_t rows, ptrdiff_t dim);
+
 // One attention head, fused (Attention.swift has the formulas). q, k, v point at the head's
 // first column in the packed qkv activations, rows `ld_qkv` floats apart; out/dout rows are
 // `ld_out` apart; att and scores are the head's N×N block. head_dim must be a multiple of 8.

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Layer normalisation over the last dimension.
 ///
 ///     forward:  μ = mean(x),  σ⁻¹ = 1/√(var(x) + eps),  x̂ = (x − μ)·σ⁻¹,  y = x̂ ⊙ w + b
@@ -6,17 +8,25 @@
 ///               dw += Σ_rows dy ⊙ x̂,   db += Σ_rows dy
 ///
 /// Shapes: R = `rows` (B·N tokens), D = `dim`. `mean`/`rstd` are [R], saved for backward.
+/// `path: .automatic` runs the same operations in AVX2 on CPUs that have it (one register per
+/// SIMD8, CKernels/layernorm_avx2.c), bit for bit.
 
 /// Normalises each row of `inp[rows, dim]`; writes `out` and the per-row statistics.
 public func layerNormForward(
     out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
     rstd: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-    rows: Int, dim: Int, eps: Float = 1e-6
+    rows: Int, dim: Int, eps: Float = 1e-6, path: KernelPath = .automatic
 ) {
     precondition(rows >= 0 && dim > 0, "layerNorm: bad shape")
+    let avx2 = path.usesAVX2
     Profiler.measure(.layerNorm, "forward") {
         Parallel.forEachChunk(count: rows, minimumPerThread: max(1, 16384 / dim)) { range in
+            if avx2 {
+                let r = range.lowerBound
+                return moe_layernorm_forward_avx2(
+                    out + r * dim, mean + r, rstd + r, inp + r * dim, weight, bias, range.count, dim, eps)
+            }
             for r in range {
                 let x = inp + r * dim
                 let y = out + r * dim
@@ -59,10 +69,12 @@ public func layerNormBackward(
     dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>?,
     dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
     inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, dim: Int
+    mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, dim: Int,
+    path: KernelPath = .automatic
 ) {
     precondition(rows >= 0 && dim > 0, "layerNorm: bad shape")
     if rows == 0 { return }
+    let avx2 = path.usesAVX2
     Profiler.measure(.layerNorm, "backward") {
         // Rows are split into fixed chunks; each chunk sums its weight/bias gradient into its own
         // scratch row (no races), and the chunks are added in order (deterministic).
@@ -79,6 +91,11 @@ public func layerNormBackward(
                 let lo = chunk * rowsPerChunk
                 let hi = min(rows, lo + rowsPerChunk)
                 if lo >= hi { return }
+                if avx2 {
+                    return moe_layernorm_backward_avx2(
+                        dinp + lo * dim, dw, db, dout + lo * dim, inp + lo * dim, weight, mean + lo, rstd + lo, hi - lo,
+                        dim)
+                }
                 for r in lo..<hi {
                     layerNormBackwardRow(
                         dinp: dinp + r * dim, dweight: dw, dbias: db, dout: dout + r * dim,
