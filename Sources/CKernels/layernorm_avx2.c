@@ -1,27 +1,15 @@
 // LayerNorm over rows in AVX2, eight lanes in one register where the portable kernel
 // (LayerNorm.swift) runs SIMD8<Float> at the package's baseline width: the same operations
 // in the same order, lane sums from lane 0 up as SIMD8's sum(), so the results are bit for
-// bit the portable kernel's. Built for AVX2 without FMA, so no multiply and add can be
-// contracted into one rounding.
+// bit the portable kernel's (exact_math.h: no contraction).
 #include "CKernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
 #include <math.h>
 
-#define LN_AVX2 __attribute__((target("avx2")))
-#define LN_AVX2_INLINE static inline __attribute__((always_inline, target("avx2")))
+#include "exact_math.h"
 
-/// (((v0 + v1) + v2) + …) + v7, as SIMD8<Float>.sum().
-LN_AVX2_INLINE float lanes_in_order(__m256 v) {
-    float lane[8];
-    _mm256_storeu_ps(lane, v);
-    float s = lane[0];
-    for (int i = 1; i < 8; i++) s = s + lane[i];
-    return s;
-}
-
-LN_AVX2 void moe_layernorm_forward_avx2(
+MOE_EXACT_AVX2 void moe_layernorm_forward_avx2(
     float *out, float *mean, float *rstd, const float *inp, const float *weight, const float *bias,
     ptrdiff_t rows, ptrdiff_t dim, float eps) {
     ptrdiff_t full = dim & ~(ptrdiff_t)7;
@@ -30,7 +18,7 @@ LN_AVX2 void moe_layernorm_forward_avx2(
         float *y = out + r * dim;
         __m256 acc = _mm256_setzero_ps();
         for (ptrdiff_t i = 0; i < full; i += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(x + i));
-        float sum = lanes_in_order(acc);
+        float sum = moe_sum_lanes_in_order(acc);
         for (ptrdiff_t i = full; i < dim; i++) sum = sum + x[i];
         float m = sum / (float)dim;
         __m256 mv = _mm256_set1_ps(m);
@@ -39,7 +27,7 @@ LN_AVX2 void moe_layernorm_forward_avx2(
             __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i), mv);
             acc = _mm256_add_ps(acc, _mm256_mul_ps(d, d));
         }
-        float v = lanes_in_order(acc);
+        float v = moe_sum_lanes_in_order(acc);
         for (ptrdiff_t i = full; i < dim; i++) {
             float d = x[i] - m;
             float dd = d * d;
@@ -62,7 +50,7 @@ LN_AVX2 void moe_layernorm_forward_avx2(
     }
 }
 
-LN_AVX2 void moe_layernorm_backward_avx2(
+MOE_EXACT_AVX2 void moe_layernorm_backward_avx2(
     float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight,
     const float *mean, const float *rstd, ptrdiff_t rows, ptrdiff_t dim) {
     ptrdiff_t full = dim & ~(ptrdiff_t)7;
@@ -79,7 +67,7 @@ LN_AVX2 void moe_layernorm_backward_avx2(
             __m256 n = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv), sv);
             gn_sum = _mm256_add_ps(gn_sum, _mm256_mul_ps(g, n));
         }
-        float g_mean = lanes_in_order(g_sum), gn_mean = lanes_in_order(gn_sum);
+        float g_mean = moe_sum_lanes_in_order(g_sum), gn_mean = moe_sum_lanes_in_order(gn_sum);
         for (ptrdiff_t i = full; i < dim; i++) {
             float g = dy[i] * weight[i];
             g_mean = g_mean + g;

@@ -157,6 +157,41 @@ import Testing
         #expect(writtenScale.map(\.bitPattern) == dscale.map(\.bitPattern))
     }
 
+    /// The wide rows (AVX-512 scaled adds, AVX2 dot products) are the portable kernels' bit for
+    /// bit: all three accumulating kernels and the writing backward, at a width with a tail
+    /// of < 8 and at 128, over enough routed rows (2,000, indices repeating) to run threaded.
+    @Test(.enabled(if: KernelPath.hasAVX512, "the CPU has no AVX-512F"), arguments: [21, 128])
+    func wideRowsMatchPortableBitForBit(dim: Int) {
+        let (n, tokens) = (2_000, 600)
+        let indices = (0..<n).map { Int32(($0 * 7919) % tokens) }
+        let (src, ddst) = (
+            randomTensorValues(count: n * dim, seed: 100), randomTensorValues(count: tokens * dim, seed: 101)
+        )
+        let scale = randomTensorValues(count: n, seed: 102)
+        var results: [[Float]] = []
+        for path in [KernelPath.automatic, .portable] {
+            var gathered = randomTensorValues(count: tokens * dim, seed: 103)
+            gatherRowsBackward(dsrc: &gathered, dout: src, rowIndices: indices, count: n, dim: dim, path: path)
+            var scattered = randomTensorValues(count: tokens * dim, seed: 104)
+            scatterAddRowsForward(
+                dst: &scattered, src: src, rowIndices: indices, scale: scale, count: n, dim: dim, path: path)
+            var (dsrc, dscale) = (
+                randomTensorValues(count: n * dim, seed: 105), randomTensorValues(count: n, seed: 106)
+            )
+            scatterAddRowsBackward(
+                dsrc: &dsrc, dscale: &dscale, ddst: ddst, src: src, rowIndices: indices, scale: scale, count: n,
+                dim: dim, path: path)
+            var (written, writtenScale) = ([Float](repeating: .nan, count: n * dim), [Float](repeating: .nan, count: n))
+            scatterAddRowsBackward(
+                dsrc: &written, dscale: &writtenScale, ddst: ddst, src: src, rowIndices: indices, scale: scale,
+                count: n,
+                dim: dim, accumulating: false, path: path)
+            results.append(gathered + scattered + dsrc + dscale + written + writtenScale)
+        }
+        let first = results[0].indices.first { results[0][$0].bitPattern != results[1][$0].bitPattern }
+        #expect(first == nil, "differs first at \(first ?? -1)")
+    }
+
     @Test func scatterAddBackwardWithoutScaleUsesOne() {
         let n = rowIndices.count
         let ddst = randomTensorValues(count: sourceRows * dim, seed: 97)

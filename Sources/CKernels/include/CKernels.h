@@ -54,6 +54,13 @@ void moe_layernorm_backward_avx2(
     float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight,
     const float *mean, const float *rstd, ptrdiff_t rows, ptrdiff_t dim);
 
+// Token dispatch rows (dispatch_avx.c), bit for bit Dispatch.swift's portable kernels.
+
+/// dst[j] = (accumulate ? dst[j] : 0) + scale·src[j] for j < dim, in AVX-512F.
+void moe_row_add_scaled_avx512(float *dst, const float *src, float scale, ptrdiff_t dim, int accumulate);
+/// Σ a[j]·b[j] in eight-lane partial sums, their lanes then added from lane 0 up, in AVX2.
+float moe_row_dot_avx2(const float *a, const float *b, ptrdiff_t dim);
+
 // One attention head, fused (Attention.swift has the formulas). q, k, v point at the head's
 // first column in the packed qkv activations, rows `ld_qkv` floats apart; out/dout rows are
 // `ld_out` apart; att and scores are the head's N×N block. head_dim must be a multiple of 8.

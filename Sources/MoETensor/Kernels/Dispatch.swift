@@ -11,7 +11,10 @@
 /// the i of each row are listed in ascending order (a stable counting sort), and blocks of
 /// destination rows run on the threads. Every row gets its additions in the serial order,
 /// so results do not depend on the thread count. The ones writing n distinct rows split
-/// the n rows.
+/// the n rows. `path: .automatic` scales and adds rows sixteen lanes wide on CPUs with
+/// AVX-512F and takes the dot products in AVX2 (CKernels/dispatch_avx.c), bit for bit.
+
+import CKernels
 
 /// `out[i, :] = src[rowIndices[i], :]`.
 public func gatherRowsForward(
@@ -33,12 +36,13 @@ public func gatherRowsForward(
 /// `dsrc[rowIndices[i], :] += dout[i, :]`.
 public func gatherRowsBackward(
     dsrc: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
-    rowIndices: UnsafePointer<Int32>, count: Int, dim: Int
+    rowIndices: UnsafePointer<Int32>, count: Int, dim: Int, path: KernelPath = .automatic
 ) {
     precondition(count >= 0 && dim > 0, "gatherRows: bad shape")
+    let wide = path.usesAVX512
     Profiler.measure(.dispatch, "gather backward") {
         forEachByDestination(rowIndices: rowIndices, count: count, dim: dim) { i, r in
-            addRow(dsrc + r * dim, dout + i * dim, scale: 1, dim: dim)
+            addRow(dsrc + r * dim, dout + i * dim, scale: 1, dim: dim, wide: wide)
         }
     }
 }
@@ -46,12 +50,14 @@ public func gatherRowsBackward(
 /// `dst[rowIndices[i], :] += scale[i] · src[i, :]` (scale nil means 1).
 public func scatterAddRowsForward(
     dst: UnsafeMutablePointer<Float>, src: UnsafePointer<Float>,
-    rowIndices: UnsafePointer<Int32>, scale: UnsafePointer<Float>?, count: Int, dim: Int
+    rowIndices: UnsafePointer<Int32>, scale: UnsafePointer<Float>?, count: Int, dim: Int,
+    path: KernelPath = .automatic
 ) {
     precondition(count >= 0 && dim > 0, "scatterAddRows: bad shape")
+    let wide = path.usesAVX512
     Profiler.measure(.dispatch, "scatter-add forward") {
         forEachByDestination(rowIndices: rowIndices, count: count, dim: dim) { i, r in
-            addRow(dst + r * dim, src + i * dim, scale: scale?[i] ?? 1, dim: dim)
+            addRow(dst + r * dim, src + i * dim, scale: scale?[i] ?? 1, dim: dim, wide: wide)
         }
     }
 }
@@ -64,9 +70,10 @@ public func scatterAddRowsBackward(
     dsrc: UnsafeMutablePointer<Float>?, dscale: UnsafeMutablePointer<Float>?,
     ddst: UnsafePointer<Float>, src: UnsafePointer<Float>,
     rowIndices: UnsafePointer<Int32>, scale: UnsafePointer<Float>?, count: Int, dim: Int,
-    accumulating: Bool = true
+    accumulating: Bool = true, path: KernelPath = .automatic
 ) {
     precondition(count >= 0 && dim > 0, "scatterAddRows: bad shape")
+    let wide = path.usesAVX512
     Profiler.measure(.dispatch, "scatter-add backward") {
         Parallel.forEachChunk(count: count, minimumPerThread: max(1, 16384 / dim)) { range in
             for i in range {
@@ -74,14 +81,12 @@ public func scatterAddRowsBackward(
                 precondition(r >= 0, "scatterAddRows: negative row index")
                 let g = ddst + r * dim
                 if let dsrc {
-                    let (row, s) = (dsrc + i * dim, scale?[i] ?? 1)
-                    if accumulating {
-                        addRow(row, g, scale: s, dim: dim)
-                    } else {
-                        writeRow(row, g, scale: s, dim: dim)
-                    }
+                    addRow(dsrc + i * dim, g, scale: scale?[i] ?? 1, dim: dim, accumulating: accumulating, wide: wide)
                 }
-                if let dscale { dscale[i] = (accumulating ? dscale[i] : 0) + vectorDot(g, src + i * dim, count: dim) }
+                if let dscale {
+                    let dot = wide ? moe_row_dot_avx2(g, src + i * dim, dim) : vectorDot(g, src + i * dim, count: dim)
+                    dscale[i] = (accumulating ? dscale[i] : 0) + dot
+                }
             }
         }
     }
@@ -123,34 +128,23 @@ private func forEachByDestination(
     }
 }
 
-/// `dst[0..<dim] = 0 + scale · src[0..<dim]`: `addRow` into zeros (a −0 product stored as +0).
-@inline(__always)
-private func writeRow(
-    _ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, scale: Float, dim: Int
-) {
-    var j = 0
-    while j + simdWidth <= dim {
-        storeVector(0 + scale * loadVector(src + j), dst + j)
-        j += simdWidth
-    }
-    while j < dim {
-        dst[j] = 0 + scale * src[j]
-        j += 1
-    }
-}
-
-/// `dst[0..<dim] += scale · src[0..<dim]`.
+/// `dst[0..<dim] += scale · src[0..<dim]`, or with `accumulating` false
+/// `dst[0..<dim] = 0 + scale · src[0..<dim]` (adding into zeros: a −0 product stored as +0);
+/// sixteen lanes wide (`moe_row_add_scaled_avx512`) when `wide`.
 @inline(__always)
 private func addRow(
-    _ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, scale: Float, dim: Int
+    _ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, scale: Float, dim: Int,
+    accumulating: Bool = true, wide: Bool
 ) {
+    if wide { return moe_row_add_scaled_avx512(dst, src, scale, dim, accumulating ? 1 : 0) }
     var j = 0
     while j + simdWidth <= dim {
-        storeVector(loadVector(dst + j) + scale * loadVector(src + j), dst + j)
+        let base = accumulating ? loadVector(dst + j) : SIMD8()
+        storeVector(base + scale * loadVector(src + j), dst + j)
         j += simdWidth
     }
     while j < dim {
-        dst[j] += scale * src[j]
+        dst[j] = (accumulating ? dst[j] : 0) + scale * src[j]
         j += 1
     }
 }

@@ -1,0 +1,36 @@
+// Row kernels of the token dispatch (Dispatch.swift), bit for bit the portable ones
+// (exact_math.h: no contraction): rows scaled and added sixteen lanes wide, whose lanes are
+// independent, and dot products eight lanes wide, summed as SIMD8<Float> sums them.
+#include "CKernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include "exact_math.h"
+
+MOE_EXACT_AVX512 void moe_row_add_scaled_avx512(
+    float *dst, const float *src, float scale, ptrdiff_t dim, int accumulate) {
+    const __m512 s = _mm512_set1_ps(scale);
+    for (ptrdiff_t j = 0; j < dim; j += 16) {
+        __mmask16 lanes = dim - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (dim - j)) - 1);
+        __m512 product = _mm512_mul_ps(s, _mm512_maskz_loadu_ps(lanes, src + j));
+        __m512 base = accumulate ? _mm512_maskz_loadu_ps(lanes, dst + j) : _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(dst + j, lanes, _mm512_add_ps(base, product));
+    }
+}
+
+MOE_EXACT_AVX2 float moe_row_dot_avx2(const float *a, const float *b, ptrdiff_t dim) {
+    ptrdiff_t full = dim & ~(ptrdiff_t)7;
+    __m256 acc = _mm256_setzero_ps();
+    for (ptrdiff_t j = 0; j < full; j += 8)
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(a + j), _mm256_loadu_ps(b + j)));
+    float s = moe_sum_lanes_in_order(acc);
+    for (ptrdiff_t j = full; j < dim; j++) {
+        float p = a[j] * b[j];
+        s = s + p;
+    }
+    return s;
+}
+
+#else
+void moe_row_add_scaled_avx512(float *dst, const float *src, float scale, ptrdiff_t dim, int accumulate) {}
+float moe_row_dot_avx2(const float *a, const float *b, ptrdiff_t dim) { return 0; }
+#endif
