@@ -9,11 +9,17 @@
 MOE_EXACT_AVX512 void moe_row_add_scaled_avx512(
     float *dst, const float *src, float scale, ptrdiff_t dim, int accumulate) {
     const __m512 s = _mm512_set1_ps(scale);
-    for (ptrdiff_t j = 0; j < dim; j += 16) {
-        __mmask16 lanes = dim - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (dim - j)) - 1);
-        __m512 product = _mm512_mul_ps(s, _mm512_maskz_loadu_ps(lanes, src + j));
-        __m512 base = accumulate ? _mm512_maskz_loadu_ps(lanes, dst + j) : _mm512_setzero_ps();
-        _mm512_mask_storeu_ps(dst + j, lanes, _mm512_add_ps(base, product));
+    ptrdiff_t j = 0;
+    // Unmasked where whole: a row's sources add into it back to back, and a load from a
+    // masked store is not forwarded (measured: the scatter-add twice as slow as SSE).
+    for (; j + 16 <= dim; j += 16) {
+        __m512 product = _mm512_mul_ps(s, _mm512_loadu_ps(src + j));
+        __m512 base = accumulate ? _mm512_loadu_ps(dst + j) : _mm512_setzero_ps();
+        _mm512_storeu_ps(dst + j, _mm512_add_ps(base, product));
+    }
+    for (; j < dim; j++) {
+        float product = scale * src[j];
+        dst[j] = (accumulate ? dst[j] : 0.0f) + product;
     }
 }
 
