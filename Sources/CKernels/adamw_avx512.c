@@ -5,8 +5,9 @@
 
 #if defined(__x86_64__)
 #include "avx512_math.h"
+#include "exact_math.h"
 
-MOE_AVX512 void moe_adamw_avx512(
+MOE_EXACT_AVX512 void moe_adamw_avx512(
     float *theta, const float *grad, float *m, float *v, ptrdiff_t count, float decay, float beta1,
     float beta2, float step_size, float bc2_sqrt, float eps) {
     const __m512 b1 = _mm512_set1_ps(beta1), c1 = _mm512_set1_ps(1 - beta1);

@@ -3,10 +3,11 @@
 
 #if defined(__x86_64__)
 #include "avx512_math.h"
+#include "exact_math.h"
 
 enum { WIDTH = 64 };  // columns summed at once: four zmm accumulators
 
-MOE_AVX512 void moe_bias_backward_avx512(
+MOE_EXACT_AVX512 void moe_bias_backward_avx512(
     float *dbias, const float *dout, ptrdiff_t ld, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t block) {
     for (ptrdiff_t c0 = 0; c0 < cols; c0 += WIDTH) {
         ptrdiff_t width = cols - c0 < WIDTH ? cols - c0 : WIDTH;

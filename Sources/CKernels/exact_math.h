@@ -1,11 +1,14 @@
 // Internal helpers for the kernels that must round exactly as the portable Swift ones
-// (SIMD8<Float> at the package's baseline width): built for AVX2 or AVX-512F without FMA, so
-// no multiply and add can be contracted into one rounding.
+// (SIMD8<Float> at the package's baseline width), where a multiply and an add fused into one
+// rounding would change the bits: contraction is off in every file that includes this, and
+// the AVX2 kernels are built without FMA at all.
 #pragma once
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <stddef.h>
+
+#pragma clang fp contract(off)
 
 #define MOE_EXACT_AVX2 __attribute__((target("avx2")))
 #define MOE_EXACT_AVX2_INLINE static inline __attribute__((always_inline, target("avx2")))
