@@ -15,7 +15,8 @@ public func crossEntropyForward(
     Parallel.forEachChunk(count: rows, minimumPerThread: max(1, 8192 / classes)) { range in
         for r in range {
             let z = logits + r * classes
-            let logSumExp = softmaxRow(out: probs + r * classes, inp: z, cols: classes)
+            let (m, sum) = softmaxRow(out: probs + r * classes, inp: z, cols: classes)
+            let logSumExp = m + logf(sum)
             let t = Int(targets[r])
             precondition(t < classes, "crossEntropy: target \(t) out of range 0..<\(classes)")
             // From the logits rather than −log p so a vanishing probability stays finite.
@@ -42,3 +43,9 @@ public func crossEntropyBackward(
         }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

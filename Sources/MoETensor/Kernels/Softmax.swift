@@ -36,15 +36,18 @@ public func softmaxBackward(
 }
 
 /// Softmax of one row; `out` may equal `inp` (attention normalises its scores in place).
-/// Returns log Σ e^{x − max} + max (the row's log-sum-exp).
+/// Returns the row's max and Σ e^{x − max}: its log-sum-exp is max + log(sum), which only the
+/// cross-entropy takes (a `logf` per row the router and attention rows do not pay).
 @inline(__always) @discardableResult
-func softmaxRow(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, cols: Int) -> Float {
+func softmaxRow(
+    out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, cols: Int
+) -> (max: Float, sum: Float) {
     let m = vectorMax(inp, count: cols)
     guard m > -.infinity, m.isFinite else {
         // NaN/Inf scores (a diverged model) or a fully masked row: propagate NaN so the loss
         // turns NaN and the trainer stops cleanly, instead of trapping here.
         out.update(repeating: .nan, count: cols)
-        return .nan
+        return (.nan, .nan)
     }
     var acc = SIMD8<Float>()
     var i = 0
@@ -72,7 +75,7 @@ func softmaxRow(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, col
         out[i] *= inverse
         i += 1
     }
-    return m + logf(sum)
+    return (m, sum)
 }
 
 /// `dinp += out ⊙ (dout − Σ dout ⊙ out)` for one row; `dinp` must not alias `dout`
@@ -109,9 +112,3 @@ func softmaxBackwardRowInPlace(grad: UnsafeMutablePointer<Float>, out: UnsafePoi
         i += 1
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
