@@ -130,11 +130,10 @@ public final class ParameterStore {
     }
 
     /// Zeroes every gradient (before a backward pass, which accumulates) and marks none as
-    /// written yet: the expert banks' over the worker threads (`Parallel.zero`).
+    /// written yet.
     public func zeroGradients() {
         for parameter in parameters {
-            let count = parameter.grad.count
-            parameter.grad.withUnsafeMutablePointer { Parallel.zero($0, count: count) }
+            parameter.grad.zero()
             parameter.hasGradient = false
         }
     }

@@ -35,9 +35,13 @@ public struct Tensor: Sendable, Equatable {
         Tensor(shape: newShape, storage: storage)
     }
 
-    /// Sets every element to zero, keeping the allocation.
+    /// Sets every element to zero, keeping the allocation; large tensors over the worker
+    /// threads (`Parallel.zero`, as `GrowableBuffer.zero`).
     @inlinable public mutating func zero() {
-        storage.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        storage.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            Parallel.zero(base, count: buffer.count)
+        }
     }
 
     /// Read-only access to the contiguous values.
