@@ -4,6 +4,8 @@
 //       for each 12 rows of C:            A's 12×kb block read as stored (L1 after the first
 //                                         panel; packing it k-major measured 4–45 % slower)
 //         for each panel: a 12×32 tile of C in 24 zmm accumulators, one FMA chain per element
+// Software prefetches in the tile (the bench-tiny step −8 %): C's and the factor's lines during
+// its first inner rows, and a transposed A's rows (activations back from memory) 24 rows ahead.
 #include "CKernels.h"
 #include "workspace.h"
 
@@ -21,38 +23,55 @@ ptrdiff_t moe_sgemm_avx512_block_length(ptrdiff_t rest) {
     return rest;
 }
 
+/// One inner row p of a tile: acc[r] += a_rp·b_p for its rows r (constant after inlining).
+MOE_AVX512_INLINE void step(
+    __m512 acc[MR][2], int rows, int halves, int row_major, const float *ap, ptrdiff_t ap_stride, const float *bp,
+    ptrdiff_t p) {
+    __m512 b0 = _mm512_load_ps(bp + p * NR);
+    __m512 b1 = halves == 2 ? _mm512_load_ps(bp + p * NR + 16) : b0;
+#pragma clang loop unroll(full)
+    for (int r = 0; r < rows; r++) {
+        __m512 av = _mm512_set1_ps(row_major ? ap[r * ap_stride + p] : ap[p * ap_stride + r]);
+        acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+        if (halves == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+    }
+}
+
 /// One tile: rows×32 of C (columns past the panel's width masked off; `halves` 1 computes
 /// only the first 16). A's element (r, p) is ap[r·ap_stride + p] when `row_major`, else
 /// ap[p·ap_stride + r] (A stored transposed); `bp` is the panel, 32 floats per inner row.
 /// C = fma(acc, alpha, C') with C' = C, beta·C, 0 or the panel's bias `bias` (`scale` 0, 1, 2
-/// or 3), then, with a `factor` (the tile's corner, ldc apart), C·factor + 0.
+/// or 3), then, with a `factor` (the tile's corner, ldc apart), C·factor + 0. `fetch_a`: A is
+/// stored transposed and this is its strip's first panel, so its rows are asked for ahead.
 MOE_AVX512_INLINE void tile(
     int rows, int halves, int row_major, ptrdiff_t kb, const float *ap, ptrdiff_t ap_stride,
     const float *bp, float *c, ptrdiff_t ldc, __mmask16 mask0, __mmask16 mask1, float alpha,
-    float beta, int scale, const float *bias, const float *factor) {
+    float beta, int scale, const float *bias, const float *factor, int fetch_a) {
     // Every loop over the rows unrolled (rows is constant here): a rolled one keeps acc in
     // memory, zeroed by a memset call and spilled around the products (1 % of a step).
     __m512 acc[MR][2];
 #pragma clang loop unroll(full)
     for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    if (factor) {
-        // Fetched while the tile multiplies: read only after its last FMA, it would stall the stores.
-#pragma clang loop unroll(full)
-        for (int r = 0; r < rows; r++) {
-            _mm_prefetch((const char *)(factor + r * ldc), _MM_HINT_T0);
-            if (halves == 2) _mm_prefetch((const char *)(factor + r * ldc + 16), _MM_HINT_T0);
+    // C's lines (and the factor's) fetched one per inner row while the tile multiplies: left
+    // to the stores, C's misses stalled them; fetched all at once, they held the misses B's
+    // loads need.
+    ptrdiff_t p = 0;
+    for (; p < kb && p < halves * rows; p++) {
+        ptrdiff_t offset = (p / halves) * ldc + (p % halves) * 16;
+        _mm_prefetch((const char *)(c + offset), _MM_HINT_T0);
+        if (factor) _mm_prefetch((const char *)(factor + offset), _MM_HINT_T0);
+        step(acc, rows, halves, row_major, ap, ap_stride, bp, p);
+    }
+    if (fetch_a) {
+        // Aᵀ's rows, the weight gradients' activations, come from memory: its 12 columns of
+        // inner row p + 24 asked for at row p.
+        for (; p < kb; p++) {
+            _mm_prefetch((const char *)(ap + (p + 24) * ap_stride), _MM_HINT_T0);
+            _mm_prefetch((const char *)(ap + (p + 24) * ap_stride + rows - 1), _MM_HINT_T0);
+            step(acc, rows, halves, row_major, ap, ap_stride, bp, p);
         }
     }
-    for (ptrdiff_t p = 0; p < kb; p++) {
-        __m512 b0 = _mm512_load_ps(bp + p * NR);
-        __m512 b1 = halves == 2 ? _mm512_load_ps(bp + p * NR + 16) : b0;
-#pragma clang loop unroll(full)
-        for (int r = 0; r < rows; r++) {
-            __m512 av = _mm512_set1_ps(row_major ? ap[r * ap_stride + p] : ap[p * ap_stride + r]);
-            acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-            if (halves == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
-        }
-    }
+    for (; p < kb; p++) step(acc, rows, halves, row_major, ap, ap_stride, bp, p);
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
     if (scale == 3) {
@@ -83,7 +102,7 @@ MOE_AVX512_INLINE void tile(
 }
 
 #define TILE(R, HALVES, ROW_MAJOR) \
-    tile(R, HALVES, ROW_MAJOR, kb, ap, ap_stride, bp, c, ldc, mask0, mask1, alpha, beta, scale, bias, factor)
+    tile(R, HALVES, ROW_MAJOR, kb, ap, ap_stride, bp, c, ldc, mask0, mask1, alpha, beta, scale, bias, factor, fetch_a)
 #define TILE_CASE(R)                                           \
     case R:                                                    \
         if (row_major) mask1 ? TILE(R, 2, 1) : TILE(R, 1, 1);  \
@@ -94,7 +113,7 @@ MOE_AVX512_INLINE void tile(
 MOE_AVX512 static void tile_any(
     int rows, int row_major, ptrdiff_t kb, const float *ap, ptrdiff_t ap_stride, const float *bp, float *c,
     ptrdiff_t ldc, __mmask16 mask0, __mmask16 mask1, float alpha, float beta, int scale, const float *bias,
-    const float *factor) {
+    const float *factor, int fetch_a) {
     switch (rows) {
         TILE_CASE(12) TILE_CASE(11) TILE_CASE(10) TILE_CASE(9) TILE_CASE(8) TILE_CASE(7)
         TILE_CASE(6) TILE_CASE(5) TILE_CASE(4) TILE_CASE(3) TILE_CASE(2) TILE_CASE(1)
@@ -182,7 +201,7 @@ MOE_AVX512 static void multiply_block(
             tile_any(
                 rows, row_major, kb, ap, lda, bp + j * kb * NR, c + i0 * ldc + j * NR, ldc, mask0,
                 mask1, alpha, beta, scale, bias ? bias + j * NR : NULL,
-                factor ? factor + i0 * ldc + j * NR : NULL);
+                factor ? factor + i0 * ldc + j * NR : NULL, trans_a && j == 0);
         }
     }
 }
