@@ -285,7 +285,8 @@ MOE_AVX2 int moe_attention_head_forward_avx2(
         ptrdiff_t rows = n - i < 6 ? n - i : 6;
         float *p = att ? att + i * n : kt + hd * np;
         scores(p, n, qp + i * hd, kt, n, np, hd, scale, rows, wide);
-        for (ptrdiff_t r = 0; r < rows; r++) softmax_row(p + r * n, n);
+        if (wide && n <= 256) moe_attention_softmax_avx512(p, n, rows);
+        else for (ptrdiff_t r = 0; r < rows; r++) softmax_row(p + r * n, n);
         combine(out + i * ld_out, ld_out, p, n, vp, hd, n, hd, 1.0f, 0, rows, wide);
     }
     return 0;

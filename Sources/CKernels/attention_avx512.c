@@ -5,6 +5,7 @@
 
 #if defined(__x86_64__)
 #include "avx512_math.h"
+#include <math.h>
 
 /// Keys [j, j + 16·w) of s_r for R rows: w zmm of keys per row (w ≤ 2, R ≤ 6, constant after
 /// inlining); lanes at or past np are not read, past n not stored.
@@ -104,7 +105,72 @@ MOE_AVX512 void moe_attention_combine_avx512(
     }
 #undef COMBINE_ROWS
 }
+/// moe_exp (avx2_math.h), sixteen lanes.
+MOE_AVX512_INLINE __m512 exp512(__m512 x) {
+    const __m512 low = _mm512_set1_ps(-87.33f);
+    __m512 clamped = _mm512_min_ps(_mm512_set1_ps(88.37f), _mm512_max_ps(low, x));
+    __mmask16 under = _mm512_cmp_ps_mask(x, low, _CMP_LT_OQ);
+    return _mm512_maskz_mov_ps((__mmask16)~under, moe_exp_in_range512(clamped));
+}
+
+/// softmax_row of attention_avx2.c for R rows (n ≤ 256) side by side, so that their chains
+/// overlap: the same exps, sums and products per element, sixteen lanes at a time, with
+/// each sixteen added to the row's eight-lane sum as two eights in order.
+MOE_AVX512_INLINE void softmax_block(float *s, ptrdiff_t n, const int R) {
+    ptrdiff_t vectors = (n + 15) / 16;
+    __mmask16 last = moe_lanes16(n - 16 * (vectors - 1));
+    const __m512 minus_inf = _mm512_set1_ps(-INFINITY);
+    __m512 mv[6];
+    for (int r = 0; r < R; r++) mv[r] = minus_inf;
+    for (ptrdiff_t v = 0; v < vectors; v++) {
+        __mmask16 lanes = v + 1 < vectors ? (__mmask16)0xFFFF : last;
+        for (int r = 0; r < R; r++) mv[r] = _mm512_max_ps(mv[r], _mm512_mask_loadu_ps(minus_inf, lanes, s + r * n + 16 * v));
+    }
+    __m512 m[6];
+    __m256 acc[6];
+    int finite[6];
+    for (int r = 0; r < R; r++) {
+        float mr = _mm512_reduce_max_ps(mv[r]);
+        finite[r] = mr > -INFINITY && isfinite(mr);
+        m[r] = _mm512_set1_ps(mr);
+        acc[r] = _mm256_setzero_ps();
+    }
+    float e[6][256] __attribute__((aligned(64)));
+    for (ptrdiff_t v = 0; v < vectors; v++) {
+        __mmask16 lanes = v + 1 < vectors ? (__mmask16)0xFFFF : last;
+        for (int r = 0; r < R; r++) {
+            __m512 x = exp512(_mm512_sub_ps(_mm512_mask_loadu_ps(minus_inf, lanes, s + r * n + 16 * v), m[r]));
+            _mm512_store_ps(e[r] + 16 * v, x);
+            acc[r] = _mm256_add_ps(acc[r], _mm512_castps512_ps256(x));
+            if (16 * v + 8 < n) acc[r] = _mm256_add_ps(acc[r], _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        float *row = s + r * n;
+        if (!finite[r]) {
+            for (ptrdiff_t j = 0; j < n; j++) row[j] = NAN;
+            continue;
+        }
+        __m512 inverse = _mm512_set1_ps(1.0f / moe_hsum(acc[r]));
+        for (ptrdiff_t v = 0; v < vectors; v++) {
+            __mmask16 lanes = v + 1 < vectors ? (__mmask16)0xFFFF : last;
+            _mm512_mask_storeu_ps(row + 16 * v, lanes, _mm512_mul_ps(_mm512_load_ps(e[r] + 16 * v), inverse));
+        }
+    }
+}
+
+MOE_AVX512 void moe_attention_softmax_avx512(float *s, ptrdiff_t n, ptrdiff_t rows) {
+    switch (rows) {
+    case 1: softmax_block(s, n, 1); break;
+    case 2: softmax_block(s, n, 2); break;
+    case 3: softmax_block(s, n, 3); break;
+    case 4: softmax_block(s, n, 4); break;
+    case 5: softmax_block(s, n, 5); break;
+    default: softmax_block(s, n, 6); break;
+    }
+}
 #else
+void moe_attention_softmax_avx512(float *s, ptrdiff_t n, ptrdiff_t rows) {}
 void moe_attention_scores_avx512(
     float *s, ptrdiff_t lds, const float *x, const float *yt, ptrdiff_t n, ptrdiff_t np, ptrdiff_t hd,
     float scale, ptrdiff_t rows) {}

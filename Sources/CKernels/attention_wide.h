@@ -18,3 +18,6 @@ void moe_attention_scores_avx512(
 void moe_attention_combine_avx512(
     float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
     ptrdiff_t hd, float alpha, int accumulate, ptrdiff_t rows);
+
+/// softmax_row (attention_avx2.c) of `rows` ≤ 6 consecutive rows of n ≤ 256, bit for bit.
+void moe_attention_softmax_avx512(float *s, ptrdiff_t n, ptrdiff_t rows);

@@ -66,6 +66,21 @@ import Testing
         }
     }
 
+    /// A diverged score row (an infinite query value) turns NaN the same way on both widths,
+    /// and the other rows keep their bits.
+    @Test(.enabled(if: KernelPath.hasAVX512, "the CPU has no AVX-512F"), arguments: [50, 145])
+    func nonFiniteScoresMatchAVX2BitForBit(tokens: Int) {
+        let (batch, dim, heads) = (1, 64, 2)
+        var qkv = randomTensorValues(count: batch * tokens * 3 * dim, seed: 93, scale: 1.5)
+        qkv[7 * 3 * dim + 3] = .infinity
+        let dout = randomTensorValues(count: batch * tokens * dim, seed: 94)
+        let wide = Self.run(.automatic, qkv: qkv, dout: dout, batch: batch, tokens: tokens, dim: dim, heads: heads)
+        let narrow = Self.run(.avx2, qkv: qkv, dout: dout, batch: batch, tokens: tokens, dim: dim, heads: heads)
+        #expect(wide.att.contains { $0.isNaN })
+        #expect(wide.att.indices.allSatisfy { wide.att[$0].bitPattern == narrow.att[$0].bitPattern })
+        #expect(wide.out.indices.allSatisfy { wide.out[$0].bitPattern == narrow.out[$0].bitPattern })
+    }
+
     /// Inference (`att` nil: each head's probabilities stay in its workspace, or in a
     /// temporary on the OpenBLAS path) writes the training forward's outputs bit for bit.
     @Test(arguments: [KernelPath.automatic, .portable], [5, 50, 145])
