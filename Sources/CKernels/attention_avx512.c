@@ -105,6 +105,7 @@ MOE_AVX512 void moe_attention_combine_avx512(
     }
 #undef COMBINE_ROWS
 }
+
 /// moe_exp (avx2_math.h), sixteen lanes.
 MOE_AVX512_INLINE __m512 exp512(__m512 x) {
     const __m512 low = _mm512_set1_ps(-87.33f);
@@ -124,7 +125,8 @@ MOE_AVX512_INLINE void softmax_block(float *s, ptrdiff_t n, const int R) {
     for (int r = 0; r < R; r++) mv[r] = minus_inf;
     for (ptrdiff_t v = 0; v < vectors; v++) {
         __mmask16 lanes = v + 1 < vectors ? (__mmask16)0xFFFF : last;
-        for (int r = 0; r < R; r++) mv[r] = _mm512_max_ps(mv[r], _mm512_mask_loadu_ps(minus_inf, lanes, s + r * n + 16 * v));
+        for (int r = 0; r < R; r++)
+            mv[r] = _mm512_max_ps(mv[r], _mm512_mask_loadu_ps(minus_inf, lanes, s + r * n + 16 * v));
     }
     __m512 m[6];
     __m256 acc[6];
@@ -142,7 +144,9 @@ MOE_AVX512_INLINE void softmax_block(float *s, ptrdiff_t n, const int R) {
             __m512 x = exp512(_mm512_sub_ps(_mm512_mask_loadu_ps(minus_inf, lanes, s + r * n + 16 * v), m[r]));
             _mm512_store_ps(e[r] + 16 * v, x);
             acc[r] = _mm256_add_ps(acc[r], _mm512_castps512_ps256(x));
-            if (16 * v + 8 < n) acc[r] = _mm256_add_ps(acc[r], _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+            // The upper eight only where the eight-lane row has them (the tail's lanes are 0).
+            __m256 upper = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
+            if (16 * v + 8 < n) acc[r] = _mm256_add_ps(acc[r], upper);
         }
     }
     for (int r = 0; r < R; r++) {

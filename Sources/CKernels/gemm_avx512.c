@@ -64,7 +64,8 @@ MOE_AVX512_INLINE void tile(
     }
     if (fetch_a) {
         // Aᵀ's rows, the weight gradients' activations, come from memory: its 12 columns of
-        // inner row p + 24 asked for at row p.
+        // inner row p + 24 asked for at row p (past the block's end harmlessly: a prefetch
+        // never faults).
         for (; p < kb; p++) {
             _mm_prefetch((const char *)(ap + (p + 24) * ap_stride), _MM_HINT_T0);
             _mm_prefetch((const char *)(ap + (p + 24) * ap_stride + rows - 1), _MM_HINT_T0);
