@@ -106,14 +106,6 @@ MOE_AVX512 void moe_attention_combine_avx512(
 #undef COMBINE_ROWS
 }
 
-/// moe_exp (avx2_math.h), sixteen lanes.
-MOE_AVX512_INLINE __m512 exp512(__m512 x) {
-    const __m512 low = _mm512_set1_ps(-87.33f);
-    __m512 clamped = _mm512_min_ps(_mm512_set1_ps(88.37f), _mm512_max_ps(low, x));
-    __mmask16 under = _mm512_cmp_ps_mask(x, low, _CMP_LT_OQ);
-    return _mm512_maskz_mov_ps((__mmask16)~under, moe_exp_in_range512(clamped));
-}
-
 /// softmax_row of attention_avx2.c for R rows (n ≤ 256) side by side, so that their chains
 /// overlap: the same exps, sums and products per element, sixteen lanes at a time, with
 /// each sixteen added to the row's eight-lane sum as two eights in order.
@@ -141,7 +133,7 @@ MOE_AVX512_INLINE void softmax_block(float *s, ptrdiff_t n, const int R) {
     for (ptrdiff_t v = 0; v < vectors; v++) {
         __mmask16 lanes = v + 1 < vectors ? (__mmask16)0xFFFF : last;
         for (int r = 0; r < R; r++) {
-            __m512 x = exp512(_mm512_sub_ps(_mm512_mask_loadu_ps(minus_inf, lanes, s + r * n + 16 * v), m[r]));
+            __m512 x = moe_exp512(_mm512_sub_ps(_mm512_mask_loadu_ps(minus_inf, lanes, s + r * n + 16 * v), m[r]));
             _mm512_store_ps(e[r] + 16 * v, x);
             acc[r] = _mm256_add_ps(acc[r], _mm512_castps512_ps256(x));
             // The upper eight only where the eight-lane row has them (the tail's lanes are 0).

@@ -30,6 +30,14 @@ MOE_AVX512_INLINE __m512 moe_exp_in_range512(__m512 x) {
     return _mm512_mul_ps(e, scale);
 }
 
+/// moe_exp (avx2_math.h), sixteen lanes: exactly 0 below -87.33, saturating above 88.37.
+MOE_AVX512_INLINE __m512 moe_exp512(__m512 x) {
+    const __m512 low = _mm512_set1_ps(-87.33f);
+    __m512 clamped = _mm512_min_ps(_mm512_set1_ps(88.37f), _mm512_max_ps(low, x));
+    __mmask16 under = _mm512_cmp_ps_mask(x, low, _CMP_LT_OQ);
+    return _mm512_maskz_mov_ps((__mmask16)~under, moe_exp_in_range512(clamped));
+}
+
 /// Lanes [0, count) of 16, none when count ≤ 0.
 MOE_AVX512_INLINE __mmask16 moe_lanes16(ptrdiff_t count) {
     return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? 0 : (__mmask16)((1u << count) - 1);
