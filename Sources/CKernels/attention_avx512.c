@@ -58,7 +58,7 @@ MOE_AVX512 void moe_attention_scores_avx512(
 /// lanes of the last zmm (8 for a column count of 8 mod 16, else 16).
 MOE_AVX512_INLINE void combine_block(
     float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
-    float alpha, int accumulate, const int R, const int w, ptrdiff_t last) {
+    float alpha, int mode, const int R, const int w, ptrdiff_t last) {
     __m512 acc[6][2];
     __mmask16 use[2] = {w == 1 ? moe_lanes16(last) : moe_lanes16(16), moe_lanes16(last)};
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -75,7 +75,8 @@ MOE_AVX512_INLINE void combine_block(
         for (int u = 0; u < w; u++) {
             float *o = out + r * ldo + 16 * u;
             __m512 v = _mm512_mul_ps(acc[r][u], al);
-            if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(use[u], o), v);
+            if (mode == MOE_COMBINE_ADD) v = _mm512_add_ps(_mm512_maskz_loadu_ps(use[u], o), v);
+            else if (mode == MOE_COMBINE_STORE_PLUS_ZERO) v = _mm512_add_ps(v, _mm512_setzero_ps());
             _mm512_mask_storeu_ps(o, use[u], v);
         }
     }
@@ -83,17 +84,17 @@ MOE_AVX512_INLINE void combine_block(
 
 MOE_AVX512_INLINE void combine_rows(
     float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
-    ptrdiff_t hd, float alpha, int accumulate, const int R) {
+    ptrdiff_t hd, float alpha, int mode, const int R) {
     ptrdiff_t d = 0;
-    for (; d + 32 <= hd; d += 32) combine_block(out + d, ldo, c, ldc, m + d, ld, n, alpha, accumulate, R, 2, 16);
-    if (hd - d > 16) combine_block(out + d, ldo, c, ldc, m + d, ld, n, alpha, accumulate, R, 2, hd - d - 16);
-    else if (hd > d) combine_block(out + d, ldo, c, ldc, m + d, ld, n, alpha, accumulate, R, 1, hd - d);
+    for (; d + 32 <= hd; d += 32) combine_block(out + d, ldo, c, ldc, m + d, ld, n, alpha, mode, R, 2, 16);
+    if (hd - d > 16) combine_block(out + d, ldo, c, ldc, m + d, ld, n, alpha, mode, R, 2, hd - d - 16);
+    else if (hd > d) combine_block(out + d, ldo, c, ldc, m + d, ld, n, alpha, mode, R, 1, hd - d);
 }
 
 MOE_AVX512 void moe_attention_combine_avx512(
     float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
-    ptrdiff_t hd, float alpha, int accumulate, ptrdiff_t rows) {
-#define COMBINE_ROWS(R) combine_rows(out, ldo, c, ldc, m, ld, n, hd, alpha, accumulate, R)
+    ptrdiff_t hd, float alpha, int mode, ptrdiff_t rows) {
+#define COMBINE_ROWS(R) combine_rows(out, ldo, c, ldc, m, ld, n, hd, alpha, mode, R)
     for (; rows >= 6; rows -= 6, out += 6 * ldo, c += 6 * ldc) COMBINE_ROWS(6);
     switch (rows) {
     case 1: COMBINE_ROWS(1); break;
@@ -172,5 +173,5 @@ void moe_attention_scores_avx512(
     float scale, ptrdiff_t rows) {}
 void moe_attention_combine_avx512(
     float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
-    ptrdiff_t hd, float alpha, int accumulate, ptrdiff_t rows) {}
+    ptrdiff_t hd, float alpha, int mode, ptrdiff_t rows) {}
 #endif

@@ -47,13 +47,13 @@ struct AttentionLayer {
         let rows = batch * tokens
         let dmixed = scratch.buffer(.attentionMixed, count: rows * dim)
         proj.backward(store, dinp: dmixed, dout: dout, inp: cache.mixed.readPointer, rows: rows)
-        let dqkv = scratch.buffer(.attentionQKV, count: rows * 3 * dim)
-        // Only heads on the OpenBLAS path write it (fused heads keep dS in their workspace), so
-        // it is borrowed without a fill.
+        // Both borrowed without a fill: the heads overwrite ∂L/∂qkv, and only heads on the
+        // OpenBLAS path write the scores' scratch (fused heads keep dS in their workspace).
+        let dqkv = scratch.uninitialized(.attentionQKV, count: rows * 3 * dim)
         let datt = scratch.uninitialized(.attentionScores, count: batch * heads * tokens * tokens)
         attentionBackward(
             dqkv: dqkv, datt: datt, dout: dmixed, qkv: cache.qkv.readPointer,
-            att: cache.att.readPointer, batch: batch, tokens: tokens, dim: dim, heads: heads)
+            att: cache.att.readPointer, batch: batch, tokens: tokens, dim: dim, heads: heads, accumulate: false)
         qkv.backward(store, dinp: dinp, dout: dqkv, inp: inp, rows: rows)
     }
 }

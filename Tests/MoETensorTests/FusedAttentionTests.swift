@@ -95,6 +95,29 @@ import Testing
         #expect(out.indices.allSatisfy { out[$0].bitPattern == training.out[$0].bitPattern })
     }
 
+    /// With `accumulate` false the backward overwrites ∂L/∂qkv without reading it (NaN there
+    /// must not show) and stores what accumulating onto zeros stores, bit for bit.
+    @Test(arguments: [KernelPath.automatic, .avx2, .portable], [5, 50])
+    func overwritingMatchesAccumulatingOntoZeros(path: KernelPath, tokens: Int) {
+        let (batch, dim, heads) = (2, 64, 2)
+        let qkv = randomTensorValues(count: batch * tokens * 3 * dim, seed: 95, scale: 1.5)
+        let dout = randomTensorValues(count: batch * tokens * dim, seed: 96)
+        var out = [Float](repeating: 0, count: batch * tokens * dim)
+        var att = [Float](repeating: 0, count: batch * heads * tokens * tokens)
+        attentionForward(
+            out: &out, att: &att, qkv: qkv, batch: batch, tokens: tokens, dim: dim, heads: heads, path: path)
+        var scratch = [Float](repeating: .nan, count: att.count)
+        var accumulated = [Float](repeating: 0, count: qkv.count)
+        attentionBackward(
+            dqkv: &accumulated, datt: &scratch, dout: dout, qkv: qkv, att: att,
+            batch: batch, tokens: tokens, dim: dim, heads: heads, path: path)
+        var overwritten = [Float](repeating: .nan, count: qkv.count)
+        attentionBackward(
+            dqkv: &overwritten, datt: &scratch, dout: dout, qkv: qkv, att: att,
+            batch: batch, tokens: tokens, dim: dim, heads: heads, accumulate: false, path: path)
+        #expect(overwritten.indices.allSatisfy { overwritten[$0].bitPattern == accumulated[$0].bitPattern })
+    }
+
     /// Heads are spread over the workers but each is one serial kernel: repeated runs agree
     /// bit for bit.
     @Test func isDeterministic() {

@@ -66,21 +66,33 @@ float moe_row_dot_avx2(const float *a, const float *b, ptrdiff_t dim);
 // `ld_out` apart; att and scores are the head's N×N block. head_dim must be a multiple of 8.
 // Each call copies its head's operands into a workspace owned by the calling thread.
 
+/// Memory a kernel asks the caches for while it computes, a share per step of its work: the
+/// operands of the call after it, which otherwise come back from memory when that call
+/// starts. A hint only: it changes no result, and any span (NULL start, 0 bytes) is valid.
+typedef struct {
+    const void *start;
+    ptrdiff_t bytes;
+} moe_prefetch_span;
+
 /// S = scale·Q·Kᵀ, att = softmax_rows(S), out = att·V (overwritten); att may be NULL when the
 /// probabilities are not needed (inference). `wide` (only on CPUs with AVX-512F) runs the
-/// products in AVX-512, with the same bits. Returns 0, or -1 when the per-thread workspace
-/// (≈ 3·N·hd floats) cannot be allocated: nothing is written then.
+/// products in AVX-512, with the same bits. The `ahead_count` spans of `ahead` are fetched
+/// into L2 over the call. Returns 0, or -1 when the per-thread workspace (≈ 3·N·hd floats)
+/// cannot be allocated: nothing is written then.
 int moe_attention_head_forward_avx2(
     float *out, ptrdiff_t ld_out, float *att, const float *q, const float *k, const float *v,
-    ptrdiff_t ld_qkv, ptrdiff_t tokens, ptrdiff_t head_dim, float scale, int wide);
-/// dq += scale·dS·K, dk += scale·dSᵀ·Q, dv += attᵀ·dout, with dS = att ⊙ (dA − rowsum(dA ⊙ att))
-/// and dA = dout·Vᵀ (both in the workspace); `wide` as for the forward. Returns 0, or -1
-/// when the per-thread workspace (≈ 4·N·hd + 3·N² floats) cannot be allocated: nothing is
-/// written then.
+    ptrdiff_t ld_qkv, ptrdiff_t tokens, ptrdiff_t head_dim, float scale, int wide,
+    const moe_prefetch_span *ahead, int ahead_count);
+/// dq (+)= scale·dS·K, dk (+)= scale·dSᵀ·Q, dv (+)= attᵀ·dout, with dS = att ⊙ (dA −
+/// rowsum(dA ⊙ att)) and dA = dout·Vᵀ (both in the workspace): added to what dq, dk, dv
+/// hold when `accumulate`, else stored as their sum with zeros would be (what they held is
+/// never read). `wide` and `ahead` as for the forward. Returns 0, or -1 when the per-thread
+/// workspace (≈ 4·N·hd + 3·N² floats) cannot be allocated: nothing is written then.
 int moe_attention_head_backward_avx2(
     float *dq, float *dk, float *dv, const float *dout, ptrdiff_t ld_out,
     const float *q, const float *k, const float *v, ptrdiff_t ld_qkv, const float *att,
-    ptrdiff_t tokens, ptrdiff_t head_dim, float scale, int wide);
+    ptrdiff_t tokens, ptrdiff_t head_dim, float scale, int wide, int accumulate,
+    const moe_prefetch_span *ahead, int ahead_count);
 
 // Single-precision GEMM in AVX-512F, for the CPUs that have it (gemm_avx512.c). Row-major,
 // as cblas_sgemm: C = alpha·op(A)·op(B) + beta·C with op(A) m×k, op(B) k×n, or with `bias`

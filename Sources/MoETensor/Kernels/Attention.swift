@@ -22,6 +22,8 @@ import CKernels
 /// at a time, A·V three; the backward's dA, dS, dQ likewise, in the workspace, and dK, dV from
 /// the columns of dS and A). Only the summation order differs from the OpenBLAS path, which
 /// stays the reference (`.portable`). A head's result never depends on the thread it ran on.
+/// While a fused head computes, it fetches share h/H of the next image's operands into L2
+/// (`HeadsAhead`): in a training step they come back from memory.
 
 /// Above this many tokens the per-head OpenBLAS products are large enough to pay for packing.
 public let fusedAttentionMaxTokens = 256
@@ -59,12 +61,17 @@ public func attentionForward(
             let v = q + 2 * dim
             // The row softmax runs inside (no separate softmax row for fused heads); a head
             // whose workspace could not be allocated runs the OpenBLAS path below.
-            if fused,
-                moe_attention_head_forward_avx2(
-                    out + b * n * dim + h * headDim, dim, att.map { $0 + bh * n * n }, q, k, v, 3 * dim, n,
-                    headDim, scale, wide) == 0
-            {
-                return
+            if fused {
+                let ahead = HeadsAhead(b: b, h: h, batch: batch, heads: heads)
+                let status = withUnsafeTemporaryAllocation(of: moe_prefetch_span.self, capacity: 3) { spans in
+                    spans[0] = ahead.share(of: qkv, floatsPerImage: n * 3 * dim)
+                    spans[1] = ahead.share(of: out, floatsPerImage: n * dim)
+                    spans[2] = ahead.nextHead(of: att.map(UnsafeRawPointer.init), floatsPerHead: n * n)
+                    return moe_attention_head_forward_avx2(
+                        out + b * n * dim + h * headDim, dim, att.map { $0 + bh * n * n }, q, k, v, 3 * dim, n,
+                        headDim, scale, wide, spans.baseAddress, 3)
+                }
+                if status == 0 { return }
             }
             guard let att else {
                 var probabilities = [Float](repeating: 0, count: n * n)
@@ -77,12 +84,14 @@ public func attentionForward(
     }
 }
 
-/// Accumulates into `dqkv` [B, N, 3D]. `datt` [B, H, N, N] is scratch for heads that run the
-/// OpenBLAS path (fused heads keep dS in their workspace and leave it untouched).
+/// Accumulates into `dqkv` [B, N, 3D], or with `accumulate` false overwrites it (bit for bit
+/// what accumulating onto zeros gives; what it held is never read). `datt` [B, H, N, N] is
+/// scratch for heads that run the OpenBLAS path (fused heads keep dS in their workspace and
+/// leave it untouched).
 public func attentionBackward(
     dqkv: UnsafeMutablePointer<Float>, datt: UnsafeMutablePointer<Float>,
     dout: UnsafePointer<Float>, qkv: UnsafePointer<Float>, att: UnsafePointer<Float>,
-    batch: Int, tokens: Int, dim: Int, heads: Int, path: KernelPath = .automatic
+    batch: Int, tokens: Int, dim: Int, heads: Int, accumulate: Bool = true, path: KernelPath = .automatic
 ) {
     let (n, headDim, scale) = attentionHeadShape(batch: batch, tokens: tokens, dim: dim, heads: heads)
     let fused = usesFusedAttention(path, tokens: n, headDim: headDim)
@@ -101,11 +110,23 @@ public func attentionBackward(
             let a = att + bh * n * n
             let da = datt + bh * n * n
             let dO = dout + b * n * dim + h * headDim
-            if fused,
-                moe_attention_head_backward_avx2(
-                    dq, dk, dv, dO, dim, q, k, v, 3 * dim, a, n, headDim, scale, wide) == 0
-            {
-                return
+            if fused {
+                let ahead = HeadsAhead(b: b, h: h, batch: batch, heads: heads)
+                let status = withUnsafeTemporaryAllocation(of: moe_prefetch_span.self, capacity: 4) { spans in
+                    spans[0] = ahead.share(of: qkv, floatsPerImage: n * 3 * dim)
+                    spans[1] = ahead.share(of: dqkv, floatsPerImage: n * 3 * dim)
+                    spans[2] = ahead.share(of: dout, floatsPerImage: n * dim)
+                    spans[3] = ahead.nextHead(of: att, floatsPerHead: n * n)
+                    return moe_attention_head_backward_avx2(
+                        dq, dk, dv, dO, dim, q, k, v, 3 * dim, a, n, headDim, scale, wide, accumulate ? 1 : 0,
+                        spans.baseAddress, 4)
+                }
+                if status == 0 { return }
+            }
+            if !accumulate {
+                for row in 0..<n {
+                    for part in 0..<3 { (dq + row * 3 * dim + part * dim).update(repeating: 0, count: headDim) }
+                }
             }
             // dA = dO · Vᵀ (overwrites the scratch), dV += Aᵀ · dO.
             gemm(
@@ -125,6 +146,28 @@ public func attentionBackward(
                 transA: true, transB: false, m: n, n: headDim, k: n,
                 alpha: scale, a: da, lda: n, b: q, ldb: 3 * dim, beta: 1, c: dk, ldc: 3 * dim)
         }
+    }
+}
+
+/// What head (b, h) asks the caches for while it computes (`moe_prefetch_span`): the heads
+/// of one image run one after another on a thread, and the activations come back from
+/// memory, so each head fetches share h/H of the next image's rows of an operand, or the next
+/// head's block of one kept per head. Past the last image or head: nothing.
+private struct HeadsAhead {
+    let b: Int, h: Int, batch: Int, heads: Int
+
+    func share(of operand: UnsafeRawPointer?, floatsPerImage: Int) -> moe_prefetch_span {
+        guard let operand, b + 1 < batch else { return moe_prefetch_span(start: nil, bytes: 0) }
+        let (from, to) = (h * floatsPerImage / heads, (h + 1) * floatsPerImage / heads)
+        let float = MemoryLayout<Float>.stride
+        return moe_prefetch_span(start: operand + float * ((b + 1) * floatsPerImage + from), bytes: float * (to - from))
+    }
+
+    func nextHead(of operand: UnsafeRawPointer?, floatsPerHead: Int) -> moe_prefetch_span {
+        let next = b * heads + h + 1
+        guard let operand, next < batch * heads else { return moe_prefetch_span(start: nil, bytes: 0) }
+        let float = MemoryLayout<Float>.stride
+        return moe_prefetch_span(start: operand + float * next * floatsPerHead, bytes: float * floatsPerHead)
     }
 }
 
