@@ -62,7 +62,7 @@ public struct AdamW: SingleStateOptimizer, Sendable {
         path: KernelPath = .automatic
     ) {
         let avx512 = path.usesAVX512
-        Parallel.forEachChunk(count: count, minimumPerThread: 1 << 15) { r in
+        OptimKernels.forEachUpdateChunk(count: count) { r in
             if avx512 {
                 let i = r.lowerBound
                 return moe_adamw_avx512(

@@ -38,7 +38,7 @@ public enum GradientClipping {
         store.updateEachTrainable { parameter in
             let n = parameter.grad.count
             parameter.grad.withUnsafeMutablePointer { g in
-                Parallel.forEachChunk(count: n, minimumPerThread: 1 << 15) { range in
+                OptimKernels.forEachUpdateChunk(count: n) { range in
                     for i in range { g[i] *= scale }
                 }
             }

@@ -8,6 +8,14 @@ import MoETensor
 enum OptimKernels {
     static let blockSize = 1 << 15
 
+    /// Runs an element-wise update of `count` elements over the worker threads, from 8 Ki
+    /// elements a thread: an attention layer's 128×384 weight is split too (it ran serially
+    /// at 32 Ki, the other thread idle).
+    @inline(__always)
+    static func forEachUpdateChunk(count: Int, _ body: (Range<Int>) -> Void) {
+        Parallel.forEachChunk(count: count, minimumPerThread: 1 << 13, body)
+    }
+
     /// (Σ a, Σ b) of `body` over consecutive blocks of `0..<count`, blocks spread over the
     /// worker threads, combined in block order.
     static func blockedSums(

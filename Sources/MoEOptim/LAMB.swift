@@ -81,7 +81,7 @@ public struct LAMB: SingleStateOptimizer, Sendable {
         }
         let scale = lr * trustRatio(weightNorm: weightSq.squareRoot(), updateNorm: updateSq.squareRoot())
         // Pass 2: recompute r (same expression, same values) and apply it.
-        Parallel.forEachChunk(count: count, minimumPerThread: 1 << 15) { r in
+        OptimKernels.forEachUpdateChunk(count: count) { r in
             var i = r.lowerBound
             while i + 8 <= r.upperBound {
                 let th = OptimKernels.load8(theta, i)

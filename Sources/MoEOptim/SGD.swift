@@ -45,7 +45,7 @@ public struct SGD: SingleStateOptimizer, Sendable {
             } else {
                 grad.withUnsafePointer { g in
                     p.value.withUnsafeMutablePointer { theta in
-                        Parallel.forEachChunk(count: count, minimumPerThread: 1 << 15) { r in
+                        OptimKernels.forEachUpdateChunk(count: count) { r in
                             for i in r {
                                 let gi = g[i] + wd * theta[i]
                                 theta[i] -= lr * gi
@@ -63,7 +63,7 @@ public struct SGD: SingleStateOptimizer, Sendable {
         buffer: UnsafeMutablePointer<Float>, count: Int, lr: Float, weightDecay wd: Float,
         momentum mu: Float, nesterov: Bool
     ) {
-        Parallel.forEachChunk(count: count, minimumPerThread: 1 << 15) { r in
+        OptimKernels.forEachUpdateChunk(count: count) { r in
             if nesterov {
                 for i in r {
                     let gi = grad[i] + wd * theta[i]
