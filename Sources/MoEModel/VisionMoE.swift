@@ -118,14 +118,16 @@ public final class VisionMoE {
         let x = streams[0].pointer
         withPositions(pass) { pos in
             store.withValue(classToken) { cls in
-                for i in 0..<b {
-                    let row = x + i * pass.tokens * d
-                    for c in 0..<d { row[c] = cls[c] + pos[c] }
-                    for p in 0..<np {
-                        let dst = row + (1 + p) * d
-                        let src = patchTokens.readPointer + (i * np + p) * d
-                        let pp = pos + (1 + p) * d
-                        for c in 0..<d { dst[c] = src[c] + pp[c] }
+                Parallel.forEachChunk(count: b, minimumPerThread: 8) { images in
+                    for i in images {
+                        let row = x + i * pass.tokens * d
+                        for c in 0..<d { row[c] = cls[c] + pos[c] }
+                        for p in 0..<np {
+                            let dst = row + (1 + p) * d
+                            let src = patchTokens.readPointer + (i * np + p) * d
+                            let pp = pos + (1 + p) * d
+                            for c in 0..<d { dst[c] = src[c] + pp[c] }
+                        }
                     }
                 }
             }
@@ -279,12 +281,19 @@ public final class VisionMoE {
     /// Class token, positions and patch embedding gradients from ∂L/∂x0 [B, N, D].
     private func backwardEmbedding(_ pass: Pass, dx: UnsafePointer<Float>) {
         let (b, np, d) = (pass.batch, pass.patchCount, config.width)
-        let dpos = scratch.buffer(.positions, count: pass.tokens * d)
-        let dtokens = scratch.buffer(.tokens, count: b * np * d)
-        for i in 0..<b {
-            let row = dx + i * pass.tokens * d
-            for j in 0..<(pass.tokens * d) { dpos[j] += row[j] }
-            (dtokens + i * np * d).update(from: row + d, count: np * d)
+        let width = pass.tokens * d
+        let dpos = scratch.buffer(.positions, count: width)
+        let dtokens = scratch.uninitialized(.tokens, count: b * np * d)
+        // Each thread sums its columns over the images in order, so the sums do not depend
+        // on the threads.
+        Parallel.forEachChunk(count: width, minimumPerThread: 2048) { columns in
+            for i in 0..<b {
+                let row = dx + i * width
+                for j in columns { dpos[j] += row[j] }
+            }
+        }
+        Parallel.forEachChunk(count: b, minimumPerThread: 8) { images in
+            for i in images { (dtokens + i * np * d).update(from: dx + i * width + d, count: np * d) }
         }
         store.withGradIfTrainable(classToken) { dcls in
             guard let dcls else { return }

@@ -106,19 +106,23 @@ private func forEachByDestination(
         for i in 0..<count { body(i, Int(rowIndices[i])) }
         return
     }
-    // Counting sort of i by r: row r's sources are sources[starts[r]..<starts[r + 1]].
+    // Counting sort of i by r: row r's sources are sources[starts[r]..<starts[r + 1]]. Through
+    // buffer pointers: array subscripts checked bounds and uniqueness per index (0.3 % of a
+    // bench-tiny step, serial, with the other thread idle).
     var starts = [Int](repeating: 0, count: rows + 1)
-    for i in 0..<count { starts[Int(rowIndices[i]) + 1] += 1 }
-    for r in 0..<rows { starts[r + 1] += starts[r] }
-    var next = starts
     var sources = [Int](repeating: 0, count: count)
-    for i in 0..<count {
-        let r = Int(rowIndices[i])
-        sources[next[r]] = i
-        next[r] += 1
-    }
-    starts.withUnsafeBufferPointer { starts in
-        sources.withUnsafeBufferPointer { sources in
+    starts.withUnsafeMutableBufferPointer { starts in
+        sources.withUnsafeMutableBufferPointer { sources in
+            for i in 0..<count { starts[Int(rowIndices[i]) + 1] += 1 }
+            for r in 0..<rows { starts[r + 1] += starts[r] }
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: rows) { next in
+                _ = next.initialize(from: starts[0..<rows])
+                for i in 0..<count {
+                    let r = Int(rowIndices[i])
+                    sources[next[r]] = i
+                    next[r] += 1
+                }
+            }
             Parallel.forEachChunk(count: rows, minimumPerThread: max(1, 16384 / dim)) { block in
                 for r in block {
                     for j in starts[r]..<starts[r + 1] { body(sources[j], r) }
