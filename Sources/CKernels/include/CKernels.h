@@ -54,6 +54,12 @@ void moe_layernorm_backward_avx2(
     float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight,
     const float *mean, const float *rstd, ptrdiff_t rows, ptrdiff_t dim);
 
+// Row softmax (softmax_avx2.c), bit for bit Softmax.swift's softmaxRow.
+
+/// out[r, :] = softmax(in[r, :]) for rows × cols floats (out may equal in); a row whose
+/// maximum is not finite becomes NaN.
+void moe_softmax_rows_avx2(float *out, const float *in, ptrdiff_t rows, ptrdiff_t cols);
+
 // Token dispatch rows (dispatch_avx.c), bit for bit Dispatch.swift's portable kernels.
 
 /// dst[j] = (accumulate ? dst[j] : 0) + scale·src[j] for j < dim, in AVX-512F.

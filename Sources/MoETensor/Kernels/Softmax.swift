@@ -1,3 +1,5 @@
+import CKernels
+
 /// Row-wise softmax.
 ///
 ///     forward:  p[r,c] = e^{x[r,c] − max_r} / Σ_c e^{x[r,c] − max_r}
@@ -7,13 +9,18 @@
 /// B·N router rows over C = E experts). Entries may be −∞ (masked; probability exactly 0)
 /// as long as each row has at least one finite entry.
 
-/// `out[r, :] = softmax(inp[r, :])`.
+/// `out[r, :] = softmax(inp[r, :])`. `path: .automatic` runs `moe_softmax_rows_avx2` on CPUs
+/// with AVX2: the same operations eight lanes wide, bit for bit.
 public func softmaxForward(
-    out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int, cols: Int
+    out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int, cols: Int,
+    path: KernelPath = .automatic
 ) {
     precondition(rows >= 0 && cols > 0, "softmax: bad shape")
+    let avx2 = path.usesAVX2
     Profiler.measure(.softmax, "rows \(rows)×\(cols) forward") {
         Parallel.forEachChunk(count: rows, minimumPerThread: max(1, 8192 / cols)) { range in
+            let first = range.lowerBound
+            if avx2 { return moe_softmax_rows_avx2(out + first * cols, inp + first * cols, range.count, cols) }
             for r in range { softmaxRow(out: out + r * cols, inp: inp + r * cols, cols: cols) }
         }
     }
