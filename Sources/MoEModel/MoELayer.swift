@@ -58,6 +58,7 @@ struct MoELayer {
         let gates = ScratchBuffer()  // [T, K]
         let tokenOfAssignment = IndexBuffer()  // [T·K] sorted by expert
         let slotOfAssignment = IndexBuffer()  // [T·K] index t·K + k into gates
+        let positionsOfToken = IndexBuffer()  // [T, K] each token's positions, ascending
         let sortedGates = ScratchBuffer()  // [T·K]
         let expertInput = ScratchBuffer()  // [T·K, D]
         let expertActivation = ScratchBuffer()  // [T·K, F] (the pre-activation until GELU)
@@ -70,6 +71,10 @@ struct MoELayer {
         /// Experts the last pass's router covers (E_t) and experts picked per token (K_t).
         var experts = 0
         var topK = 0
+        /// Each token's K positions in the grouped rows, for the dispatch kernels.
+        func rowSources(rows: Int) -> RowSources {
+            RowSources(sources: positionsOfToken.readPointer, rows: rows, perRow: topK)
+        }
         /// How many tokens each expert received in the last forward pass.
         var expertLoad: [Int] { (0..<(expertOffsets.count - 1)).map { expertOffsets[$0 + 1] - expertOffsets[$0] } }
     }
@@ -137,10 +142,12 @@ struct MoELayer {
         cache.tokenOfAssignment.resize(assignments)
         cache.slotOfAssignment.resize(assignments)
         cache.sortedGates.resize(assignments)
+        cache.positionsOfToken.resize(assignments)
         var offsets = [Int](repeating: 0, count: e + 1)
         let picked = cache.picked.pointer
         let (tokenOf, slotOf) = (cache.tokenOfAssignment.pointer, cache.slotOfAssignment.pointer)
         let (sortedGates, gates) = (cache.sortedGates.pointer, cache.gates.readPointer)
+        let positionsOf = cache.positionsOfToken.pointer
         // Through buffer pointers: array subscripts checked uniqueness and bounds per
         // assignment (0.3 % of a bench-tiny step, with the other thread idle).
         offsets.withUnsafeMutableBufferPointer { offsets in
@@ -148,13 +155,23 @@ struct MoELayer {
             for j in 0..<e { offsets[j + 1] += offsets[j] }
             withUnsafeTemporaryAllocation(of: Int.self, capacity: e) { cursor in
                 _ = cursor.initialize(from: offsets[0..<e])
-                for a in 0..<assignments {
-                    let expert = Int(picked[a])
-                    let position = cursor[expert]
-                    cursor[expert] = position + 1
-                    tokenOf[position] = Int32(a / k)
-                    slotOf[position] = Int32(a)
-                    sortedGates[position] = gates[a]
+                // Token by token: a / k per assignment was an integer division each.
+                for token in 0..<rows {
+                    for a in token * k..<(token + 1) * k {
+                        let expert = Int(picked[a])
+                        let position = cursor[expert]
+                        cursor[expert] = position + 1
+                        tokenOf[position] = Int32(token)
+                        slotOf[position] = Int32(a)
+                        sortedGates[position] = gates[a]
+                        // Insertion into the token's ascending list of K.
+                        var slot = a
+                        while slot > token * k && positionsOf[slot - 1] > Int32(position) {
+                            positionsOf[slot] = positionsOf[slot - 1]
+                            slot -= 1
+                        }
+                        positionsOf[slot] = Int32(position)
+                    }
                 }
             }
         }
@@ -180,11 +197,11 @@ struct MoELayer {
             runLocalExperts(
                 store, inp: inp, assignments: assignments, offsets: offsets, training: training, cache: cache)
         }
-        Parallel.zero(out, count: rows * dim)
+        // Every token has K rows, so `out` is overwritten (no pass zeroing it first).
         scatterAddRowsForward(
             dst: out, src: cache.expertOutput.readPointer,
             rowIndices: cache.tokenOfAssignment.readPointer, scale: cache.sortedGates.readPointer,
-            count: assignments, dim: dim)
+            count: assignments, dim: dim, sources: cache.rowSources(rows: rows), accumulating: false)
     }
 
     /// Every expert with rows runs here: its MLP on its group, blocks of rows on the worker
@@ -242,7 +259,7 @@ struct MoELayer {
             store, dOutputs: dOutputs, rows: rows, cache: cache, scratch: scratch, outputGradients: outputGradients)
         gatherRowsBackward(
             dsrc: dinp, dout: dInputs, rowIndices: cache.tokenOfAssignment.readPointer,
-            count: assignments, dim: dim)
+            count: assignments, dim: dim, sources: cache.rowSources(rows: rows))
         Profiler.measure(.routing, "backward: gates → p") {
             routerBackward(
                 store, dinp: dinp, dSortedGates: dSortedGates, inp: inp, rows: rows, cache: cache,

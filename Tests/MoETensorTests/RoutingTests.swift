@@ -192,6 +192,37 @@ import Testing
         #expect(first == nil, "differs first at \(first ?? -1)")
     }
 
+    /// Given each row's sources (`RowSources`: K routed rows per token, as the MoE layer lists
+    /// them), the kernels add in the counting sort's order, bit for bit; the scatter-add
+    /// overwriting (`accumulating: false`, over NaN) gives what adding into zeros gives.
+    @Test(arguments: [KernelPath.automatic, .portable], [21, 128])
+    func givenRowSourcesMatchTheCountingSort(path: KernelPath, dim: Int) {
+        let (tokens, k) = (600, 4)
+        let n = tokens * k
+        let indices = (0..<n).map { Int32(($0 * 7919) % n % tokens) }
+        var sources = [Int32]()
+        for token in 0..<tokens { sources += (0..<n).filter { indices[$0] == token }.map(Int32.init) }
+        #expect(sources.count == n)
+        let (src, scale) = (randomTensorValues(count: n * dim, seed: 107), randomTensorValues(count: n, seed: 108))
+        var (sorted, given) = ([Float](repeating: 0, count: tokens * dim), [Float](repeating: .nan, count: tokens * dim))
+        scatterAddRowsForward(
+            dst: &sorted, src: src, rowIndices: indices, scale: scale, count: n, dim: dim, path: path)
+        var (gatheredSorted, gatheredGiven) = (
+            randomTensorValues(count: tokens * dim, seed: 109), randomTensorValues(count: tokens * dim, seed: 109)
+        )
+        gatherRowsBackward(dsrc: &gatheredSorted, dout: src, rowIndices: indices, count: n, dim: dim, path: path)
+        sources.withUnsafeBufferPointer { list in
+            let rows = RowSources(sources: list.baseAddress!, rows: tokens, perRow: k)
+            scatterAddRowsForward(
+                dst: &given, src: src, rowIndices: indices, scale: scale, count: n, dim: dim, sources: rows,
+                accumulating: false, path: path)
+            gatherRowsBackward(
+                dsrc: &gatheredGiven, dout: src, rowIndices: indices, count: n, dim: dim, sources: rows, path: path)
+        }
+        #expect(given.map(\.bitPattern) == sorted.map(\.bitPattern))
+        #expect(gatheredGiven.map(\.bitPattern) == gatheredSorted.map(\.bitPattern))
+    }
+
     @Test func scatterAddBackwardWithoutScaleUsesOne() {
         let n = rowIndices.count
         let ddst = randomTensorValues(count: sourceRows * dim, seed: 97)
