@@ -204,7 +204,9 @@ import Testing
         for token in 0..<tokens { sources += (0..<n).filter { indices[$0] == token }.map(Int32.init) }
         #expect(sources.count == n)
         let (src, scale) = (randomTensorValues(count: n * dim, seed: 107), randomTensorValues(count: n, seed: 108))
-        var (sorted, given) = ([Float](repeating: 0, count: tokens * dim), [Float](repeating: .nan, count: tokens * dim))
+        var (sorted, given) = (
+            [Float](repeating: 0, count: tokens * dim), [Float](repeating: .nan, count: tokens * dim)
+        )
         scatterAddRowsForward(
             dst: &sorted, src: src, rowIndices: indices, scale: scale, count: n, dim: dim, path: path)
         var (gatheredSorted, gatheredGiven) = (
