@@ -5,7 +5,8 @@
 //                                         panel; packing it k-major measured 4–45 % slower)
 //         for each panel: a 12×32 tile of C in 24 zmm accumulators, one FMA chain per element
 // Software prefetches in the tile (the bench-tiny step −8 %): C's and the factor's lines during
-// its first inner rows, and a transposed A's rows (activations back from memory) 24 rows ahead.
+// its first inner rows, and a transposed A's rows (activations back from memory) 24 rows ahead;
+// in the packing, B's rows ahead of the loads.
 #include "CKernels.h"
 #include "workspace.h"
 
@@ -150,35 +151,45 @@ MOE_AVX512_INLINE void transpose16(__m512 v[16]) {
 }
 
 /// B's rows p0..<p0+kb as 32-column panels, zero-padded: panel j holds columns 32j..<32j+32,
-/// one 32-float row per inner row.
+/// one 32-float row per inner row. B's rows come back from memory (a weight on its first use
+/// in a step): read in order and asked for ahead, they no longer stall the packing (its share
+/// of a step's samples 7.6 → 4.5 %).
 MOE_AVX512 static void pack_b(
     float *bp, int trans_b, ptrdiff_t n, ptrdiff_t kb, const float *b, ptrdiff_t ldb) {
     ptrdiff_t panels = (n + NR - 1) / NR;
+    if (!trans_b) {
+        // Row by row across the panels, row p + 8 asked for at row p. Masked loads zero the
+        // padding; a 128-byte memcpy per row measured as a libc call each.
+        for (ptrdiff_t p = 0; p < kb; p++) {
+            const float *row = b + p * ldb;
+            for (ptrdiff_t j = 0; j < panels; j++) {
+                ptrdiff_t width = n - j * NR < NR ? n - j * NR : NR;
+                float *panel = bp + j * kb * NR + p * NR;
+                _mm_prefetch((const char *)(row + 8 * ldb + j * NR), _MM_HINT_T0);
+                _mm_prefetch((const char *)(row + 8 * ldb + j * NR + 16), _MM_HINT_T0);
+                _mm512_store_ps(panel, _mm512_maskz_loadu_ps(moe_lanes16(width), row + j * NR));
+                _mm512_store_ps(panel + 16, _mm512_maskz_loadu_ps(moe_lanes16(width - 16), row + j * NR + 16));
+            }
+        }
+        return;
+    }
+    // Sixteen of B's rows by sixteen inner rows at a time, transposed in registers, each row's
+    // next four lines asked for ahead. A panel of at most 16 columns is read one zmm wide
+    // (`tile`): its second half is left unwritten.
     for (ptrdiff_t j = 0; j < panels; j++) {
         ptrdiff_t width = n - j * NR < NR ? n - j * NR : NR;
         float *panel = bp + j * kb * NR;
-        if (!trans_b) {
-            // Masked loads zero the padding; a 128-byte memcpy per row measured as a libc call each.
-            __mmask16 mask0 = moe_lanes16(width), mask1 = moe_lanes16(width - 16);
-            for (ptrdiff_t p = 0; p < kb; p++) {
-                const float *row = b + p * ldb + j * NR;
-                _mm512_store_ps(panel + p * NR, _mm512_maskz_loadu_ps(mask0, row));
-                _mm512_store_ps(panel + p * NR + 16, _mm512_maskz_loadu_ps(mask1, row + 16));
-            }
-        } else {
-            // Sixteen of B's rows by sixteen inner rows at a time, transposed in registers.
-            // A panel of at most 16 columns is read one zmm wide (`tile`): its second half is
-            // left unwritten.
-            for (int half = 0; half < 2 && width > 16 * half; half++) {
-                ptrdiff_t first = j * NR + 16 * half, rows = width - 16 * half;
-                for (ptrdiff_t p = 0; p < kb; p += 16) {
-                    __mmask16 read = moe_lanes16(kb - p);
-                    __m512 v[16];
-                    for (int i = 0; i < 16; i++)
-                        v[i] = _mm512_maskz_loadu_ps(i < rows ? read : 0, i < rows ? b + (first + i) * ldb + p : b);
-                    transpose16(v);
-                    for (ptrdiff_t q = 0; q < 16 && p + q < kb; q++) _mm512_store_ps(panel + (p + q) * NR + 16 * half, v[q]);
+        for (int half = 0; half < 2 && width > 16 * half; half++) {
+            ptrdiff_t first = j * NR + 16 * half, rows = width - 16 * half;
+            for (ptrdiff_t p = 0; p < kb; p += 16) {
+                __mmask16 read = moe_lanes16(kb - p);
+                __m512 v[16];
+                for (int i = 0; i < 16; i++) {
+                    if (i < rows) _mm_prefetch((const char *)(b + (first + i) * ldb + p + 64), _MM_HINT_T0);
+                    v[i] = _mm512_maskz_loadu_ps(i < rows ? read : 0, i < rows ? b + (first + i) * ldb + p : b);
                 }
+                transpose16(v);
+                for (ptrdiff_t q = 0; q < 16 && p + q < kb; q++) _mm512_store_ps(panel + (p + q) * NR + 16 * half, v[q]);
             }
         }
     }
