@@ -164,15 +164,18 @@ struct MoELayer {
                         tokenOf[position] = Int32(token)
                         slotOf[position] = Int32(a)
                         sortedGates[position] = gates[a]
-                        // Insertion into the token's ascending list of K.
-                        var slot = a
-                        while slot > token * k && positionsOf[slot - 1] > Int32(position) {
-                            positionsOf[slot] = positionsOf[slot - 1]
-                            slot -= 1
-                        }
-                        positionsOf[slot] = Int32(position)
                     }
                 }
+            }
+        }
+        // Each token's positions in ascending order: appended while the positions ascend (an
+        // insertion per assignment mispredicted its branches).
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: rows) { filled in
+            filled.initialize(repeating: 0)
+            for position in 0..<assignments {
+                let token = Int(tokenOf[position])
+                positionsOf[token * k + Int(filled[token])] = Int32(position)
+                filled[token] += 1
             }
         }
         cache.expertOffsets = offsets
