@@ -36,7 +36,24 @@ MOE_EXACT_AVX2 float moe_row_dot_avx2(const float *a, const float *b, ptrdiff_t 
     return s;
 }
 
+MOE_EXACT_AVX512 void moe_gather_rows_avx512(
+    float *out, const float *src, const int32_t *row_indices, ptrdiff_t count, ptrdiff_t dim) {
+    enum { AHEAD = 4 };
+    for (ptrdiff_t i = 0; i < count; i++) {
+        if (i + AHEAD < count) {
+            const char *next = (const char *)(src + (ptrdiff_t)row_indices[i + AHEAD] * dim);
+            for (ptrdiff_t b = 0; b < dim * (ptrdiff_t)sizeof(float); b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
+        }
+        const float *row = src + (ptrdiff_t)row_indices[i] * dim;
+        float *to = out + i * dim;
+        ptrdiff_t j = 0;
+        for (; j + 16 <= dim; j += 16) _mm512_storeu_ps(to + j, _mm512_loadu_ps(row + j));
+        for (; j < dim; j++) to[j] = row[j];
+    }
+}
+
 #else
+void moe_gather_rows_avx512(float *out, const float *src, const int32_t *row_indices, ptrdiff_t count, ptrdiff_t dim) {}
 void moe_row_add_scaled_avx512(float *dst, const float *src, float scale, ptrdiff_t dim, int accumulate) {}
 float moe_row_dot_avx2(const float *a, const float *b, ptrdiff_t dim) { return 0; }
 #endif

@@ -19,25 +19,25 @@ import Synchronization
 enum GroupedLinear {
     /// Writes `activation` (a; h first, then GELU of it in place), `derivative` (GELU′(h), when
     /// given: training) and `out` (y) for every grouped row. x [T·K, D], a [T·K, F], y [T·K, D].
-    /// `gather(rows)`, when given, first writes those rows of x, on the thread that then
-    /// multiplies them, so they are in L2 for the first GEMM. `owner` names the profiler row.
+    /// x is `inp`, or with a `gather` each block's rows gathered just before its first GEMM, on
+    /// the thread that multiplies them (`ExpertGather`). `owner` names the profiler row.
     static func forwardMLP(
         out: UnsafeMutablePointer<Float>, activation: UnsafeMutablePointer<Float>,
         derivative: UnsafeMutablePointer<Float>?,
         inp: UnsafePointer<Float>, w1: UnsafePointer<Float>, b1: UnsafePointer<Float>,
         w2: UnsafePointer<Float>, b2: UnsafePointer<Float>, dim: Int, hiddenDim f: Int, offsets: [Int],
-        owner: String = "experts", gather: ((_ rows: Range<Int>) -> Void)? = nil
+        owner: String = "experts", gather: ExpertGather? = nil
     ) {
         let rows = offsets.last ?? 0
         Profiler.measure(
             .gemm, "\(owner) Σ\(rows)×\(f)×\(dim) \(gather == nil ? "" : "gather + ")MLP forward (2 GEMMs + GELU)",
             flops: 4 * Double(rows * dim * f), opaque: true
         ) {
-            forEachBlockConcurrently(offsets, dim: dim, hiddenDim: f) { j, start, n, whole in
-                gather?(start..<start + n)
+            forEachBlockConcurrently(offsets, dim: dim, hiddenDim: f) { j, start, n, whole, worker in
+                let x = gather?.rows(start..<start + n, worker: worker, dim: dim) ?? inp + start * dim
                 let a = activation + start * f
                 linearBlock(
-                    out: a, inp: inp + start * dim, weight: w1 + j * dim * f, bias: b1 + j * f, rows: n, inDim: dim,
+                    out: a, inp: x, weight: w1 + j * dim * f, bias: b1 + j * f, rows: n, inDim: dim,
                     outDim: f, whole: whole)
                 if let derivative {
                     geluForward(out: a, derivative: derivative + start * f, inp: a, count: n * f)
@@ -89,14 +89,20 @@ enum GroupedLinear {
                     dinp: dx, dout: dh, weight: w1 + j * dim * f, rows: n, inDim: dim, outDim: f,
                     whole: whole)
             }
+            /// Every block's ∂L/∂h and ∂L/∂x, blocks on any thread.
+            func allRowGradients() {
+                forEachBlockConcurrently(offsets, dim: dim, hiddenDim: f) { j, start, n, whole, _ in
+                    rowGradients(j, start, n, whole)
+                }
+            }
             let learns = dw1 != nil || db1 != nil || dw2 != nil || db2 != nil
-            guard learns else { return forEachBlockConcurrently(offsets, dim: dim, hiddenDim: f, rowGradients) }
+            guard learns else { return allRowGradients() }
             // Whole experts per thread balance only when none holds more than a thread's share.
             let largest = (0..<offsets.count - 1).map { offsets[$0 + 1] - offsets[$0] }.max() ?? 0
             guard largest * Parallel.threads <= rows else {
                 // Every block on any thread, then each learning expert's weight gradients
                 // summed over all its rows at once.
-                forEachBlockConcurrently(offsets, dim: dim, hiddenDim: f, rowGradients)
+                allRowGradients()
                 return forEachGroupConcurrently(offsets) { j, start, n in
                     guard trainable?[j] ?? true else { return }
                     linearBackward(
@@ -148,18 +154,19 @@ enum GroupedLinear {
         forEachGroup(offsets) { j, _, _ in groups.append(j) }
         let size = { (j: Int) in offsets[j + 1] - offsets[j] }
         groups.sort { size($0) != size($1) ? size($0) > size($1) : $0 < $1 }
-        claimConcurrently(groups.count) { g in body(groups[g], offsets[groups[g]], size(groups[g])) }
+        claimConcurrently(groups.count) { g, _ in body(groups[g], offsets[groups[g]], size(groups[g])) }
     }
 
-    /// Calls `body(i)` for `i` in `0..<count`, in order of claiming: each worker thread takes
-    /// the next unclaimed index until none is left, so uneven items balance themselves.
-    private static func claimConcurrently(_ count: Int, _ body: (Int) -> Void) {
+    /// Calls `body(i, worker)` for `i` in `0..<count`, in order of claiming: each worker
+    /// thread (`worker` < `Parallel.threads`) takes the next unclaimed index until none is
+    /// left, so uneven items balance themselves.
+    private static func claimConcurrently(_ count: Int, _ body: (_ i: Int, _ worker: Int) -> Void) {
         let next = Atomic<Int>(0)
-        Parallel.forEach(count: min(Parallel.threads, count)) { _ in
+        Parallel.forEach(count: min(Parallel.threads, count)) { worker in
             while true {
                 let i = next.add(1, ordering: .relaxed).oldValue
                 guard i < count else { return }
-                body(i)
+                body(i, worker)
             }
         }
     }
@@ -190,18 +197,20 @@ enum GroupedLinear {
         product(false, true, rows, inDim, outDim, 1, dout, outDim, weight, outDim, 0, nil, factor, dinp, inDim)
     }
 
-    /// Calls `body(j, start, rows, whole)` for every block of rows of every expert `j` on the
-    /// worker threads, which claim blocks in expert order.
+    /// Calls `body(j, start, rows, whole, worker)` for every block of rows of every expert `j`
+    /// on the worker threads, which claim blocks in expert order.
     private static func forEachBlockConcurrently(
         _ offsets: [Int], dim: Int, hiddenDim f: Int,
-        _ body: (_ j: Int, _ start: Int, _ rows: Int, _ whole: Bool) -> Void
+        _ body: (_ j: Int, _ start: Int, _ rows: Int, _ whole: Bool, _ worker: Int) -> Void
     ) {
         var blocks: [(j: Int, start: Int, rows: Int, whole: Bool)] = []
         forEachGroup(offsets) { j, start, n in
             let (split, whole) = rowBlocks(rows: n, dim: dim, hiddenDim: f)
             for rows in split { blocks.append((j, start + rows.lowerBound, rows.count, whole)) }
         }
-        claimConcurrently(blocks.count) { b in body(blocks[b].j, blocks[b].start, blocks[b].rows, blocks[b].whole) }
+        claimConcurrently(blocks.count) { b, worker in
+            body(blocks[b].j, blocks[b].start, blocks[b].rows, blocks[b].whole, worker)
+        }
     }
 
     /// The blocks of an expert's `n` rows: the `gemmRowBlocks` of its products (at most

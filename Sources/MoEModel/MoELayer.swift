@@ -64,6 +64,7 @@ struct MoELayer {
         let expertActivation = ScratchBuffer()  // [T·K, F] (the pre-activation until GELU)
         let expertActivationDerivative = ScratchBuffer()  // [T·K, F] GELU' (training only)
         let expertOutput = ScratchBuffer()  // [T·K, D]
+        let workerRows = WorkerRows()  // the experts' input rows of a block, per worker thread
         var expertOffsets: [Int] = []  // [E + 1]
         /// The group's rows run here, when the last training pass was expert-parallel.
         let remote = RemoteExpertCache()
@@ -214,17 +215,25 @@ struct MoELayer {
         cache: Cache
     ) {
         if training { cache.expertActivationDerivative.resize(assignments * hidden) }
-        let (grouped, tokenOf) = (cache.expertInput.pointer, cache.tokenOfAssignment.readPointer)
+        let gather = expertGather(inp: inp, training: training, cache: cache)
         store.withValues(w1, b1, w2, b2) { w1, b1, w2, b2 in
             GroupedLinear.forwardMLP(
                 out: cache.expertOutput.pointer, activation: cache.expertActivation.pointer,
                 derivative: training ? cache.expertActivationDerivative.pointer : nil,
-                inp: grouped, w1: w1, b1: b1, w2: w2, b2: b2, dim: dim, hiddenDim: hidden, offsets: offsets
-            ) { rows in
-                gatherRowsForward(
-                    out: grouped + rows.lowerBound * dim, src: inp, rowIndices: tokenOf + rows.lowerBound,
-                    count: rows.count, dim: dim)
-            }
+                inp: gather.grouped, w1: w1, b1: b1, w2: w2, b2: b2, dim: dim, hiddenDim: hidden, offsets: offsets,
+                gather: gather)
+        }
+    }
+
+    /// The experts' input rows gathered from the layer's tokens `inp` block by block
+    /// (`ExpertGather`): kept for the backward when `training`, else in the workers' rows.
+    private func expertGather(inp: UnsafePointer<Float>, training: Bool, cache: Cache) -> ExpertGather {
+        if !training { cache.workerRows.prepare(workers: Parallel.threads, dim: dim) }
+        let tokenOf = cache.tokenOfAssignment.readPointer
+        return ExpertGather(grouped: cache.expertInput.pointer, workerRows: training ? nil : cache.workerRows) {
+            rows, into in
+            gatherRowsForward(
+                out: into, src: inp, rowIndices: tokenOf + rows.lowerBound, count: rows.count, dim: self.dim)
         }
     }
 

@@ -157,8 +157,8 @@ import Testing
         #expect(writtenScale.map(\.bitPattern) == dscale.map(\.bitPattern))
     }
 
-    /// The wide rows (AVX-512 scaled adds, AVX2 dot products) are the portable kernels' bit for
-    /// bit: all three accumulating kernels and the writing backward, at a width with a tail
+    /// The wide rows (AVX-512 copies and scaled adds, AVX2 dot products) are the portable
+    /// kernels' bit for bit: the gather, all three accumulating kernels and the writing backward, at a width with a tail
     /// of < 8 and at 128, over enough routed rows (2,000, indices repeating) to run threaded.
     @Test(.enabled(if: KernelPath.hasAVX512, "the CPU has no AVX-512F"), arguments: [21, 128])
     func wideRowsMatchPortableBitForBit(dim: Int) {
@@ -170,6 +170,8 @@ import Testing
         let scale = randomTensorValues(count: n, seed: 102)
         var results: [[Float]] = []
         for path in [KernelPath.automatic, .portable] {
+            var copied = [Float](repeating: .nan, count: n * dim)
+            gatherRowsForward(out: &copied, src: ddst, rowIndices: indices, count: n, dim: dim, path: path)
             var gathered = randomTensorValues(count: tokens * dim, seed: 103)
             gatherRowsBackward(dsrc: &gathered, dout: src, rowIndices: indices, count: n, dim: dim, path: path)
             var scattered = randomTensorValues(count: tokens * dim, seed: 104)
@@ -186,7 +188,7 @@ import Testing
                 dsrc: &written, dscale: &writtenScale, ddst: ddst, src: src, rowIndices: indices, scale: scale,
                 count: n,
                 dim: dim, accumulating: false, path: path)
-            results.append(gathered + scattered + dsrc + dscale + written + writtenScale)
+            results.append(copied + gathered + scattered + dsrc + dscale + written + writtenScale)
         }
         let first = results[0].indices.first { results[0][$0].bitPattern != results[1][$0].bitPattern }
         #expect(first == nil, "differs first at \(first ?? -1)")

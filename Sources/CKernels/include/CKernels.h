@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,6 +65,9 @@ void moe_softmax_rows_avx2(float *out, const float *in, ptrdiff_t rows, ptrdiff_
 
 /// dst[j] = (accumulate ? dst[j] : 0) + scale·src[j] for j < dim, in AVX-512F.
 void moe_row_add_scaled_avx512(float *dst, const float *src, float scale, ptrdiff_t dim, int accumulate);
+/// out[i] = src[row_indices[i]] (rows of dim floats) for i < count, each source row asked
+/// for a few rows ahead, in AVX-512F.
+void moe_gather_rows_avx512(float *out, const float *src, const int32_t *row_indices, ptrdiff_t count, ptrdiff_t dim);
 /// Σ a[j]·b[j] in eight-lane partial sums, their lanes then added from lane 0 up, in AVX2.
 float moe_row_dot_avx2(const float *a, const float *b, ptrdiff_t dim);
 

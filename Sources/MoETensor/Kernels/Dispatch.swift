@@ -19,11 +19,17 @@ import CKernels
 /// `out[i, :] = src[rowIndices[i], :]`.
 public func gatherRowsForward(
     out: UnsafeMutablePointer<Float>, src: UnsafePointer<Float>,
-    rowIndices: UnsafePointer<Int32>, count: Int, dim: Int
+    rowIndices: UnsafePointer<Int32>, count: Int, dim: Int, path: KernelPath = .automatic
 ) {
     precondition(count >= 0 && dim > 0, "gatherRows: bad shape")
+    let wide = path.usesAVX512
     Profiler.measure(.dispatch, "gather forward") {
         Parallel.forEachChunk(count: count, minimumPerThread: max(1, 16384 / dim)) { range in
+            if wide {
+                for i in range { precondition(rowIndices[i] >= 0, "gatherRows: negative row index") }
+                let first = range.lowerBound
+                return moe_gather_rows_avx512(out + first * dim, src, rowIndices + first, range.count, dim)
+            }
             for i in range {
                 let r = Int(rowIndices[i])
                 precondition(r >= 0, "gatherRows: negative row index")
