@@ -158,8 +158,9 @@ import Testing
     }
 
     /// The wide rows (AVX-512 copies and scaled adds, AVX2 dot products) are the portable
-    /// kernels' bit for bit: the gather, all three accumulating kernels and the writing backward, at a width with a tail
-    /// of < 8 and at 128, over enough routed rows (2,000, indices repeating) to run threaded.
+    /// kernels' bit for bit: the gather, all three accumulating kernels and the writing
+    /// backward, at a width with a tail of < 8 and at 128, over enough routed rows (2,000,
+    /// indices repeating) to run threaded.
     @Test(.enabled(if: KernelPath.hasAVX512, "the CPU has no AVX-512F"), arguments: [21, 128])
     func wideRowsMatchPortableBitForBit(dim: Int) {
         let (n, tokens) = (2_000, 600)
