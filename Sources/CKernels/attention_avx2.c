@@ -14,7 +14,8 @@
 // In a training step the operands come back from memory, not from L2 (the whole layer's
 // activations are tens of MB); a head that fetched its own as it started measured 5.2 µs
 // against 2.6 on warm caches, so each call also fetches the spans its caller names (the next
-// image's rows), a share per six query rows.
+// image's rows), a share per six query rows, and the forward streams the probabilities it
+// keeps for the backward past the caches (`stream_out`).
 #include "CKernels.h"
 #include "attention_wide.h"
 #include "avx2_math.h"
@@ -275,6 +276,19 @@ MOE_AVX2_INLINE void softmax_backward_row(float *g, const float *p, ptrdiff_t n)
 
 // ---- the kernels --------------------------------------------------------------------------
 
+/// dst[0..<count] = src[...], the 32-byte-aligned part with non-temporal stores: the training
+/// step's probabilities are read back only by the backward, long after, so they go to memory
+/// without first reading the lines they overwrite.
+MOE_AVX2_INLINE void stream_out(float *dst, const float *src, ptrdiff_t count) {
+    ptrdiff_t head = (ptrdiff_t)((32 - ((uintptr_t)dst & 31)) & 31) / (ptrdiff_t)sizeof(float);
+    if (((uintptr_t)dst & 3) != 0 || head > count) head = count;
+    ptrdiff_t i = 0;
+    for (; i < head; i++) dst[i] = src[i];
+    for (; i + 8 <= count; i += 8) _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
+    for (; i < count; i++) dst[i] = src[i];
+    _mm_sfence();
+}
+
 /// Asks L2 for the lines of each span from share `done / total` of it up to `(done + part) /
 /// total`: called as the work progresses, so the fetches spread over the call.
 MOE_AVX2_INLINE void fetch_ahead(
@@ -293,10 +307,11 @@ MOE_AVX2 int moe_attention_head_forward_avx2(
     ptrdiff_t ld_qkv, ptrdiff_t n, ptrdiff_t hd, float scale, int wide, const moe_prefetch_span *ahead,
     int ahead_count) {
     ptrdiff_t np = (n + 7) & ~(ptrdiff_t)7;
-    // Without att (inference) each six rows of probabilities live in the workspace instead.
-    float *qp = moe_thread_workspace((size_t)(2 * n * hd + hd * np + (att ? 0 : 6 * n)));
+    // The probabilities live in the workspace: the head's N×N, streamed to att at the end, or
+    // without att (inference) six rows at a time.
+    float *qp = moe_thread_workspace((size_t)(2 * n * hd + hd * np + (att ? n * n : 6 * n)));
     if (!qp) return -1;
-    float *vp = qp + n * hd, *kt = vp + n * hd;
+    float *vp = qp + n * hd, *kt = vp + n * hd, *probabilities = kt + hd * np;
     pack_rows(qp, q, ld_qkv, n, hd);
     pack_rows(vp, v, ld_qkv, n, hd);
     pack_transposed(kt, k, ld_qkv, n, np, hd);
@@ -304,12 +319,13 @@ MOE_AVX2 int moe_attention_head_forward_avx2(
     for (ptrdiff_t i = 0; i < n; i += 6) {
         ptrdiff_t rows = n - i < 6 ? n - i : 6;
         fetch_ahead(ahead, ahead_count, i, rows, n);
-        float *p = att ? att + i * n : kt + hd * np;
+        float *p = att ? probabilities + i * n : probabilities;
         scores(p, n, qp + i * hd, kt, n, np, hd, scale, rows, wide);
         if (wide && n <= 256) moe_attention_softmax_avx512(p, n, rows);
         else for (ptrdiff_t r = 0; r < rows; r++) softmax_row(p + r * n, n);
         combine(out + i * ld_out, ld_out, p, n, vp, hd, n, hd, 1.0f, MOE_COMBINE_STORE, rows, wide);
     }
+    if (att) stream_out(att, probabilities, n * n);
     return 0;
 }
 

@@ -87,8 +87,9 @@ typedef struct {
 /// S = scale·Q·Kᵀ, att = softmax_rows(S), out = att·V (overwritten); att may be NULL when the
 /// probabilities are not needed (inference). `wide` (only on CPUs with AVX-512F) runs the
 /// products in AVX-512, with the same bits. The `ahead_count` spans of `ahead` are fetched
-/// into L2 over the call. Returns 0, or -1 when the per-thread workspace (≈ 3·N·hd floats)
-/// cannot be allocated: nothing is written then.
+/// into L2 over the call; att is written at the end with non-temporal stores. Returns 0, or -1
+/// when the per-thread workspace (≈ 3·N·hd + N² floats) cannot be allocated: nothing is
+/// written then.
 int moe_attention_head_forward_avx2(
     float *out, ptrdiff_t ld_out, float *att, const float *q, const float *k, const float *v,
     ptrdiff_t ld_qkv, ptrdiff_t tokens, ptrdiff_t head_dim, float scale, int wide,

@@ -63,13 +63,12 @@ public func attentionForward(
             // whose workspace could not be allocated runs the OpenBLAS path below.
             if fused {
                 let ahead = HeadsAhead(b: b, h: h, batch: batch, heads: heads)
-                let status = withUnsafeTemporaryAllocation(of: moe_prefetch_span.self, capacity: 3) { spans in
+                let status = withUnsafeTemporaryAllocation(of: moe_prefetch_span.self, capacity: 2) { spans in
                     spans[0] = ahead.share(of: qkv, floatsPerImage: n * 3 * dim)
                     spans[1] = ahead.share(of: out, floatsPerImage: n * dim)
-                    spans[2] = ahead.nextHead(of: att.map(UnsafeRawPointer.init), floatsPerHead: n * n)
                     return moe_attention_head_forward_avx2(
                         out + b * n * dim + h * headDim, dim, att.map { $0 + bh * n * n }, q, k, v, 3 * dim, n,
-                        headDim, scale, wide, spans.baseAddress, 3)
+                        headDim, scale, wide, spans.baseAddress, 2)
                 }
                 if status == 0 { return }
             }
