@@ -1,6 +1,7 @@
 import MoETensor
 
-/// Reduction kernels shared by the optimisers and gradient clipping.
+/// Kernels shared by the optimisers and gradient clipping: the split of element-wise updates
+/// over the threads, and reductions.
 ///
 /// Sums are accumulated in Double over fixed blocks of `blockSize` elements (eight SIMD lanes
 /// per block, lanes added in order), and block sums are added in block order, so a result

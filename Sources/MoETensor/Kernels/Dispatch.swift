@@ -127,7 +127,9 @@ private func forEachByDestination(
     _ body: (_ i: Int, _ r: Int, _ first: Bool) -> Void
 ) {
     if let given {
-        precondition(given.rows * given.perRow == count, "dispatch: \(count) rows but sources list \(given.rows)")
+        precondition(
+            given.rows * given.perRow == count,
+            "dispatch: \(count) routed rows, but the sources list \(given.rows)×\(given.perRow)")
         return Parallel.forEachChunk(count: given.rows, minimumPerThread: max(1, 16384 / dim)) { block in
             for r in block {
                 for j in 0..<given.perRow { body(Int(given.sources[r * given.perRow + j]), r, j == 0) }
