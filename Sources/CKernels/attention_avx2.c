@@ -153,8 +153,9 @@ MOE_AVX2_INLINE void score_rows_any(
 }
 
 /// Columns [0, 8·w) of out_r (+)= alpha·Σ_j c_r[j]·m_j for the R rows out_r = out + r·ldo,
-/// c_r = c + r·ldc (`mode` a MOE_COMBINE_ value); m rows are ld apart. Each m_j is loaded once for all R rows; at R = 3, w = 4
-/// twelve independent sums hide the FMA latency. R ≤ 3 and w ≤ 4, constant after inlining.
+/// c_r = c + r·ldc (`mode` a MOE_COMBINE_ value); m rows are ld apart. Each m_j is loaded
+/// once for all R rows; at R = 3, w = 4 twelve independent sums hide the FMA latency. R ≤ 3
+/// and w ≤ 4, constant after inlining.
 MOE_AVX2_INLINE void combine_block(
     float *out, ptrdiff_t ldo, const float *c, ptrdiff_t ldc, const float *m, ptrdiff_t ld, ptrdiff_t n,
     float alpha, int mode, const int R, const int w) {
@@ -281,7 +282,7 @@ MOE_AVX2_INLINE void softmax_backward_row(float *g, const float *p, ptrdiff_t n)
 /// without first reading the lines they overwrite.
 MOE_AVX2_INLINE void stream_out(float *dst, const float *src, ptrdiff_t count) {
     ptrdiff_t head = (ptrdiff_t)((32 - ((uintptr_t)dst & 31)) & 31) / (ptrdiff_t)sizeof(float);
-    if (((uintptr_t)dst & 3) != 0 || head > count) head = count;
+    if (head > count) head = count;
     ptrdiff_t i = 0;
     for (; i < head; i++) dst[i] = src[i];
     for (; i + 8 <= count; i += 8) _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
